@@ -1,0 +1,230 @@
+/**
+ * Adam and AdamW: hyperparameter rules, lazy state, per-tensor scalars in double, and the one
+ * native crossing per step. AdamW is Adam with decoupled weight decay, not a second copy.
+ */
+import { rangeError, SimdAdamError, typeError } from './errors.js';
+import { Optimizer, type Algorithm, type ParamGroup, type ParamsInput } from './optimizer.js';
+import type { Parameter } from './param.js';
+import { runSegments, type Segment } from './plan.js';
+import { adamScalars, type AdamHyper } from './reference.js';
+import { checkBoolean, checkNumber, describe, overlaps } from './validate.js';
+
+/** Adam's hyperparameters, as held by every param group. */
+export interface AdamHyperparameters {
+  lr: number;
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  amsgrad: boolean;
+  maximize: boolean;
+  /** AdamW's weight decay (p *= 1 − lr·wd) instead of Adam's (g += wd·p). */
+  decoupledWeightDecay: boolean;
+}
+
+/** Options for `new Adam()` and per-group overrides: any subset of the hyperparameters. */
+export type AdamOptions = Partial<Omit<AdamHyperparameters, 'betas'>> & { betas?: readonly [number, number] };
+
+/** AdamW is always decoupled, so it takes every Adam option but that one. */
+export type AdamWOptions = Omit<AdamOptions, 'decoupledWeightDecay'>;
+
+/** A parameter's state. The arrays are views into the optimizer's storage; they never move. */
+export interface AdamState {
+  /** Steps taken by this parameter (a parameter skipped by a step does not count it). */
+  step: number;
+  readonly expAvg: Float32Array;
+  readonly expAvgSq: Float32Array;
+  /** Present exactly when the parameter's group has amsgrad. */
+  readonly maxExpAvgSq?: Float32Array;
+}
+
+export type AdamParamGroup = ParamGroup<AdamHyperparameters>;
+
+const ADAM_KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize', 'decoupledWeightDecay'] as const;
+
+/** Validates a group's hyperparameters and returns them in the form the math uses. */
+export function checkAdamHyperparameters(group: Record<string, unknown>, where: string): AdamHyper {
+  const lr = checkNumber(group.lr, 'lr', where, { min: 0 });
+  const betas = group.betas;
+  if (!Array.isArray(betas) || betas.length !== 2) {
+    throw typeError('ERR_OPTION', `${where}: betas must be an array of two numbers [beta1, beta2], got ${describe(betas)}`);
+  }
+  const beta1 = checkNumber(betas[0], 'betas[0]', where, { min: 0, max: 1 });
+  const beta2 = checkNumber(betas[1], 'betas[1]', where, { min: 0, max: 1 });
+  return {
+    lr,
+    beta1,
+    beta2,
+    eps: checkNumber(group.eps, 'eps', where, { min: 0 }),
+    weightDecay: checkNumber(group.weightDecay, 'weightDecay', where, { min: 0 }),
+    amsgrad: checkBoolean(group.amsgrad, 'amsgrad', where),
+    maximize: checkBoolean(group.maximize, 'maximize', where),
+    decoupledWeightDecay: checkBoolean(group.decoupledWeightDecay, 'decoupledWeightDecay', where),
+  };
+}
+
+function algorithm(name: string, defaults: AdamHyperparameters, keys: readonly (keyof AdamHyperparameters)[]): Algorithm<AdamHyperparameters> {
+  return {
+    name,
+    defaults,
+    keys,
+    check: (group, where) => void checkAdamHyperparameters(group, where),
+    copyValue: (key, value) => (key === 'betas' && Array.isArray(value) ? [...value] : value),
+  };
+}
+
+const ADAM = algorithm(
+  'Adam',
+  { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, decoupledWeightDecay: false },
+  ADAM_KEYS,
+);
+const ADAMW = algorithm(
+  'AdamW',
+  { ...ADAM.defaults, weightDecay: 1e-2, decoupledWeightDecay: true },
+  ADAM_KEYS.filter((k) => k !== 'decoupledWeightDecay'),
+);
+
+/** A parameter about to be updated, and its state if it has any yet. */
+interface Work {
+  param: Parameter;
+  state: AdamState | undefined;
+}
+
+/**
+ * Adam (Kingma & Ba), with PyTorch's semantics and numerics: coupled weight decay
+ * (g += wd·p), optional amsgrad and maximize, bias-corrected steps computed per parameter.
+ *
+ * ```ts
+ * const opt = new Adam([w, b], { lr: 1e-3 });
+ * w.grad = gw; b.grad = gb;
+ * opt.step();
+ * opt.zeroGrad(); // grads → null: the next step skips parameters that get no new grad
+ * ```
+ */
+export class Adam extends Optimizer<AdamHyperparameters, AdamState> {
+  protected static readonly algorithm: Algorithm<AdamHyperparameters> = ADAM;
+
+  constructor(params: ParamsInput<AdamOptions>, options?: AdamOptions) {
+    super(params, options, (new.target as typeof Adam).algorithm);
+  }
+
+  /**
+   * Updates every parameter whose grad is not null and whose requiresGrad is true. Everything
+   * is validated first (hyperparameters, grad types and lengths, aliasing); if anything is
+   * wrong, nothing is modified. All groups run in one native call.
+   */
+  override step(): void {
+    const where = 'step()';
+    this.assertIdle(where);
+    const plan = this.#collect(where);
+    this.#apply(plan);
+  }
+
+  /** Validation only: returns, per group, the hyperparameters and the parameters to update. */
+  #collect(where: string): Array<{ hyper: AdamHyper; work: Work[] }> {
+    return this.paramGroups.map((group, gi) => {
+      const hyper = checkAdamHyperparameters(group, `${where}: paramGroups[${gi}]`);
+      const work: Work[] = [];
+      group.params.forEach((param, pi) => {
+        if (!param.requiresGrad || param.grad === null) return;
+        const at = `${where}: group ${gi}, parameter ${pi} (${param.label})`;
+        checkGrad(param, at);
+        const state = this.stateMap.get(param);
+        if (state) checkState(state, param, hyper, at);
+        work.push({ param, state });
+      });
+      return { hyper, work };
+    });
+  }
+
+  #apply(plan: Array<{ hyper: AdamHyper; work: Work[] }>): void {
+    const segments: Segment[] = [];
+    const fresh: Array<[Parameter, AdamState]> = [];
+    const steps: number[] = [];
+    for (const { hyper, work } of plan) {
+      const newcomers = work.filter((w) => w.state === undefined).map((w) => w.param);
+      const created = allocateState(newcomers, hyper.amsgrad);
+      let k = 0;
+      for (const w of work) {
+        const state = w.state ?? created[k++]!;
+        if (!w.state) fresh.push([w.param, state]);
+        const step = state.step + 1;
+        steps.push(step);
+        segments.push({
+          param: w.param.data,
+          grad: w.param.grad!,
+          expAvg: state.expAvg,
+          expAvgSq: state.expAvgSq,
+          maxExpAvgSq: state.maxExpAvgSq ?? null,
+          scalars: adamScalars(hyper, step),
+        });
+      }
+    }
+    runSegments(segments);
+    // Only after the kernel ran: a failure above leaves state and step counts as they were.
+    for (const [param, state] of fresh) this.stateMap.set(param, state);
+    let i = 0;
+    for (const { work } of plan) for (const w of work) (w.state ?? this.stateMap.get(w.param)!).step = steps[i++]!;
+  }
+}
+
+/** Adam with decoupled weight decay (Loshchilov & Hutter): p *= 1 − lr·wd before the update.
+ * Default weightDecay is 1e-2, as in PyTorch. */
+export class AdamW extends Adam {
+  protected static override readonly algorithm: Algorithm<AdamHyperparameters> = ADAMW;
+
+  constructor(params: ParamsInput<AdamWOptions>, options?: AdamWOptions) {
+    super(params, options);
+  }
+}
+
+function checkGrad(param: Parameter, at: string): void {
+  const grad = param.grad as unknown;
+  if (!(grad instanceof Float32Array)) {
+    throw typeError('ERR_GRAD_TYPE', `${at}: grad must be a Float32Array of length ${param.numel} or null, got ${describe(grad)}`);
+  }
+  if (param.data.length !== param.numel) {
+    throw new SimdAdamError('ERR_DETACHED', `${at}: data has length ${param.data.length} but shape [${param.shape.join(', ')}] needs ${param.numel}: its buffer was detached (transferred?)`);
+  }
+  if (grad.length !== param.numel) {
+    const detached = grad.length === 0 && grad.buffer.byteLength === 0 && param.numel > 0;
+    throw rangeError('ERR_GRAD_LENGTH', `${at}: grad must have length ${param.numel} (the parameter's), got ${describe(grad)}${detached ? ' (detached?)' : ''}`);
+  }
+  if (overlaps(grad, param.data)) {
+    throw new SimdAdamError('ERR_GRAD_ALIAS', `${at}: grad shares memory with the parameter's own data; give it a separate buffer`);
+  }
+}
+
+function checkState(state: AdamState, param: Parameter, hyper: AdamHyper, at: string): void {
+  if (!Number.isInteger(state.step) || state.step < 0) {
+    throw new SimdAdamError('ERR_STATE', `${at}: state.step must be a non-negative integer, got ${describe(state.step)}`);
+  }
+  if (hyper.amsgrad !== (state.maxExpAvgSq !== undefined)) {
+    throw new SimdAdamError(
+      'ERR_AMSGRAD_STATE',
+      `${at}: amsgrad is ${hyper.amsgrad ? 'on' : 'off'} but this parameter's state was created with it ${hyper.amsgrad ? 'off' : 'on'}; ` +
+        'amsgrad cannot change once a group has state (set it at construction, or load a state dict)',
+    );
+  }
+  if (state.expAvg.length !== param.numel || state.expAvgSq.length !== param.numel) {
+    throw new SimdAdamError('ERR_STATE', `${at}: state arrays do not match the parameter's ${param.numel} elements`);
+  }
+}
+
+/** State for every parameter that gets its first gradient in this step, in one buffer:
+ * [exp_avg of each][exp_avg_sq of each][max_exp_avg_sq of each]. Views never move afterwards. */
+function allocateState(params: readonly Parameter[], amsgrad: boolean): AdamState[] {
+  if (params.length === 0) return [];
+  const total = params.reduce((n, p) => n + p.numel, 0);
+  const buffer = new ArrayBuffer(total * Float32Array.BYTES_PER_ELEMENT * (amsgrad ? 3 : 2));
+  let offset = 0;
+  return params.map((p) => {
+    const view = (region: number): Float32Array =>
+      new Float32Array(buffer, (region * total + offset) * Float32Array.BYTES_PER_ELEMENT, p.numel);
+    const state = { step: 0 } as AdamState;
+    Object.defineProperty(state, 'expAvg', { value: view(0), enumerable: true });
+    Object.defineProperty(state, 'expAvgSq', { value: view(1), enumerable: true });
+    if (amsgrad) Object.defineProperty(state, 'maxExpAvgSq', { value: view(2), enumerable: true });
+    offset += p.numel;
+    return state;
+  });
+}

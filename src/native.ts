@@ -1,0 +1,57 @@
+/** Loads the native addon once. If it cannot be loaded, importing simd-adam fails with one
+ * actionable error: there is no silent fallback to the slow TypeScript kernel. */
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { SimdAdamError } from './errors.js';
+
+/** Column indices of the step plan, exported by the addon from native/plan_layout.h. */
+export interface PlanLayout {
+  segment: Record<
+    | 'LENGTH' | 'PARAM_BUFFER' | 'PARAM_OFFSET' | 'GRAD_BUFFER' | 'GRAD_OFFSET' | 'EXP_AVG_BUFFER'
+    | 'EXP_AVG_OFFSET' | 'EXP_AVG_SQ_BUFFER' | 'EXP_AVG_SQ_OFFSET' | 'MAX_EXP_AVG_SQ_BUFFER'
+    | 'MAX_EXP_AVG_SQ_OFFSET' | 'STRIDE',
+    number
+  >;
+  scalars: Record<
+    | 'BETA1' | 'ONE_MINUS_BETA1' | 'BETA2' | 'ONE_MINUS_BETA2' | 'EPS' | 'WEIGHT_DECAY'
+    | 'DECAY_FACTOR' | 'BIAS_CORRECTION2_SQRT' | 'NEG_STEP_SIZE' | 'FLAGS' | 'STRIDE',
+    number
+  >;
+  flags: Record<'AMSGRAD' | 'MAXIMIZE' | 'COUPLED_DECAY' | 'DECOUPLED_DECAY', number>;
+}
+
+export interface NativeAddon {
+  /** Runs every segment of a step plan with the selected kernel: one crossing per step. */
+  step(buffers: ReadonlyArray<ArrayBuffer | Uint8Array>, table: Float64Array, scalars: Float64Array): void;
+  backends(): Array<{ name: string; supported: boolean }>;
+  current(): string;
+  select(name: string): boolean;
+  planLayout: PlanLayout;
+}
+
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+function load(): NativeAddon {
+  const require = createRequire(import.meta.url);
+  try {
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeAddon;
+    return nodeGypBuild(packageRoot);
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    throw new SimdAdamError(
+      'ERR_ADDON_LOAD',
+      `simd-adam could not load its native addon for ${process.platform}-${process.arch} ` +
+        `(Node ${process.versions.node}, ABI ${process.versions.modules}): ${reason}\n` +
+        'Remedies:\n' +
+        '  - rebuild it: `npm rebuild simd-adam` (needs a C++17 compiler, make and Python 3;\n' +
+        '    Debian/Ubuntu: apt-get install -y g++ make python3; macOS: xcode-select --install);\n' +
+        '  - in a clone of simd-adam: `npm run build:native`;\n' +
+        '  - prebuilt binaries ship for linux-x64 only: elsewhere a compiler is required.',
+      { cause },
+    );
+  }
+}
+
+export const addon: NativeAddon = load();
