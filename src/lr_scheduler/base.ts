@@ -1,0 +1,205 @@
+import { rangeError, typeError } from '../errors.js';
+import { describe } from '../validate.js';
+import { StateReader } from './internal.js';
+
+/**
+ * A param group as the schedulers see it: a plain mutable object. Schedulers write `lr`, replace
+ * `betas` with a new array when they cycle momentum, and keep their own bookkeeping in extra
+ * camelCase keys (`initialLr`; OneCycleLR adds `maxLr`, `minLr`, `maxMomentum`, `baseMomentum`),
+ * which the optimizer's state dict writes out under PyTorch's snake_case names.
+ *
+ * The type has no index signature on purpose: an optimizer whose groups are declared as an
+ * interface must still be assignable to {@link SchedulableOptimizer}.
+ */
+export interface SchedulerParamGroup {
+  lr: number;
+  betas: readonly [number, number];
+}
+
+/** What a scheduler needs from an optimizer: its param groups. `Adam` and `AdamW` qualify. */
+export interface SchedulableOptimizer {
+  readonly paramGroups: readonly SchedulerParamGroup[];
+}
+
+/** Options every {@link LRScheduler} subclass accepts. */
+export interface LRSchedulerOptions {
+  /**
+   * The index of the last epoch, -1 (the default) to start the schedule. Any other value resumes:
+   * every param group must then already hold `initialLr`, as PyTorch requires.
+   */
+  lastEpoch?: number;
+}
+
+/** A scheduler's state dict: PyTorch's keys (`last_epoch`, `base_lrs`, `_step_count`,
+ * `_last_lr`, ...) with plain JSON values. Callables are never included. */
+export type LRSchedulerStateDict = Record<string, unknown>;
+
+/** The extra keys schedulers keep on a group, read and written untyped. */
+export function groupRecord(group: SchedulerParamGroup): Record<string, unknown> {
+  return group as unknown as Record<string, unknown>;
+}
+
+function checkOptimizer(optimizer: unknown, where: string): asserts optimizer is SchedulableOptimizer {
+  const groups = (optimizer as { paramGroups?: unknown } | null | undefined)?.paramGroups;
+  if (!Array.isArray(groups) || groups.length === 0) {
+    throw typeError(
+      'ERR_OPTION',
+      `${where}: optimizer must have a non-empty paramGroups array, got ${describe(optimizer)}` +
+        (optimizer !== null && typeof optimizer === 'object' ? ` whose paramGroups is ${describe(groups)}` : ''),
+    );
+  }
+  groups.forEach((group: unknown, i) => {
+    const lr = (group as { lr?: unknown } | null)?.lr;
+    if (typeof lr !== 'number') {
+      throw typeError('ERR_OPTION', `${where}: optimizer.paramGroups[${i}].lr must be a number, got ${describe(lr)}`);
+    }
+  });
+}
+
+/**
+ * The base class of the epoch-driven schedulers, PyTorch's `_LRScheduler` (torch 1.13).
+ *
+ * Construction records each group's `initialLr` (the first scheduler on an optimizer sets it
+ * from `lr`; later ones keep it), takes `baseLrs` from it and performs the initial step, which
+ * sets `lr` for epoch 0. Call `step()` once per epoch (or batch) after `optimizer.step()`.
+ *
+ * Most subclasses are chainable: they compute the next lr from the group's current `lr`, so
+ * changes made to `lr` from outside carry through, exactly as in PyTorch.
+ */
+export abstract class LRScheduler {
+  readonly optimizer: SchedulableOptimizer;
+  /** Each group's `initialLr` when the scheduler was built. */
+  baseLrs: number[] = [];
+  /** The epoch the current lrs belong to: 0 right after construction. */
+  lastEpoch = -1;
+  /** PyTorch's `_step_count`: calls to `step()`, the initial one included. */
+  protected stepCount = 0;
+  protected lastLr: number[] = [];
+  /** The class name, for error messages. */
+  protected readonly where: string;
+
+  /** Subclasses validate their options, store them, then call {@link attach}: the initial step
+   * needs their fields, which JavaScript only lets them set after `super()` returns. */
+  protected constructor(optimizer: SchedulableOptimizer, where: string) {
+    checkOptimizer(optimizer, where);
+    this.optimizer = optimizer;
+    this.where = where;
+  }
+
+  /** PyTorch's `_LRScheduler.__init__` after the subclass fields: `initialLr`, `baseLrs`,
+   * `lastEpoch`, then the initial step. */
+  protected attach(lastEpoch: number): void {
+    const groups = this.optimizer.paramGroups;
+    groups.forEach((group, i) => {
+      const record = groupRecord(group);
+      if (lastEpoch === -1 && record.initialLr === undefined) record.initialLr = group.lr;
+      if (record.initialLr === undefined) {
+        throw rangeError(
+          'ERR_OPTION',
+          `${this.where}: lastEpoch ${lastEpoch} resumes a schedule, but paramGroups[${i}].initialLr is missing; ` +
+            `load the optimizer's state dict first, or pass lastEpoch: -1`,
+        );
+      }
+      if (typeof record.initialLr !== 'number') {
+        throw typeError('ERR_OPTION', `${this.where}: paramGroups[${i}].initialLr must be a number, got ${describe(record.initialLr)}`);
+      }
+    });
+    this.baseLrs = groups.map((group) => groupRecord(group).initialLr as number);
+    this.lastEpoch = lastEpoch;
+    this._initialStep();
+  }
+
+  /** @internal PyTorch's `_initial_step`; SequentialLR re-runs it on its first scheduler. */
+  _initialStep(): void {
+    this.stepCount = 0;
+    this.step();
+  }
+
+  /** Advances one epoch and writes the new lr into every param group. */
+  step(): void {
+    this.stepCount += 1;
+    this.lastEpoch += 1;
+    this.applyLrs(this.computeLr());
+  }
+
+  /** @internal PyTorch's `step(epoch)`: jumps to `epoch` using the closed form where the class
+   * has one. Only SequentialLR uses it, to restart a scheduler at its milestone. */
+  _stepToEpoch(epoch: number): void {
+    this.stepCount += 1;
+    this.lastEpoch = epoch;
+    this.applyLrs(this.closedFormLr() ?? this.computeLr());
+  }
+
+  /** The lrs last written by this scheduler, one per param group. */
+  getLastLr(): number[] {
+    return [...this.lastLr];
+  }
+
+  /** PyTorch's chainable `get_lr()` for `lastEpoch`. */
+  protected abstract computeLr(): number[];
+
+  /** PyTorch's `_get_closed_form_lr()`, or null for classes that have none. */
+  protected closedFormLr(): number[] | null {
+    return null;
+  }
+
+  protected applyLrs(lrs: readonly number[]): void {
+    this.optimizer.paramGroups.forEach((group, i) => {
+      group.lr = lrs[i]!;
+    });
+    this.lastLr = this.optimizer.paramGroups.map((group) => group.lr);
+  }
+
+  /** The subclass's own state dict entries (hyperparameters and progress), PyTorch's keys. */
+  protected abstract ownState(): LRSchedulerStateDict;
+
+  /**
+   * A JSON-able snapshot with PyTorch's key names. Restore it with {@link loadStateDict} on a
+   * scheduler built the same way, after loading the optimizer's own state dict (the chainable
+   * schedulers continue from the groups' current `lr`).
+   */
+  stateDict(): LRSchedulerStateDict {
+    return {
+      ...this.ownState(),
+      base_lrs: [...this.baseLrs],
+      last_epoch: this.lastEpoch,
+      verbose: false,
+      _step_count: this.stepCount,
+      _get_lr_called_within_step: false,
+      _last_lr: [...this.lastLr],
+    };
+  }
+
+  /** Loads a state dict from {@link stateDict}, its JSON round trip, or a JSON dump of PyTorch's
+   * `scheduler.state_dict()` for the same class. Everything is validated before anything
+   * changes; absent keys keep their current values, as in PyTorch. */
+  loadStateDict(stateDict: LRSchedulerStateDict): void {
+    this._prepareLoad(stateDict, `${this.where}.loadStateDict`)();
+  }
+
+  /** @internal Validates `stateDict` and returns the function that applies it, so SequentialLR
+   * can validate all its schedulers before changing any. */
+  _prepareLoad(stateDict: unknown, where: string): () => void {
+    const reader = new StateReader(stateDict, where);
+    const commit = this.readState(reader);
+    reader.finish();
+    return commit;
+  }
+
+  /** Reads and validates this class's keys; returns the assignments to make once every key of
+   * the state dict has passed. Subclasses extend it and chain the base commit. */
+  protected readState(reader: StateReader): () => void {
+    const groups = this.optimizer.paramGroups.length;
+    const baseLrs = reader.numbers('base_lrs', groups);
+    const lastEpoch = reader.number('last_epoch', { integer: true, min: -1 });
+    const stepCount = reader.number('_step_count', { integer: true, min: 0 });
+    const lastLr = reader.numbers('_last_lr', groups);
+    reader.ignore('verbose', '_get_lr_called_within_step', '_is_initial');
+    return () => {
+      if (baseLrs !== undefined) this.baseLrs = baseLrs;
+      if (lastEpoch !== undefined) this.lastEpoch = lastEpoch;
+      if (stepCount !== undefined) this.stepCount = stepCount;
+      if (lastLr !== undefined) this.lastLr = lastLr;
+    };
+  }
+}

@@ -1,0 +1,180 @@
+/** Cosine annealing: CosineAnnealingLR and CosineAnnealingWarmRestarts (SGDR). */
+import { rangeError } from '../errors.js';
+import { checkKeys, checkNumber, checkOptionsObject } from '../validate.js';
+import { LRScheduler, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
+import { readLastEpoch, type StateReader } from './internal.js';
+
+/** Options of {@link CosineAnnealingLR}. */
+export interface CosineAnnealingLROptions extends LRSchedulerOptions {
+  /** Half-period of the cosine, in epochs: a positive number. */
+  tMax: number;
+  /** The lr at the bottom of the cosine. Default 0. */
+  etaMin?: number;
+}
+
+/**
+ * Anneals each group's lr from its initial value to `etaMin` along half a cosine over `tMax`
+ * epochs (PyTorch's `CosineAnnealingLR`).
+ *
+ * Like PyTorch it uses the recursive form, so the lr keeps following the cosine past `tMax`
+ * (it rises again) and outside changes to `lr` carry through.
+ */
+export class CosineAnnealingLR extends LRScheduler {
+  tMax: number;
+  etaMin: number;
+
+  constructor(optimizer: SchedulableOptimizer, options: CosineAnnealingLROptions) {
+    super(optimizer, 'CosineAnnealingLR');
+    const o = checkOptionsObject(options, this.where);
+    checkKeys(o, ['tMax', 'etaMin', 'lastEpoch'], this.where);
+    this.tMax = checkNumber(o.tMax, 'tMax', this.where, { min: 0, minExclusive: true });
+    this.etaMin = o.etaMin === undefined ? 0 : checkNumber(o.etaMin, 'etaMin', this.where);
+    this.attach(readLastEpoch(o.lastEpoch, this.where));
+  }
+
+  protected computeLr(): number[] {
+    const groups = this.optimizer.paramGroups;
+    const { lastEpoch: epoch, tMax, etaMin } = this;
+    if (epoch === 0) return groups.map((g) => g.lr);
+    // Resuming with lastEpoch > 0: there is no previous lr to recurse from.
+    if (this.stepCount === 1 && epoch > 0) {
+      return this.baseLrs.map((base) => etaMin + ((base - etaMin) * (1 + Math.cos((epoch * Math.PI) / tMax))) / 2);
+    }
+    // At the bottom of the cosine the ratio below is 0/0; PyTorch steps up by the first increment.
+    if ((epoch - 1 - tMax) % (2 * tMax) === 0) {
+      return groups.map((g, i) => g.lr + ((this.baseLrs[i]! - etaMin) * (1 - Math.cos(Math.PI / tMax))) / 2);
+    }
+    return groups.map(
+      (g) =>
+        ((1 + Math.cos((Math.PI * epoch) / tMax)) / (1 + Math.cos((Math.PI * (epoch - 1)) / tMax))) * (g.lr - etaMin) +
+        etaMin,
+    );
+  }
+
+  protected override closedFormLr(): number[] {
+    return this.baseLrs.map(
+      (base) => this.etaMin + ((base - this.etaMin) * (1 + Math.cos((Math.PI * this.lastEpoch) / this.tMax))) / 2,
+    );
+  }
+
+  protected ownState(): LRSchedulerStateDict {
+    return { T_max: this.tMax, eta_min: this.etaMin };
+  }
+
+  protected override readState(reader: StateReader): () => void {
+    const base = super.readState(reader);
+    const tMax = reader.number('T_max', { min: 0, minExclusive: true });
+    const etaMin = reader.number('eta_min');
+    return () => {
+      base();
+      if (tMax !== undefined) this.tMax = tMax;
+      if (etaMin !== undefined) this.etaMin = etaMin;
+    };
+  }
+}
+
+/** Options of {@link CosineAnnealingWarmRestarts}. */
+export interface CosineAnnealingWarmRestartsOptions extends LRSchedulerOptions {
+  /** Epochs until the first restart: a positive integer. */
+  t0: number;
+  /** Factor by which the period grows after each restart: an integer >= 1. Default 1. */
+  tMult?: number;
+  /** The lr at the bottom of each cosine. Default 0. */
+  etaMin?: number;
+}
+
+/**
+ * Cosine annealing with warm restarts, SGDR (PyTorch's `CosineAnnealingWarmRestarts`): the lr
+ * follows half a cosine from its initial value to `etaMin` over `t0` epochs, then jumps back up;
+ * each period is `tMult` times the previous one. Not chainable: the lr is computed from
+ * `baseLrs` alone.
+ */
+export class CosineAnnealingWarmRestarts extends LRScheduler {
+  t0: number;
+  /** Length of the current period. */
+  tI: number;
+  tMult: number;
+  etaMin: number;
+  /** Epochs since the last restart (fractional after a fractional `_stepToEpoch`). */
+  tCur: number;
+
+  constructor(optimizer: SchedulableOptimizer, options: CosineAnnealingWarmRestartsOptions) {
+    super(optimizer, 'CosineAnnealingWarmRestarts');
+    const o = checkOptionsObject(options, this.where);
+    checkKeys(o, ['t0', 'tMult', 'etaMin', 'lastEpoch'], this.where);
+    this.t0 = checkNumber(o.t0, 't0', this.where, { integer: true, min: 1 });
+    this.tI = this.t0;
+    this.tMult = o.tMult === undefined ? 1 : checkNumber(o.tMult, 'tMult', this.where, { integer: true, min: 1 });
+    this.etaMin = o.etaMin === undefined ? 0 : checkNumber(o.etaMin, 'etaMin', this.where);
+    const lastEpoch = readLastEpoch(o.lastEpoch, this.where);
+    this.tCur = lastEpoch;
+    this.attach(lastEpoch);
+  }
+
+  protected computeLr(): number[] {
+    return this.baseLrs.map(
+      (base) => this.etaMin + ((base - this.etaMin) * (1 + Math.cos((Math.PI * this.tCur) / this.tI))) / 2,
+    );
+  }
+
+  /** PyTorch's own `step()`, which (unlike the base class) leaves `_step_count` alone. */
+  override step(): void {
+    if (this.lastEpoch < 0) {
+      this.advanceTo(0);
+      return;
+    }
+    this.tCur += 1;
+    if (this.tCur >= this.tI) {
+      this.tCur -= this.tI;
+      this.tI *= this.tMult;
+    }
+    this.lastEpoch += 1;
+    this.applyLrs(this.computeLr());
+  }
+
+  /** @internal PyTorch's `step(epoch)`. */
+  override _stepToEpoch(epoch: number): void {
+    this.advanceTo(epoch);
+  }
+
+  private advanceTo(epoch: number): void {
+    if (!(epoch >= 0)) {
+      throw rangeError('ERR_OPTION', `${this.where}: epoch must be >= 0, got ${epoch}`);
+    }
+    if (epoch >= this.t0) {
+      if (this.tMult === 1) {
+        this.tCur = epoch % this.t0;
+      } else {
+        const n = Math.trunc(Math.log((epoch / this.t0) * (this.tMult - 1) + 1) / Math.log(this.tMult));
+        this.tCur = epoch - (this.t0 * (this.tMult ** n - 1)) / (this.tMult - 1);
+        this.tI = this.t0 * this.tMult ** n;
+      }
+    } else {
+      this.tI = this.t0;
+      this.tCur = epoch;
+    }
+    this.lastEpoch = Math.floor(epoch);
+    this.applyLrs(this.computeLr());
+  }
+
+  protected ownState(): LRSchedulerStateDict {
+    return { T_0: this.t0, T_i: this.tI, T_mult: this.tMult, eta_min: this.etaMin, T_cur: this.tCur };
+  }
+
+  protected override readState(reader: StateReader): () => void {
+    const base = super.readState(reader);
+    const t0 = reader.number('T_0', { integer: true, min: 1 });
+    const tI = reader.number('T_i', { min: 0, minExclusive: true });
+    const tMult = reader.number('T_mult', { integer: true, min: 1 });
+    const etaMin = reader.number('eta_min');
+    const tCur = reader.number('T_cur', { min: -1 });
+    return () => {
+      base();
+      if (t0 !== undefined) this.t0 = t0;
+      if (tI !== undefined) this.tI = tI;
+      if (tMult !== undefined) this.tMult = tMult;
+      if (etaMin !== undefined) this.etaMin = etaMin;
+      if (tCur !== undefined) this.tCur = tCur;
+    };
+  }
+}

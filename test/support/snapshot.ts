@@ -1,0 +1,47 @@
+/** Deep copies of everything an optimizer step could touch, to prove that nothing changed. */
+import { expect } from 'vitest';
+
+import type { Adam, Parameter } from '../../src/index.js';
+import { firstBitDifference } from './compare.js';
+
+export interface Snapshot {
+  data: Float32Array[];
+  grads: Array<unknown>;
+  gradCopies: Array<Float32Array | null>;
+  state: Array<{ step: number; arrays: Float32Array[] } | undefined>;
+  groups: string;
+  groupCount: number;
+}
+
+export function snapshot(opt: Adam, params: readonly Parameter[]): Snapshot {
+  return {
+    data: params.map((p) => p.data.slice()),
+    grads: params.map((p) => p.grad),
+    gradCopies: params.map((p) => (p.grad instanceof Float32Array ? p.grad.slice() : null)),
+    state: params.map((p) => {
+      const s = opt.state.get(p);
+      if (!s) return undefined;
+      return { step: s.step, arrays: [s.expAvg, s.expAvgSq, ...(s.maxExpAvgSq ? [s.maxExpAvgSq] : [])].map((a) => a.slice()) };
+    }),
+    groups: JSON.stringify(opt.paramGroups.map(({ params: _, ...rest }) => rest)),
+    groupCount: opt.paramGroups.length,
+  };
+}
+
+/** Asserts bit for bit that params, grads (identity and contents), state and groups are as in `before`. */
+export function expectUnchanged(opt: Adam, params: readonly Parameter[], before: Snapshot): void {
+  const after = snapshot(opt, params);
+  params.forEach((p, i) => {
+    expect(firstBitDifference(after.data[i]!, before.data[i]!), `param ${i} data`).toBeNull();
+    expect(p.grad, `param ${i} grad identity`).toBe(before.grads[i]);
+    const g = before.gradCopies[i];
+    if (g) expect(firstBitDifference(after.gradCopies[i]!, g), `param ${i} grad contents`).toBeNull();
+    const s = before.state[i];
+    expect(after.state[i] === undefined, `param ${i} has state`).toBe(s === undefined);
+    if (s) {
+      expect(after.state[i]!.step, `param ${i} step`).toBe(s.step);
+      s.arrays.forEach((a, k) => expect(firstBitDifference(after.state[i]!.arrays[k]!, a), `param ${i} state ${k}`).toBeNull());
+    }
+  });
+  expect(after.groupCount).toBe(before.groupCount);
+}
