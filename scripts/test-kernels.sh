@@ -19,7 +19,7 @@ allow_missing_cross=0
 for arg in "$@"; do
   case "$arg" in
     --allow-missing-cross) allow_missing_cross=1 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test-kernels: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -84,6 +84,7 @@ check_no_weak nm "${native_objs[@]}" || status=1
 "$CXX" "${common[@]}" "${harness_cflags[@]}" native/test/kernel_check.cc "${native_objs[@]}" -lm \
   -o "$out/native/kernel_check"
 "$out/native/kernel_check" || status=1
+echo "   native done at $(elapsed) ms"
 
 # ---- aarch64 under qemu ---------------------------------------------------------------------
 if [[ "$arch" == aarch64 || "$arch" == arm64 ]]; then
@@ -114,6 +115,7 @@ else
     "$CROSS_CXX" "${common[@]}" "${harness_cflags[@]}" -static native/test/kernel_check.cc \
       "$a64/adam_scalar.o" "$a64/adam_neon.o" -lm -o "$a64/kernel_check"
     "$QEMU_AARCH64" "$a64/kernel_check" || status=1
+    echo "   aarch64 done at $(elapsed) ms"
   fi
 fi
 
