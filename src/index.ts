@@ -17,3 +17,4 @@ export {
 } from './adam.js';
 export { SimdAdamError, type ErrorCode } from './errors.js';
 export { availableBackends, backend, setBackend, type BackendName } from './backend.js';
+export * from './lr_scheduler/index.js';

@@ -1,0 +1,87 @@
+import { rangeError, typeError } from '../errors.js';
+import { checkKeys, checkOptionsObject, describe } from '../validate.js';
+import { LRScheduler, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
+import { readLastEpoch, type StateReader } from './internal.js';
+
+/** Maps an epoch (0 right after construction) to a factor on the group's initial lr. */
+export type LrLambda = (epoch: number) => number;
+
+/** Options of {@link LambdaLR}. */
+export interface LambdaLROptions extends LRSchedulerOptions {
+  /** One function for every group, or one per group. */
+  lrLambda: LrLambda | readonly LrLambda[];
+}
+
+/**
+ * Sets each group's lr to its initial lr times `lrLambda(epoch)` (PyTorch's `LambdaLR`).
+ *
+ * The functions are not part of the state dict. As with PyTorch's callable objects, a function
+ * that carries its own enumerable properties has them saved (under `lr_lambdas`) and restored.
+ */
+export class LambdaLR extends LRScheduler {
+  lrLambdas: LrLambda[];
+
+  constructor(optimizer: SchedulableOptimizer, options: LambdaLROptions) {
+    super(optimizer, 'LambdaLR');
+    const o = checkOptionsObject(options, this.where);
+    checkKeys(o, ['lrLambda', 'lastEpoch'], this.where);
+    const groups = this.optimizer.paramGroups.length;
+    const raw = o.lrLambda;
+    if (Array.isArray(raw)) {
+      if (raw.length !== groups) {
+        throw rangeError('ERR_OPTION', `${this.where}: lrLambda must have one function per param group (${groups}), got an Array of length ${raw.length}`);
+      }
+      raw.forEach((fn: unknown, i) => {
+        if (typeof fn !== 'function') {
+          throw typeError('ERR_OPTION', `${this.where}: lrLambda[${i}] must be a function, got ${describe(fn)}`);
+        }
+      });
+      this.lrLambdas = [...(raw as LrLambda[])];
+    } else if (typeof raw === 'function') {
+      this.lrLambdas = new Array<LrLambda>(groups).fill(raw as LrLambda);
+    } else {
+      throw typeError('ERR_OPTION', `${this.where}: lrLambda must be a function or an Array of ${groups} functions, got ${describe(raw)}`);
+    }
+    this.attach(readLastEpoch(o.lastEpoch, this.where));
+  }
+
+  protected computeLr(): number[] {
+    return this.baseLrs.map((base, i) => {
+      const factor: unknown = this.lrLambdas[i]!(this.lastEpoch);
+      // A non-number would otherwise reach Adam as a NaN (or string) lr.
+      if (typeof factor !== 'number') {
+        throw typeError('ERR_OPTION', `${this.where}: lrLambda${this.lrLambdas.length > 1 ? `[${i}]` : ''}(${this.lastEpoch}) must return a number, got ${describe(factor)}`);
+      }
+      return base * factor;
+    });
+  }
+
+  protected ownState(): LRSchedulerStateDict {
+    return {
+      lr_lambdas: this.lrLambdas.map((fn) => (Object.keys(fn).length > 0 ? { ...fn } : null)),
+    };
+  }
+
+  protected override readState(reader: StateReader): () => void {
+    const base = super.readState(reader);
+    const raw = reader.raw('lr_lambdas');
+    if (raw !== undefined) {
+      if (!Array.isArray(raw) || raw.length !== this.lrLambdas.length) {
+        throw typeError('ERR_STATE_DICT', `${reader.where}: lr_lambdas must be an Array of ${this.lrLambdas.length} entries, got ${describe(raw)}`);
+      }
+      raw.forEach((entry: unknown, i) => {
+        if (entry !== null && (typeof entry !== 'object' || Array.isArray(entry))) {
+          throw typeError('ERR_STATE_DICT', `${reader.where}: lr_lambdas[${i}] must be null or an object, got ${describe(entry)}`);
+        }
+      });
+    }
+    return () => {
+      base();
+      if (Array.isArray(raw)) {
+        raw.forEach((entry: unknown, i) => {
+          if (entry !== null) Object.assign(this.lrLambdas[i]!, entry);
+        });
+      }
+    };
+  }
+}

@@ -1,0 +1,332 @@
+/** OneCycleLR: the 1cycle policy of "Super-Convergence" (Smith & Topin), as fastai and PyTorch
+ * implement it. */
+import { rangeError, typeError } from '../errors.js';
+import { checkBoolean, checkKeys, checkNumber, checkOptionsObject, describe } from '../validate.js';
+import {
+  LRScheduler,
+  groupRecord,
+  type LRSchedulerOptions,
+  type LRSchedulerStateDict,
+  type SchedulableOptimizer,
+} from './base.js';
+import { checkChoice, perGroup, readLastEpoch, type StateReader } from './internal.js';
+
+/** Options of {@link OneCycleLR}. Give either `totalSteps`, or both `epochs` and
+ * `stepsPerEpoch` (then `totalSteps = epochs * stepsPerEpoch`). */
+export interface OneCycleLROptions extends LRSchedulerOptions {
+  /** Peak lr, one for all groups or one per group. */
+  maxLr: number | readonly number[];
+  /** Number of steps in the cycle; `step()` may be called this many times. */
+  totalSteps?: number;
+  /** Used with `stepsPerEpoch` when `totalSteps` is not given. */
+  epochs?: number;
+  /** Used with `epochs` when `totalSteps` is not given. */
+  stepsPerEpoch?: number;
+  /** Fraction of the cycle spent raising the lr, in [0, 1]. Default 0.3. */
+  pctStart?: number;
+  /** Shape of each phase: `'cos'` (default) or `'linear'`. */
+  annealStrategy?: 'cos' | 'linear';
+  /** Cycle `betas[0]` inversely to the lr, between `maxMomentum` and `baseMomentum`. Default
+   * true. */
+  cycleMomentum?: boolean;
+  /** `betas[0]` at the lr peak, in [0, 1). Default 0.85. */
+  baseMomentum?: number | readonly number[];
+  /** `betas[0]` at the start and end of the cycle, in [0, 1). Default 0.95. */
+  maxMomentum?: number | readonly number[];
+  /** The starting lr is `maxLr / divFactor`. Default 25. */
+  divFactor?: number;
+  /** The final lr is the starting lr `/ finalDivFactor`. Default 1e4. */
+  finalDivFactor?: number;
+  /** Use three phases as in the paper (up, down to the starting lr, then annihilate) instead of
+   * fastai's two. Default false. */
+  threePhase?: boolean;
+}
+
+/** The group keys a phase anneals between, named as on our groups. */
+type GroupKey = 'initialLr' | 'maxLr' | 'minLr' | 'maxMomentum' | 'baseMomentum';
+
+interface Phase {
+  endStep: number;
+  startLr: GroupKey;
+  endLr: GroupKey;
+  startMomentum: GroupKey;
+  endMomentum: GroupKey;
+}
+
+/** The same keys as PyTorch names them in `_schedule_phases`. */
+const TORCH_KEY: Record<GroupKey, string> = {
+  initialLr: 'initial_lr',
+  maxLr: 'max_lr',
+  minLr: 'min_lr',
+  maxMomentum: 'max_momentum',
+  baseMomentum: 'base_momentum',
+};
+const FROM_TORCH_KEY = Object.fromEntries(Object.entries(TORCH_KEY).map(([ours, torch]) => [torch, ours])) as Record<
+  string,
+  GroupKey
+>;
+
+const OPTIONS = [
+  'maxLr',
+  'totalSteps',
+  'epochs',
+  'stepsPerEpoch',
+  'pctStart',
+  'annealStrategy',
+  'cycleMomentum',
+  'baseMomentum',
+  'maxMomentum',
+  'divFactor',
+  'finalDivFactor',
+  'threePhase',
+  'lastEpoch',
+] as const;
+
+function schedulePhases(totalSteps: number, pctStart: number, threePhase: boolean): Phase[] {
+  const rise = pctStart * totalSteps - 1;
+  if (threePhase) {
+    return [
+      { endStep: rise, startLr: 'initialLr', endLr: 'maxLr', startMomentum: 'maxMomentum', endMomentum: 'baseMomentum' },
+      { endStep: 2 * pctStart * totalSteps - 2, startLr: 'maxLr', endLr: 'initialLr', startMomentum: 'baseMomentum', endMomentum: 'maxMomentum' },
+      { endStep: totalSteps - 1, startLr: 'initialLr', endLr: 'minLr', startMomentum: 'maxMomentum', endMomentum: 'maxMomentum' },
+    ];
+  }
+  return [
+    { endStep: rise, startLr: 'initialLr', endLr: 'maxLr', startMomentum: 'maxMomentum', endMomentum: 'baseMomentum' },
+    { endStep: totalSteps - 1, startLr: 'maxLr', endLr: 'minLr', startMomentum: 'baseMomentum', endMomentum: 'maxMomentum' },
+  ];
+}
+
+function annealCos(start: number, end: number, pct: number): number {
+  const cosOut = Math.cos(Math.PI * pct) + 1;
+  return end + ((start - end) / 2.0) * cosOut;
+}
+
+function annealLinear(start: number, end: number, pct: number): number {
+  return (end - start) * pct + start;
+}
+
+/**
+ * The 1cycle policy (PyTorch's `OneCycleLR`): the lr rises from `maxLr / divFactor` to `maxLr`
+ * over the first `pctStart` of the cycle, then falls to `maxLr / divFactor / finalDivFactor`;
+ * `betas[0]` moves the opposite way unless `cycleMomentum` is false. Call `step()` after every
+ * batch. Not chainable.
+ *
+ * Construction writes `initialLr`, `maxLr` and `minLr` on every group (and `maxMomentum`,
+ * `baseMomentum` when cycling momentum), replacing any `initialLr` an earlier scheduler set.
+ */
+export class OneCycleLR extends LRScheduler {
+  totalSteps: number;
+  annealStrategy: 'cos' | 'linear';
+  cycleMomentum: boolean;
+  private phases: Phase[];
+
+  constructor(optimizer: SchedulableOptimizer, options: OneCycleLROptions) {
+    super(optimizer, 'OneCycleLR');
+    const where = this.where;
+    const o = checkOptionsObject(options, where);
+    checkKeys(o, OPTIONS, where);
+    const groups = this.optimizer.paramGroups;
+
+    if (o.totalSteps !== undefined) {
+      this.totalSteps = checkNumber(o.totalSteps, 'totalSteps', where, { integer: true, min: 1 });
+    } else if (o.epochs !== undefined || o.stepsPerEpoch !== undefined) {
+      const epochs = checkNumber(o.epochs, 'epochs', where, { integer: true, min: 1 });
+      const stepsPerEpoch = checkNumber(o.stepsPerEpoch, 'stepsPerEpoch', where, { integer: true, min: 1 });
+      this.totalSteps = epochs * stepsPerEpoch;
+    } else {
+      throw typeError('ERR_OPTION', `${where}: give either totalSteps, or both epochs and stepsPerEpoch`);
+    }
+
+    const pctStart = o.pctStart === undefined ? 0.3 : checkNumber(o.pctStart, 'pctStart', where, { min: 0, max: 1, maxInclusive: true });
+    const threePhase = o.threePhase === undefined ? false : checkBoolean(o.threePhase, 'threePhase', where);
+    this.phases = schedulePhases(this.totalSteps, pctStart, threePhase);
+    // PyTorch divides by the phase length and raises ZeroDivisionError when a step lands in an
+    // empty phase; say so now instead of at the end of a training run.
+    let previousEnd = 0;
+    for (const phase of this.phases) {
+      if (phase.endStep === previousEnd) {
+        throw rangeError(
+          'ERR_OPTION',
+          `${where}: pctStart ${pctStart} with totalSteps ${this.totalSteps} gives a phase of zero steps, whose lr ` +
+            `would be 0 / 0 (PyTorch raises ZeroDivisionError when a step lands in it); choose another pctStart`,
+        );
+      }
+      previousEnd = phase.endStep;
+    }
+
+    this.annealStrategy =
+      o.annealStrategy === undefined ? 'cos' : checkChoice(o.annealStrategy, 'annealStrategy', where, ['cos', 'linear'] as const);
+    const maxLrs = perGroup(o.maxLr, 'maxLr', where, groups.length, { min: 0 });
+    const divFactor = o.divFactor === undefined ? 25 : checkNumber(o.divFactor, 'divFactor', where, { min: 0, minExclusive: true });
+    const finalDivFactor =
+      o.finalDivFactor === undefined ? 1e4 : checkNumber(o.finalDivFactor, 'finalDivFactor', where, { min: 0, minExclusive: true });
+    this.cycleMomentum = o.cycleMomentum === undefined ? true : checkBoolean(o.cycleMomentum, 'cycleMomentum', where);
+    // Momentum here is Adam's beta1, so it must stay a valid beta.
+    const momentumRule = { min: 0, max: 1 };
+    const maxMomentums = perGroup(o.maxMomentum === undefined ? 0.95 : o.maxMomentum, 'maxMomentum', where, groups.length, momentumRule);
+    const baseMomentums = perGroup(o.baseMomentum === undefined ? 0.85 : o.baseMomentum, 'baseMomentum', where, groups.length, momentumRule);
+    const lastEpoch = readLastEpoch(o.lastEpoch, where);
+
+    if (this.cycleMomentum) {
+      groups.forEach((group, i) => {
+        if (!Array.isArray(group.betas) || group.betas.length !== 2) {
+          throw typeError(
+            'ERR_OPTION',
+            `${where}: cycleMomentum needs paramGroups[${i}].betas as [beta1, beta2], got ${describe(group.betas)}; ` +
+              `pass cycleMomentum: false for an optimizer without betas`,
+          );
+        }
+      });
+    }
+    if (lastEpoch === -1) {
+      groups.forEach((group, i) => {
+        const record = groupRecord(group);
+        record.initialLr = maxLrs[i]! / divFactor;
+        record.maxLr = maxLrs[i]!;
+        record.minLr = (record.initialLr as number) / finalDivFactor;
+        if (this.cycleMomentum) {
+          group.betas = [maxMomentums[i]!, group.betas[1]];
+          record.maxMomentum = maxMomentums[i]!;
+          record.baseMomentum = baseMomentums[i]!;
+        }
+      });
+    } else {
+      this.checkResumableGroups(lastEpoch);
+    }
+    this.attach(lastEpoch);
+  }
+
+  private checkResumableGroups(lastEpoch: number): void {
+    const keys: GroupKey[] = ['initialLr', 'maxLr', 'minLr'];
+    if (this.cycleMomentum) keys.push('maxMomentum', 'baseMomentum');
+    this.optimizer.paramGroups.forEach((group, i) => {
+      for (const key of keys) {
+        if (typeof groupRecord(group)[key] !== 'number') {
+          throw rangeError(
+            'ERR_OPTION',
+            `${this.where}: lastEpoch ${lastEpoch} resumes a schedule, but paramGroups[${i}].${key} is ` +
+              `${describe(groupRecord(group)[key])}; load the optimizer's state dict first, or pass lastEpoch: -1`,
+          );
+        }
+      }
+    });
+  }
+
+  /** Refuses to run past the end of the cycle before touching anything (PyTorch raises after
+   * it has already advanced `last_epoch`). */
+  private checkWithinCycle(epoch: number): void {
+    if (epoch > this.totalSteps) {
+      throw rangeError(
+        'ERR_OPTION',
+        `${this.where}: step ${epoch} is past the end of the cycle (totalSteps ${this.totalSteps}); ` +
+          `raise totalSteps (or epochs * stepsPerEpoch) to train longer`,
+      );
+    }
+  }
+
+  override step(): void {
+    this.checkWithinCycle(this.lastEpoch + 1);
+    super.step();
+  }
+
+  /** @internal */
+  override _stepToEpoch(epoch: number): void {
+    this.checkWithinCycle(epoch);
+    super._stepToEpoch(epoch);
+  }
+
+  protected computeLr(): number[] {
+    const anneal = this.annealStrategy === 'cos' ? annealCos : annealLinear;
+    const stepNum = this.lastEpoch;
+    const last = this.phases.length - 1;
+    return this.optimizer.paramGroups.map((group) => {
+      const record = groupRecord(group) as Record<GroupKey, number>;
+      let startStep = 0;
+      let lr = group.lr;
+      for (let i = 0; i <= last; i++) {
+        const phase = this.phases[i]!;
+        if (stepNum <= phase.endStep || i === last) {
+          const pct = (stepNum - startStep) / (phase.endStep - startStep);
+          lr = anneal(record[phase.startLr], record[phase.endLr], pct);
+          if (this.cycleMomentum) {
+            const momentum = anneal(record[phase.startMomentum], record[phase.endMomentum], pct);
+            group.betas = [momentum, group.betas[1]];
+          }
+          break;
+        }
+        startStep = phase.endStep;
+      }
+      return lr;
+    });
+  }
+
+  protected ownState(): LRSchedulerStateDict {
+    const state: LRSchedulerStateDict = {
+      total_steps: this.totalSteps,
+      _schedule_phases: this.phases.map((p) => ({
+        end_step: p.endStep,
+        start_lr: TORCH_KEY[p.startLr],
+        end_lr: TORCH_KEY[p.endLr],
+        start_momentum: TORCH_KEY[p.startMomentum],
+        end_momentum: TORCH_KEY[p.endMomentum],
+      })),
+      // torch 1.13 keeps the bound method itself here; torch >= 2.1 stores this name instead.
+      _anneal_func_type: this.annealStrategy,
+      cycle_momentum: this.cycleMomentum,
+    };
+    if (this.cycleMomentum) state.use_beta1 = true;
+    return state;
+  }
+
+  protected override readState(reader: StateReader): () => void {
+    const base = super.readState(reader);
+    const totalSteps = reader.number('total_steps', { integer: true, min: 1 });
+    const phases = readPhases(reader.raw('_schedule_phases'), reader.where);
+    const annealStrategy = reader.choice('_anneal_func_type', ['cos', 'linear'] as const);
+    const cycleMomentum = reader.boolean('cycle_momentum');
+    const useBeta1 = reader.boolean('use_beta1');
+    if (useBeta1 === false) {
+      throw rangeError('ERR_STATE_DICT', `${reader.where}: use_beta1 is false (SGD-style momentum), but these groups cycle betas[0]`);
+    }
+    reader.ignore('anneal_func');
+    return () => {
+      base();
+      if (totalSteps !== undefined) this.totalSteps = totalSteps;
+      if (phases !== undefined) this.phases = phases;
+      if (annealStrategy !== undefined) this.annealStrategy = annealStrategy;
+      if (cycleMomentum !== undefined) this.cycleMomentum = cycleMomentum;
+    };
+  }
+}
+
+function readPhases(raw: unknown, where: string): Phase[] | undefined {
+  if (raw === undefined) return undefined;
+  if (!Array.isArray(raw) || raw.length === 0) {
+    throw typeError('ERR_STATE_DICT', `${where}: _schedule_phases must be a non-empty Array, got ${describe(raw)}`);
+  }
+  return raw.map((entry: unknown, i): Phase => {
+    const p = entry as Record<string, unknown> | null;
+    const key = (name: string): GroupKey => {
+      const value = p?.[name];
+      const ours = typeof value === 'string' ? FROM_TORCH_KEY[value] : undefined;
+      if (ours === undefined) {
+        throw typeError(
+          'ERR_STATE_DICT',
+          `${where}: _schedule_phases[${i}].${name} must be one of ${Object.values(TORCH_KEY).join(', ')}, got ${describe(value)}`,
+        );
+      }
+      return ours;
+    };
+    if (typeof p?.end_step !== 'number' || !Number.isFinite(p.end_step)) {
+      throw typeError('ERR_STATE_DICT', `${where}: _schedule_phases[${i}].end_step must be a finite number, got ${describe(p?.end_step)}`);
+    }
+    return {
+      endStep: p.end_step,
+      startLr: key('start_lr'),
+      endLr: key('end_lr'),
+      startMomentum: key('start_momentum'),
+      endMomentum: key('end_momentum'),
+    };
+  });
+}

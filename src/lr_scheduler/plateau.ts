@@ -1,0 +1,196 @@
+import { typeError } from '../errors.js';
+import { checkKeys, checkNumber, checkOptionsObject, describe } from '../validate.js';
+import type { LRSchedulerStateDict, SchedulableOptimizer } from './base.js';
+import { checkChoice, perGroup, StateReader } from './internal.js';
+
+/** Options of {@link ReduceLROnPlateau}. */
+export interface ReduceLROnPlateauOptions {
+  /** `'min'` (default): the metric should go down, like a loss; `'max'`: it should go up. */
+  mode?: 'min' | 'max';
+  /** The lr is multiplied by this on a plateau, in [0, 1). Default 0.1. */
+  factor?: number;
+  /** Epochs without improvement tolerated before reducing: an integer >= 0. Default 10. */
+  patience?: number;
+  /** How much better a metric must be to count as an improvement. Default 1e-4. */
+  threshold?: number;
+  /** `'rel'` (default): better than `best * (1 ∓ threshold)`; `'abs'`: than `best ∓ threshold`. */
+  thresholdMode?: 'rel' | 'abs';
+  /** Epochs to wait after a reduction before counting bad epochs again. Default 0. */
+  cooldown?: number;
+  /** Lower bound on the lr, one for all groups or one per group. Default 0. */
+  minLr?: number | readonly number[];
+  /** A reduction smaller than this is skipped. Default 1e-8. */
+  eps?: number;
+}
+
+const OPTIONS = ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps'] as const;
+
+/**
+ * Reduces the lr when a metric stops improving (PyTorch's `ReduceLROnPlateau`): after more than
+ * `patience` epochs without improvement every group's lr is multiplied by `factor` (not below
+ * `minLr`), then `cooldown` epochs pass before bad epochs count again. Call `step(metric)` once
+ * per epoch, after validation.
+ *
+ * Unlike the other schedulers it does not extend {@link LRScheduler} (nor does it in PyTorch
+ * 1.13), so it cannot be used inside SequentialLR.
+ */
+export class ReduceLROnPlateau {
+  readonly optimizer: SchedulableOptimizer;
+  mode: 'min' | 'max';
+  factor: number;
+  patience: number;
+  threshold: number;
+  thresholdMode: 'rel' | 'abs';
+  cooldown: number;
+  minLrs: number[];
+  eps: number;
+  /** The best metric seen so far (±Infinity before the first step). */
+  best: number;
+  numBadEpochs = 0;
+  cooldownCounter = 0;
+  /** Calls to `step()` so far. */
+  lastEpoch = 0;
+  private lastLr: number[];
+
+  constructor(optimizer: SchedulableOptimizer, options: ReduceLROnPlateauOptions = {}) {
+    const where = 'ReduceLROnPlateau';
+    const groups = (optimizer as { paramGroups?: unknown } | null | undefined)?.paramGroups;
+    if (!Array.isArray(groups) || groups.length === 0 || !groups.every((g: unknown) => typeof (g as { lr?: unknown } | null)?.lr === 'number')) {
+      throw typeError('ERR_OPTION', `${where}: optimizer must have a non-empty paramGroups array whose groups have a numeric lr, got ${describe(optimizer)}`);
+    }
+    const o = checkOptionsObject(options, where);
+    checkKeys(o, OPTIONS, where);
+    this.optimizer = optimizer;
+    this.factor = o.factor === undefined ? 0.1 : checkNumber(o.factor, 'factor', where, { min: 0, max: 1 });
+    this.minLrs = perGroup(o.minLr === undefined ? 0 : o.minLr, 'minLr', where, groups.length, { min: 0 });
+    this.patience = o.patience === undefined ? 10 : checkNumber(o.patience, 'patience', where, { integer: true, min: 0 });
+    this.cooldown = o.cooldown === undefined ? 0 : checkNumber(o.cooldown, 'cooldown', where, { integer: true, min: 0 });
+    this.mode = o.mode === undefined ? 'min' : checkChoice(o.mode, 'mode', where, ['min', 'max'] as const);
+    this.threshold = o.threshold === undefined ? 1e-4 : checkNumber(o.threshold, 'threshold', where, { min: 0 });
+    this.thresholdMode =
+      o.thresholdMode === undefined ? 'rel' : checkChoice(o.thresholdMode, 'thresholdMode', where, ['rel', 'abs'] as const);
+    this.eps = o.eps === undefined ? 1e-8 : checkNumber(o.eps, 'eps', where, { min: 0 });
+    this.best = this.modeWorse;
+    // PyTorch 1.13 only sets _last_lr in step(); later versions set it here, which is what
+    // getLastLr() before the first step should return.
+    this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
+  }
+
+  /** The worst possible metric for the mode: where `best` starts. */
+  get modeWorse(): number {
+    return this.mode === 'min' ? Infinity : -Infinity;
+  }
+
+  get inCooldown(): boolean {
+    return this.cooldownCounter > 0;
+  }
+
+  /** Whether `a` counts as an improvement over `best`. */
+  isBetter(a: number, best: number): boolean {
+    if (this.mode === 'min' && this.thresholdMode === 'rel') return a < best * (1 - this.threshold);
+    if (this.mode === 'min') return a < best - this.threshold;
+    if (this.thresholdMode === 'rel') return a > best * (this.threshold + 1);
+    return a > best + this.threshold;
+  }
+
+  /** Records this epoch's metric and reduces the lrs if it is the epoch that ends a plateau. */
+  step(metric: number): void {
+    if (typeof metric !== 'number') {
+      throw typeError('ERR_OPTION', `ReduceLROnPlateau.step: metric must be a number, got ${describe(metric)}`);
+    }
+    this.lastEpoch += 1;
+    if (this.isBetter(metric, this.best)) {
+      this.best = metric;
+      this.numBadEpochs = 0;
+    } else {
+      this.numBadEpochs += 1;
+    }
+    if (this.inCooldown) {
+      this.cooldownCounter -= 1;
+      this.numBadEpochs = 0; // bad epochs during the cooldown do not count
+    }
+    if (this.numBadEpochs > this.patience) {
+      this.reduceLr();
+      this.cooldownCounter = this.cooldown;
+      this.numBadEpochs = 0;
+    }
+    this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
+  }
+
+  private reduceLr(): void {
+    this.optimizer.paramGroups.forEach((group, i) => {
+      const oldLr = group.lr;
+      const newLr = Math.max(oldLr * this.factor, this.minLrs[i]!);
+      if (oldLr - newLr > this.eps) group.lr = newLr;
+    });
+  }
+
+  /** The lrs after the last `step()`, one per param group. */
+  getLastLr(): number[] {
+    return [...this.lastLr];
+  }
+
+  /**
+   * PyTorch's keys. `best` and `mode_worse` are ±Infinity until a finite metric arrives; JSON
+   * writes those as `null`, which {@link loadStateDict} reads back as the mode's worst value.
+   */
+  stateDict(): LRSchedulerStateDict {
+    return {
+      factor: this.factor,
+      min_lrs: [...this.minLrs],
+      patience: this.patience,
+      verbose: false,
+      cooldown: this.cooldown,
+      cooldown_counter: this.cooldownCounter,
+      mode: this.mode,
+      threshold: this.threshold,
+      threshold_mode: this.thresholdMode,
+      best: this.best,
+      num_bad_epochs: this.numBadEpochs,
+      mode_worse: this.modeWorse,
+      eps: this.eps,
+      last_epoch: this.lastEpoch,
+      _last_lr: [...this.lastLr],
+    };
+  }
+
+  /** Loads a state dict from {@link stateDict}, its JSON round trip, or a JSON dump of PyTorch's.
+   * Everything is validated before anything changes; absent keys keep their current values. */
+  loadStateDict(stateDict: LRSchedulerStateDict): void {
+    const reader = new StateReader(stateDict, 'ReduceLROnPlateau.loadStateDict');
+    const groups = this.optimizer.paramGroups.length;
+    const factor = reader.number('factor', { min: 0, max: 1 });
+    const minLrs = reader.numbers('min_lrs', groups);
+    const patience = reader.number('patience', { integer: true, min: 0 });
+    const cooldown = reader.number('cooldown', { integer: true, min: 0 });
+    const cooldownCounter = reader.number('cooldown_counter', { integer: true, min: 0 });
+    const mode = reader.choice('mode', ['min', 'max'] as const);
+    const threshold = reader.number('threshold', { min: 0 });
+    const thresholdMode = reader.choice('threshold_mode', ['rel', 'abs'] as const);
+    const rawBest = reader.raw('best');
+    if (rawBest !== undefined && rawBest !== null && typeof rawBest !== 'number') {
+      throw typeError('ERR_STATE_DICT', `${reader.where}: best must be a number or null, got ${describe(rawBest)}`);
+    }
+    const numBadEpochs = reader.number('num_bad_epochs', { integer: true, min: 0 });
+    const eps = reader.number('eps', { min: 0 });
+    const lastEpoch = reader.number('last_epoch', { integer: true, min: 0 });
+    const lastLr = reader.numbers('_last_lr', groups);
+    // mode_worse follows from mode, as PyTorch's load_state_dict recomputes it.
+    reader.ignore('verbose', 'mode_worse');
+    reader.finish();
+
+    if (factor !== undefined) this.factor = factor;
+    if (minLrs !== undefined) this.minLrs = minLrs;
+    if (patience !== undefined) this.patience = patience;
+    if (cooldown !== undefined) this.cooldown = cooldown;
+    if (cooldownCounter !== undefined) this.cooldownCounter = cooldownCounter;
+    if (mode !== undefined) this.mode = mode;
+    if (threshold !== undefined) this.threshold = threshold;
+    if (thresholdMode !== undefined) this.thresholdMode = thresholdMode;
+    if (rawBest !== undefined) this.best = rawBest === null ? this.modeWorse : (rawBest as number);
+    if (numBadEpochs !== undefined) this.numBadEpochs = numBadEpochs;
+    if (eps !== undefined) this.eps = eps;
+    if (lastEpoch !== undefined) this.lastEpoch = lastEpoch;
+    if (lastLr !== undefined) this.lastLr = lastLr;
+  }
+}
