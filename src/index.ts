@@ -6,6 +6,8 @@ export {
   type ParamsInput,
   type ZeroGradOptions,
 } from './optimizer.js';
+export type { SnakeCase, StateDict, StateDictInput, StateDictParamGroup } from './state_dict.js';
+export type { TensorJson, TensorLike } from './tensor.js';
 export {
   Adam,
   AdamW,
@@ -13,6 +15,8 @@ export {
   type AdamOptions,
   type AdamParamGroup,
   type AdamState,
+  type AdamStateDict,
+  type AdamStateDictEntry,
   type AdamWOptions,
 } from './adam.js';
 export { SimdAdamError, type ErrorCode } from './errors.js';
