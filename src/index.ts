@@ -21,3 +21,5 @@ export {
 } from './adam.js';
 export { SimdAdamError, type ErrorCode } from './errors.js';
 export { availableBackends, backend, setBackend, type BackendName } from './backend.js';
+export { readStateDict, writeStateDict } from './checkpoint/files.js';
+export type { Checkpoint, CheckpointExtras, CheckpointTensor } from './checkpoint/layout.js';
