@@ -2,9 +2,11 @@
  * Checkpoint files: bit-exact round trips, a layout any spec reader opens, atomic writes, and a
  * reader that meets every corrupted file with a coded error.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -218,6 +220,30 @@ describe('atomic writes', () => {
     expect(leftovers(dir)).toEqual([]);
     expect(readdirSync(join(dir, 'run.safetensors'))).toEqual(['occupied']);
   });
+
+  it('a writer killed at any moment leaves a complete checkpoint at the path, old or new', async () => {
+    const dir = join(work, 'crash');
+    mkdirSync(dir);
+    const path = join(dir, 'run.safetensors');
+    const script = join(dirname(fileURLToPath(import.meta.url)), 'support', 'crash_writer.ts');
+    for (const delay of [0, 15, 40]) {
+      const child = spawn(process.execPath, ['--import', 'tsx', script, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());
+        child.on('exit', (code) => reject(new Error(`writer exited early with ${code}`)));
+      });
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      const back = await readStateDict(path);
+      const fill = back.params!.w!.data[0];
+      expect([1, 2]).toContain(fill);
+      for (const t of [back.params!.w!.data, back.state[0]!.exp_avg as Float32Array, back.state[0]!.exp_avg_sq as Float32Array]) {
+        expect(t.every((v) => v === fill), 'one write, whole').toBe(true);
+      }
+    }
+  }, 60_000);
 
   it('a missing directory is ERR_CHECKPOINT', async () => {
     const { opt } = trained();
