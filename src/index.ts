@@ -1,6 +1,7 @@
 export { Parameter, type ParameterOptions } from './param.js';
 export {
   Optimizer,
+  type LoadedEntry,
   type ParamGroup,
   type ParamGroupSpec,
   type ParamsInput,

@@ -80,6 +80,18 @@ describe('writeStateDict() and readStateDict()', () => {
     expect(readFileSync(again).equals(readFileSync(path)), 'what was read writes back byte for byte').toBe(true);
   });
 
+  it('write what the parameters held at the call, even if a step runs while the write is in flight', async () => {
+    const { opt, params } = trained(1, []);
+    const held = params.map((p) => p.data.slice());
+    const path = fresh();
+    const writing = writeStateDict(path, opt.stateDict(), { params });
+    params.forEach((p) => (p.grad = new Float32Array(p.numel).fill(1)));
+    opt.step();
+    await writing;
+    const back = await readStateDict(path);
+    params.forEach((p, i) => expect(firstBitDifference(back.params![p.name!]!.data, held[i]!)).toBeNull());
+  });
+
   it('lay the file out exactly as the safetensors spec says, readable by an independent reader', async () => {
     const { opt, params } = trained();
     const sd = opt.stateDict();

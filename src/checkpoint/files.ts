@@ -29,6 +29,8 @@ function checkPath(path: unknown, where: string): string {
 export async function writeStateDict(path: string, stateDict: StateDictInput, extras?: CheckpointExtras): Promise<void> {
   const where = 'writeStateDict()';
   checkPath(path, where);
+  // Encoded into one buffer synchronously: the file is a snapshot of the moment of the call, even
+  // if the caller steps (and so changes the parameters) while the write is in flight.
   const bytes = encodeSafetensors(toSafetensors(stateDict, extras, where));
   const dir = dirname(path);
   const temporary = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);

@@ -67,6 +67,7 @@ export function toSafetensors(stateDict: unknown, extras: unknown, where: string
     if (!ids.has(id)) throw new SimdAdamError('ERR_STATE_DICT', `${at} belongs to no parameter in param_groups`);
     if (entry.step === undefined) throw new SimdAdamError('ERR_STATE_DICT', `${at}: state key 'step' is missing`);
     for (const [key, value] of Object.entries(entry)) {
+      if (value === undefined) continue; // `max_exp_avg_sq: undefined` means absent, as loadStateDict reads it
       if (key === 'step') {
         steps.set(`state.${id}.step`, { dtype: 'I64', shape: [], bytes: i64Bytes(checkStep(value, at)) });
       } else {
