@@ -191,7 +191,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     const entries = saved.state.map(([id, entry]): LoadedEntry => {
       const owner = owners.get(id);
       if (!owner) {
-        throw new SimdAdamError('ERR_STATE_DICT', `${where}: state[${id}] belongs to no parameter (param_groups list ids ${[...owners.keys()].join(', ')})`);
+        throw new SimdAdamError('ERR_STATE_DICT', `${where}: state[${id}] belongs to no parameter: no entry of param_groups lists id ${id}`);
       }
       const { param, gi, pi } = owner;
       return { param, entry, group: nextGroups[gi]!, where: `${where}: state[${id}] (group ${gi}, parameter ${pi}, ${param.label})` };

@@ -3,7 +3,7 @@
  * trip, or PyTorch's own dump, validating everything before it changes anything.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 
 import { Adam, AdamW, Parameter, SimdAdamError, type StateDictInput } from '../src/index.js';
 import { firstBitDifference } from './support/compare.js';
@@ -42,6 +42,10 @@ describe('stateDict()', () => {
     expect(Object.keys(sd.state[0]!)).toEqual(['step', 'exp_avg', 'exp_avg_sq']);
     expect(Object.keys(sd.state[2]!)).toEqual(['step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq']);
     expect(sd.state[0]!.step).toBe(3);
+    expectTypeOf(sd.param_groups[0]!.weight_decay).toEqualTypeOf<number>();
+    expectTypeOf(sd.param_groups[0]!.decoupled_weight_decay).toEqualTypeOf<boolean>();
+    expectTypeOf(sd.param_groups[0]!.betas).toEqualTypeOf<[number, number]>();
+    expectTypeOf(sd.state[0]!.exp_avg).toEqualTypeOf<Float32Array>();
   });
 
   it('holds entries only for parameters that have been stepped', () => {
