@@ -69,6 +69,7 @@ export function decodeSafetensors(file: Uint8Array, where: string): Safetensors 
   }
   const headerBytes = Number(declared);
   if (headerBytes > MAX_HEADER_BYTES) fail(where, `the header length ${headerBytes} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  if (file[8] !== 0x7b || headerBytes === 0) fail(where, "the header must begin with '{', as the format requires");
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(file.subarray(8, 8 + headerBytes)));
