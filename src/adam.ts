@@ -3,10 +3,12 @@
  * native crossing per step. AdamW is Adam with decoupled weight decay, not a second copy.
  */
 import { rangeError, SimdAdamError, typeError } from './errors.js';
-import { Optimizer, type Algorithm, type ParamGroup, type ParamsInput } from './optimizer.js';
+import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
 import type { Parameter } from './param.js';
 import { runSegments, type Segment } from './plan.js';
 import { adamScalars, type AdamHyper } from './reference.js';
+import type { StateDict } from './state_dict.js';
+import { asTensor, checkStep, checkTensor, type CheckedTensor } from './tensor.js';
 import { checkBoolean, checkNumber, describe, overlaps } from './validate.js';
 
 /** Adam's hyperparameters, as held by every param group. */
@@ -38,6 +40,20 @@ export interface AdamState {
 }
 
 export type AdamParamGroup = ParamGroup<AdamHyperparameters>;
+
+/** A parameter's entry in a state dict, under PyTorch's keys. The arrays are copies that carry
+ * the parameter's shape and serialise as `{ shape, data }`. */
+export type AdamStateDictEntry = {
+  step: number;
+  exp_avg: Float32Array;
+  exp_avg_sq: Float32Array;
+  max_exp_avg_sq?: Float32Array;
+};
+
+/** What `Adam#stateDict()` returns. */
+export type AdamStateDict = StateDict<AdamHyperparameters, AdamStateDictEntry>;
+
+const STATE_KEYS = ['step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] as const;
 
 const ADAM_KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize', 'decoupledWeightDecay'] as const;
 
@@ -100,7 +116,7 @@ interface Work {
  * opt.zeroGrad(); // grads → null: the next step skips parameters that get no new grad
  * ```
  */
-export class Adam extends Optimizer<AdamHyperparameters, AdamState> {
+export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDictEntry> {
   protected static readonly algorithm: Algorithm<AdamHyperparameters> = ADAM;
 
   constructor(params: ParamsInput<AdamOptions>, options?: AdamOptions) {
@@ -117,6 +133,31 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState> {
     this.assertIdle(where);
     const plan = this.#collect(where);
     this.#apply(plan);
+  }
+
+  protected override exportState(state: AdamState, param: Parameter): AdamStateDictEntry {
+    const entry: AdamStateDictEntry = {
+      step: state.step,
+      exp_avg: asTensor(state.expAvg.slice(), param.shape),
+      exp_avg_sq: asTensor(state.expAvgSq.slice(), param.shape),
+    };
+    if (state.maxExpAvgSq) entry.max_exp_avg_sq = asTensor(state.maxExpAvgSq.slice(), param.shape);
+    return entry;
+  }
+
+  protected override importState(entries: readonly LoadedEntry[]): Map<Parameter, AdamState> {
+    const checked = entries.map(checkEntry);
+    const states = allocateState(checked.map(({ param, max }) => ({ param, amsgrad: max !== undefined })));
+    const out = new Map<Parameter, AdamState>();
+    checked.forEach(({ param, step, expAvg, expAvgSq, max }, i) => {
+      const state = states[i]!;
+      state.step = step;
+      state.expAvg.set(expAvg.values);
+      state.expAvgSq.set(expAvgSq.values);
+      if (max) state.maxExpAvgSq!.set(max.values);
+      out.set(param, state);
+    });
+    return out;
   }
 
   /** Validation only: returns, per group, the hyperparameters and the parameters to update. */
@@ -141,8 +182,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState> {
     const fresh: Array<[Parameter, AdamState]> = [];
     const steps: number[] = [];
     for (const { hyper, work } of plan) {
-      const newcomers = work.filter((w) => w.state === undefined).map((w) => w.param);
-      const created = allocateState(newcomers, hyper.amsgrad);
+      const newcomers = work.filter((w) => w.state === undefined).map((w) => ({ param: w.param, amsgrad: hyper.amsgrad }));
+      const created = allocateState(newcomers);
       let k = 0;
       for (const w of work) {
         const state = w.state ?? created[k++]!;
@@ -210,21 +251,68 @@ function checkState(state: AdamState, param: Parameter, hyper: AdamHyper, at: st
   }
 }
 
-/** State for every parameter that gets its first gradient in this step, in one buffer:
- * [exp_avg of each][exp_avg_sq of each][max_exp_avg_sq of each]. Views never move afterwards. */
-function allocateState(params: readonly Parameter[], amsgrad: boolean): AdamState[] {
-  if (params.length === 0) return [];
-  const total = params.reduce((n, p) => n + p.numel, 0);
-  const buffer = new ArrayBuffer(total * Float32Array.BYTES_PER_ELEMENT * (amsgrad ? 3 : 2));
+/** Fresh state in one buffer: for the parameters that get their first gradient in one step, or
+ * for everything a state dict loads. Layout [exp_avg of each][exp_avg_sq of each][max_exp_avg_sq
+ * of each amsgrad parameter]. Views never move afterwards. */
+function allocateState(specs: ReadonlyArray<{ param: Parameter; amsgrad: boolean }>): AdamState[] {
+  if (specs.length === 0) return [];
+  const total = specs.reduce((n, s) => n + s.param.numel, 0);
+  const maxTotal = specs.reduce((n, s) => n + (s.amsgrad ? s.param.numel : 0), 0);
+  const buffer = new ArrayBuffer((2 * total + maxTotal) * Float32Array.BYTES_PER_ELEMENT);
   let offset = 0;
-  return params.map((p) => {
-    const view = (region: number): Float32Array =>
-      new Float32Array(buffer, (region * total + offset) * Float32Array.BYTES_PER_ELEMENT, p.numel);
+  let maxOffset = 2 * total;
+  return specs.map(({ param, amsgrad }) => {
+    const view = (start: number): Float32Array => new Float32Array(buffer, start * Float32Array.BYTES_PER_ELEMENT, param.numel);
     const state = { step: 0 } as AdamState;
-    Object.defineProperty(state, 'expAvg', { value: view(0), enumerable: true });
-    Object.defineProperty(state, 'expAvgSq', { value: view(1), enumerable: true });
-    if (amsgrad) Object.defineProperty(state, 'maxExpAvgSq', { value: view(2), enumerable: true });
-    offset += p.numel;
+    Object.defineProperty(state, 'expAvg', { value: view(offset), enumerable: true });
+    Object.defineProperty(state, 'expAvgSq', { value: view(total + offset), enumerable: true });
+    if (amsgrad) {
+      Object.defineProperty(state, 'maxExpAvgSq', { value: view(maxOffset), enumerable: true });
+      maxOffset += param.numel;
+    }
+    offset += param.numel;
     return state;
   });
+}
+
+interface CheckedEntry {
+  param: Parameter;
+  step: number;
+  expAvg: CheckedTensor;
+  expAvgSq: CheckedTensor;
+  max: CheckedTensor | undefined;
+}
+
+/** One saved entry against its parameter and its group-to-be: known keys only, the required ones
+ * present, max_exp_avg_sq exactly when amsgrad is on, every tensor the parameter's length. */
+function checkEntry({ param, entry, group, where }: LoadedEntry): CheckedEntry {
+  for (const key of Object.keys(entry)) {
+    if (!(STATE_KEYS as readonly string[]).includes(key)) {
+      throw new SimdAdamError('ERR_STATE_DICT', `${where}: unknown state key '${key}'; Adam's state has ${STATE_KEYS.join(', ')}`);
+    }
+  }
+  for (const key of ['step', 'exp_avg', 'exp_avg_sq'] as const) {
+    if (entry[key] === undefined) throw new SimdAdamError('ERR_STATE_DICT', `${where}: state key '${key}' is missing`);
+  }
+  const amsgrad = group.amsgrad === true;
+  if (amsgrad !== (entry.max_exp_avg_sq !== undefined)) {
+    throw new SimdAdamError(
+      'ERR_STATE_DICT',
+      `${where}: the group has amsgrad ${amsgrad ? 'on' : 'off'} but the state ${amsgrad ? 'lacks' : 'has'} 'max_exp_avg_sq'`,
+    );
+  }
+  const tensor = (key: string): CheckedTensor => {
+    const checked = checkTensor(entry[key], key, where);
+    if (checked.values.length !== param.numel) {
+      throw rangeError('ERR_STATE_DICT', `${where}: ${key} has ${checked.values.length} elements but the parameter has ${param.numel}`);
+    }
+    return checked;
+  };
+  return {
+    param,
+    step: checkStep(entry.step, where),
+    expAvg: tensor('exp_avg'),
+    expAvgSq: tensor('exp_avg_sq'),
+    max: amsgrad ? tensor('max_exp_avg_sq') : undefined,
+  };
 }

@@ -1,11 +1,14 @@
 export { Parameter, type ParameterOptions } from './param.js';
 export {
   Optimizer,
+  type LoadedEntry,
   type ParamGroup,
   type ParamGroupSpec,
   type ParamsInput,
   type ZeroGradOptions,
 } from './optimizer.js';
+export type { SnakeCase, StateDict, StateDictInput, StateDictParamGroup } from './state_dict.js';
+export type { TensorJson, TensorLike } from './tensor.js';
 export {
   Adam,
   AdamW,
@@ -13,8 +16,12 @@ export {
   type AdamOptions,
   type AdamParamGroup,
   type AdamState,
+  type AdamStateDict,
+  type AdamStateDictEntry,
   type AdamWOptions,
 } from './adam.js';
 export { SimdAdamError, type ErrorCode } from './errors.js';
 export { availableBackends, backend, setBackend, type BackendName } from './backend.js';
+export { readStateDict, writeStateDict } from './checkpoint/files.js';
+export type { Checkpoint, CheckpointExtras, CheckpointTensor } from './checkpoint/layout.js';
 export * from './lr_scheduler/index.js';

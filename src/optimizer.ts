@@ -1,10 +1,12 @@
 /**
  * The optimizer base class: param groups and their defaults, per-parameter state keyed by
- * Parameter identity, zeroGrad and addParamGroup. The algorithm (src/adam.ts) owns its
- * hyperparameter rules, lazy state and the math.
+ * Parameter identity, zeroGrad, addParamGroup, and the group and id half of stateDict and
+ * loadStateDict. The algorithm (src/adam.ts) owns its hyperparameter rules, lazy state, what a
+ * state entry holds, and the math.
  */
 import { SimdAdamError, typeError } from './errors.js';
 import { Parameter } from './param.js';
+import { asStateDictError, groupToDict, readSaved, type StateDict, type StateDictInput } from './state_dict.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from './validate.js';
 
 /** A param group as passed in: the parameters plus any hyperparameter overrides. */
@@ -37,7 +39,18 @@ export interface ZeroGradOptions {
   setToNone?: boolean;
 }
 
-export abstract class Optimizer<H extends object, S extends object> {
+/** One saved state entry matched to its parameter, for the algorithm to validate and build. */
+export interface LoadedEntry {
+  param: Parameter;
+  /** The entry as saved (PyTorch's keys); not yet validated. */
+  entry: Record<string, unknown>;
+  /** The parameter's group as it will be once the load commits (camelCase keys). */
+  group: Readonly<Record<string, unknown>>;
+  /** Names the entry, its group and its parameter, for messages. */
+  where: string;
+}
+
+export abstract class Optimizer<H extends object, S extends object, E extends object = Record<string, unknown>> {
   /** The hyperparameters a group gets unless its spec overrides them. */
   readonly defaults: Readonly<H>;
   /** Per-parameter state, created on a parameter's first real gradient. The views it holds
@@ -97,6 +110,101 @@ export abstract class Optimizer<H extends object, S extends object> {
 
   /** Updates every parameter that has a grad and requiresGrad. */
   abstract step(): void;
+
+  /**
+   * A snapshot in PyTorch's layout and key names: copies, never views. Parameters are numbered
+   * in order of first appearance across groups; `state` has entries only for parameters that
+   * have been stepped; groups carry `param_names` when every parameter has a name.
+   */
+  stateDict(): StateDict<H, E> {
+    this.assertIdle('stateDict()');
+    const params = this.#groups.flatMap((group) => group.params);
+    const ids = new Map(params.map((param, id) => [param, id]));
+    const named = params.every((param) => param.name !== undefined);
+    const param_groups = this.#groups.map((group) =>
+      groupToDict(
+        group as Record<string, unknown>,
+        group.params.map((param) => ids.get(param)!),
+        named ? group.params.map((param) => param.name!) : undefined,
+      ),
+    );
+    const state: Record<number, E> = {};
+    for (const [param, id] of ids) {
+      const entry = this.stateMap.get(param);
+      if (entry) state[id] = this.exportState(entry, param);
+    }
+    return { state, param_groups } as StateDict<H, E>;
+  }
+
+  /**
+   * Loads a state dict from stateDict(), its JSON round trip, or a JSON dump of PyTorch's
+   * `optimizer.state_dict()`. Saved ids map to parameters by position; saved group keys replace
+   * ours, and a key the saved group lacks keeps ours. Everything is validated before anything
+   * changes; the loaded state replaces the old wholesale, in fresh storage (state views handed
+   * out before are no longer the optimizer's).
+   */
+  loadStateDict(stateDict: StateDictInput): void {
+    const where = 'loadStateDict()';
+    this.assertIdle(where);
+    const commit = this.#prepareLoad(stateDict, where);
+    commit();
+  }
+
+  /** The algorithm's half of stateDict(): one parameter's state under PyTorch's keys, as copies. */
+  protected abstract exportState(state: S, param: Parameter): E;
+
+  /** The algorithm's half of loadStateDict(): validates every entry against its parameter and its
+   * group-to-be, then builds the new state in fresh storage. Must not modify the optimizer. */
+  protected abstract importState(entries: readonly LoadedEntry[]): Map<Parameter, S>;
+
+  /** Validates the whole state dict and builds the new state; returns the commit, which cannot fail. */
+  #prepareLoad(stateDict: unknown, where: string): () => void {
+    const saved = readSaved(stateDict, where);
+    const groups = this.#groups;
+    if (saved.groups.length !== groups.length) {
+      throw new SimdAdamError('ERR_STATE_DICT', `${where}: the state dict has ${saved.groups.length} param groups but the optimizer has ${groups.length}`);
+    }
+    const owners = new Map<number, { param: Parameter; gi: number; pi: number }>();
+    const nextGroups = groups.map((group, gi) => {
+      const { ids, names, hyper } = saved.groups[gi]!;
+      const at = `${where}: param_groups[${gi}]`;
+      if (ids.length !== group.params.length) {
+        throw new SimdAdamError('ERR_STATE_DICT', `${at} has ${ids.length} parameters but paramGroups[${gi}] has ${group.params.length}`);
+      }
+      group.params.forEach((param, pi) => {
+        const name = names?.[pi];
+        if (name !== undefined && param.name !== undefined && name !== param.name) {
+          throw new SimdAdamError('ERR_STATE_DICT', `${at}: parameter ${pi} is named '${name}' in the state dict but '${param.name}' here`);
+        }
+        owners.set(ids[pi]!, { param, gi, pi });
+      });
+      const next: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(group)) if (key !== 'params') next[key] = value;
+      for (const [key, value] of hyper) next[key] = value;
+      try {
+        this.#algorithm.check(next, at);
+      } catch (error) {
+        throw asStateDictError(error);
+      }
+      return next;
+    });
+    const entries = saved.state.map(([id, entry]): LoadedEntry => {
+      const owner = owners.get(id);
+      if (!owner) {
+        throw new SimdAdamError('ERR_STATE_DICT', `${where}: state[${id}] belongs to no parameter: no entry of param_groups lists id ${id}`);
+      }
+      const { param, gi, pi } = owner;
+      return { param, entry, group: nextGroups[gi]!, where: `${where}: state[${id}] (group ${gi}, parameter ${pi}, ${param.label})` };
+    });
+    const state = this.importState(entries);
+    return () => {
+      groups.forEach((group, gi) => {
+        for (const [key, value] of saved.groups[gi]!.hyper) (group as Record<string, unknown>)[key] = value;
+      });
+      this.stateMap.clear();
+      for (const [param, entry] of state) this.stateMap.set(param, entry);
+    };
+  }
 
   /** Checks a group's hyperparameters again (users and schedulers mutate them). */
   protected checkGroup(group: ParamGroup<H>, index: number, where: string): void {

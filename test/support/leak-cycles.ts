@@ -18,8 +18,8 @@ function cycle(i: number): void {
   opt.step();
   opt.step();
   opt.zeroGrad();
-  const snapshot = (opt as { stateDict?: () => unknown }).stateDict?.();
-  void snapshot;
+  const snapshot = opt.stateDict();
+  if (Object.keys(snapshot.state).length !== 2) throw new Error('expected state for both parameters');
 }
 
 function rssAfterGc(): number {
