@@ -9,6 +9,8 @@ export {
 export {
   Adam,
   AdamW,
+  type NonFiniteMode,
+  type OptimizerOptions,
   type AdamHyperparameters,
   type AdamOptions,
   type AdamParamGroup,
@@ -17,3 +19,17 @@ export {
 } from './adam.js';
 export { SimdAdamError, type ErrorCode } from './errors.js';
 export { availableBackends, backend, setBackend, type BackendName } from './backend.js';
+export { clipGradNorm, type ClipGradNormOptions } from './clip_grad.js';
+export type { ExplainEntry, ExplainReason } from './explain.js';
+export {
+  registerOptimizerStepPostHook,
+  registerOptimizerStepPreHook,
+  type HookHandle,
+  type LoadStateDictPostHook,
+  type LoadStateDictPreHook,
+  type RegisterHookOptions,
+  type StateDictPostHook,
+  type StateDictPreHook,
+  type StepPostHook,
+  type StepPreHook,
+} from './hooks.js';
