@@ -66,12 +66,14 @@ export abstract class Optimizer<H extends object, S extends object> {
   protected readonly optimizerOptions: Readonly<Record<string, unknown>>;
   readonly #algorithm: Algorithm<H>;
   #groups: readonly ParamGroup<H>[] = Object.freeze([]);
-  readonly #stepPreHooks = new HookList<StepPreHook<this>>('StepPreHook');
-  readonly #stepPostHooks = new HookList<StepPostHook<this>>('StepPostHook');
-  readonly #stateDictPreHooks = new HookList<StateDictPreHook<this>>('StateDictPreHook');
-  readonly #stateDictPostHooks = new HookList<StateDictPostHook<this>>('StateDictPostHook');
-  readonly #loadStateDictPreHooks = new HookList<LoadStateDictPreHook<this>>('LoadStateDictPreHook');
-  readonly #loadStateDictPostHooks = new HookList<LoadStateDictPostHook<this>>('LoadStateDictPostHook');
+  // Typed by the base class, not `this`: a `this` type here would make a subclass unassignable
+  // to its base. The register methods take `this`-typed hooks, which receive exactly `this`.
+  readonly #stepPreHooks = new HookList<StepPreHook<Optimizer<H, S>>>('StepPreHook');
+  readonly #stepPostHooks = new HookList<StepPostHook<Optimizer<H, S>>>('StepPostHook');
+  readonly #stateDictPreHooks = new HookList<StateDictPreHook<Optimizer<H, S>>>('StateDictPreHook');
+  readonly #stateDictPostHooks = new HookList<StateDictPostHook<Optimizer<H, S>>>('StateDictPostHook');
+  readonly #loadStateDictPreHooks = new HookList<LoadStateDictPreHook<Optimizer<H, S>>>('LoadStateDictPreHook');
+  readonly #loadStateDictPostHooks = new HookList<LoadStateDictPostHook<Optimizer<H, S>>>('LoadStateDictPostHook');
 
   protected constructor(params: unknown, options: unknown, algorithm: Algorithm<H>) {
     this.#algorithm = algorithm;
@@ -134,35 +136,35 @@ export abstract class Optimizer<H extends object, S extends object> {
    * `(new_args, new_kwargs)` for step; step() takes no arguments here, so its return value is
    * ignored. A hook that throws aborts the step before anything is validated or changed. */
   registerStepPreHook(hook: StepPreHook<this>): HookHandle {
-    return this.#stepPreHooks.add(hook);
+    return this.#stepPreHooks.add(hook as StepPreHook<Optimizer<H, S>>);
   }
 
   /** Registers `hook(optimizer)`, run after every step() that returns normally, before the global
    * post hooks, in registration order. A step that throws runs no post hooks, as in PyTorch. */
   registerStepPostHook(hook: StepPostHook<this>): HookHandle {
-    return this.#stepPostHooks.add(hook);
+    return this.#stepPostHooks.add(hook as StepPostHook<Optimizer<H, S>>);
   }
 
   /** Registers `hook(optimizer)`, run by stateDict() before it builds the state dict. */
   registerStateDictPreHook(hook: StateDictPreHook<this>, options?: RegisterHookOptions): HookHandle {
-    return this.#stateDictPreHooks.add(hook, options);
+    return this.#stateDictPreHooks.add(hook as StateDictPreHook<Optimizer<H, S>>, options);
   }
 
   /** Registers `hook(optimizer, stateDict)`, run by stateDict() on what it built, in order: an
    * object it returns replaces the state dict for the next hooks and the caller. */
   registerStateDictPostHook(hook: StateDictPostHook<this>, options?: RegisterHookOptions): HookHandle {
-    return this.#stateDictPostHooks.add(hook, options);
+    return this.#stateDictPostHooks.add(hook as StateDictPostHook<Optimizer<H, S>>, options);
   }
 
   /** Registers `hook(optimizer, stateDict)`, run by loadStateDict() before it validates anything:
    * an object it returns replaces the state dict to load. */
   registerLoadStateDictPreHook(hook: LoadStateDictPreHook<this>, options?: RegisterHookOptions): HookHandle {
-    return this.#loadStateDictPreHooks.add(hook, options);
+    return this.#loadStateDictPreHooks.add(hook as LoadStateDictPreHook<Optimizer<H, S>>, options);
   }
 
   /** Registers `hook(optimizer)`, run by loadStateDict() after the state was loaded. */
   registerLoadStateDictPostHook(hook: LoadStateDictPostHook<this>, options?: RegisterHookOptions): HookHandle {
-    return this.#loadStateDictPostHooks.add(hook, options);
+    return this.#loadStateDictPostHooks.add(hook as LoadStateDictPostHook<Optimizer<H, S>>, options);
   }
 
   /** Global pre hooks, then this optimizer's (PyTorch's order). Subclasses call it first thing
