@@ -90,7 +90,7 @@ bool locate(const std::vector<span> &buffers, double index, double offset, size_
 Napi::Value Step(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   const instance *self = env.GetInstanceData<instance>();
-  if ((info.Length() != 3 && info.Length() != 5) || !info[0].IsArray()) return throw_internal(env, "step(buffers, table, scalars): bad arguments");
+  if ((info.Length() != 3 && info.Length() != 5) || !info[0].IsArray()) return throw_internal(env, "step(buffers, table, scalars[, guardFlags, zeroReport]): bad arguments");
 
   napi_value list = info[0];
   uint32_t buffer_count = 0;
