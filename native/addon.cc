@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "adam.h"
+#include "addon_reduce.h"
 #include "dispatch.h"
 #include "plan_layout.h"
 
@@ -84,11 +85,12 @@ bool locate(const std::vector<span> &buffers, double index, double offset, size_
   return true;
 }
 
-/* step(buffers, table, scalars): see plan_layout.h for the rows. */
+/* step(buffers, table, scalars[, guardFlags, zeroReport]): see plan_layout.h for the rows and
+ * guard.h for the optional read-only pre-pass, which may refuse the step before any write. */
 Napi::Value Step(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   const instance *self = env.GetInstanceData<instance>();
-  if (info.Length() != 3 || !info[0].IsArray()) return throw_internal(env, "step(buffers, table, scalars): bad arguments");
+  if ((info.Length() != 3 && info.Length() != 5) || !info[0].IsArray()) return throw_internal(env, "step(buffers, table, scalars[, guardFlags, zeroReport]): bad arguments");
 
   napi_value list = info[0];
   uint32_t buffer_count = 0;
@@ -130,6 +132,14 @@ Napi::Value Step(const Napi::CallbackInfo &info) {
     if (ok && (seg.scalars.flags & ADAM_AMSGRAD))
       ok = locate(buffers, row[PLAN_MAX_EXP_AVG_SQ_BUFFER], row[PLAN_MAX_EXP_AVG_SQ_OFFSET], seg.n, &seg.tensor.max_exp_avg_sq);
     if (!ok) return throw_internal(env, "step: a segment does not fit its buffer (detached?)");
+  }
+
+  if (info.Length() == 5) {
+    std::vector<guard_segment> views(count);
+    for (size_t k = 0; k < count; ++k)
+      views[k] = {segments[k].tensor.param, segments[k].tensor.grad, segments[k].tensor.exp_avg, segments[k].n};
+    const Napi::Value stop = run_step_prepass(env, self->current->reduce, info[3], info[4], views);
+    if (!stop.IsNull()) return stop;
   }
 
   for (const segment &seg : segments) self->current->step(&seg.tensor, seg.n, &seg.scalars);
@@ -194,6 +204,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("current", Napi::Function::New(env, Current, "current"));
   exports.Set("select", Napi::Function::New(env, Select, "select"));
   exports.Set("planLayout", plan_layout_object(env));
+  register_reduce_functions(env, exports, [](Napi::Env e) { return e.GetInstanceData<instance>()->current->reduce; });
   return exports;
 }
 

@@ -30,6 +30,19 @@ bool has_avx512f() { return __builtin_cpu_supports("avx512f"); }
 #endif
 #endif
 
+#if defined(__x86_64__) || defined(_M_X64)
+const reduce_kernels kReduceAvx512 = {all_zero_f32_avx512, first_non_finite_f32_avx512, sum_sq_f32_avx512,
+                                      sum_abs_f32_avx512,  max_abs_f32_avx512,          scale_f32_avx512};
+const reduce_kernels kReduceAvx2 = {all_zero_f32_avx2, first_non_finite_f32_avx2, sum_sq_f32_avx2,
+                                    sum_abs_f32_avx2,  max_abs_f32_avx2,          scale_f32_avx2};
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+const reduce_kernels kReduceNeon = {all_zero_f32_neon, first_non_finite_f32_neon, sum_sq_f32_neon,
+                                    sum_abs_f32_neon,  max_abs_f32_neon,          scale_f32_neon};
+#endif
+const reduce_kernels kReduceScalar = {all_zero_f32_scalar, first_non_finite_f32_scalar, sum_sq_f32_scalar,
+                                      sum_abs_f32_scalar,  max_abs_f32_scalar,          scale_f32_scalar};
+
 struct registry {
   simd_adam_backend list[4];
   size_t count;
@@ -39,13 +52,13 @@ struct registry {
     __builtin_cpu_init();
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
-    list[count++] = {"avx512", adam_step_f32_avx512, has_avx512f()};
-    list[count++] = {"avx2", adam_step_f32_avx2, has_avx2_fma()};
+    list[count++] = {"avx512", adam_step_f32_avx512, &kReduceAvx512, has_avx512f()};
+    list[count++] = {"avx2", adam_step_f32_avx2, &kReduceAvx2, has_avx2_fma()};
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
-    list[count++] = {"neon", adam_step_f32_neon, true};
+    list[count++] = {"neon", adam_step_f32_neon, &kReduceNeon, true};
 #endif
-    list[count++] = {"scalar", adam_step_f32_scalar, true};
+    list[count++] = {"scalar", adam_step_f32_scalar, &kReduceScalar, true};
   }
 };
 

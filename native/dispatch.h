@@ -5,10 +5,12 @@
 #include <stddef.h>
 
 #include "adam.h"
+#include "reduce.h"
 
 typedef struct simd_adam_backend {
   const char *name;
   adam_step_f32_fn step;
+  const reduce_kernels *reduce; /* the same ISA's reductions: guard, explain, clipping */
   bool supported; /* this CPU and OS can run it */
 } simd_adam_backend;
 

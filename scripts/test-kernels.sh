@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Checks every SIMD kernel bit-for-bit against the scalar one (native/test/kernel_check.cc):
-# natively for this machine's kernels, then the NEON kernel cross-compiled for aarch64 and run
-# under qemu-aarch64, so NEON is covered on an x86-64 machine.
+# Checks every SIMD kernel bit-for-bit against the scalar one (native/test/kernel_check.cc) and
+# every SIMD reduction against the scalar reductions (native/test/reduce_check.cc): natively for
+# this machine's kernels, then NEON cross-compiled for aarch64 and run under qemu-aarch64, so
+# NEON is covered on an x86-64 machine.
 #
 # Kernel objects get binding.gyp's kernel_cflags (plus the ISA flags of their target), the
 # harness the baseline: a kernel compiled differently here than in the addon would prove
@@ -63,27 +64,35 @@ status=0
 arch="$(uname -m)"
 echo "== native ($arch, $("$CXX" --version | head -n1))"
 native_objs=()
-compile_kernel() { # compiler dir name extra-flags...
+native_reduce_objs=()
+compile_kernel() { # compiler dir name extra-flags...: the Adam kernel and the reductions of one ISA
   local cxx="$1" dir="$2" name="$3"; shift 3
   "$cxx" "${common[@]}" "${kernel_cflags[@]}" "$@" -c "native/adam_$name.cc" -o "$dir/adam_$name.o"
+  "$cxx" "${common[@]}" "${kernel_cflags[@]}" "$@" -c "native/reduce_$name.cc" -o "$dir/reduce_$name.o"
 }
 compile_kernel "$CXX" "$out/native" scalar
 native_objs+=("$out/native/adam_scalar.o")
+native_reduce_objs+=("$out/native/reduce_scalar.o")
 case "$arch" in
   x86_64|amd64)
     compile_kernel "$CXX" "$out/native" avx2 -mavx2 -mfma
     compile_kernel "$CXX" "$out/native" avx512 -mavx512f -Wno-maybe-uninitialized
     native_objs+=("$out/native/adam_avx2.o" "$out/native/adam_avx512.o")
+    native_reduce_objs+=("$out/native/reduce_avx2.o" "$out/native/reduce_avx512.o")
     ;;
   aarch64|arm64)
     compile_kernel "$CXX" "$out/native" neon
     native_objs+=("$out/native/adam_neon.o")
+    native_reduce_objs+=("$out/native/reduce_neon.o")
     ;;
 esac
-check_no_weak nm "${native_objs[@]}" || status=1
+check_no_weak nm "${native_objs[@]}" "${native_reduce_objs[@]}" || status=1
 "$CXX" "${common[@]}" "${harness_cflags[@]}" native/test/kernel_check.cc "${native_objs[@]}" -lm \
   -o "$out/native/kernel_check"
 "$out/native/kernel_check" || status=1
+"$CXX" "${common[@]}" "${harness_cflags[@]}" native/test/reduce_check.cc "${native_reduce_objs[@]}" -lm \
+  -o "$out/native/reduce_check"
+"$out/native/reduce_check" || status=1
 echo "   native done at $(elapsed) ms"
 
 # ---- aarch64 under qemu ---------------------------------------------------------------------
@@ -110,11 +119,14 @@ else
     compile_kernel "$CROSS_CXX" "$a64" neon
     cross_nm="${CROSS_CXX%g++}nm"
     command -v "$cross_nm" >/dev/null 2>&1 || cross_nm=nm
-    check_no_weak "$cross_nm" "$a64/adam_scalar.o" "$a64/adam_neon.o" || status=1
+    check_no_weak "$cross_nm" "$a64/adam_scalar.o" "$a64/adam_neon.o" "$a64/reduce_scalar.o" "$a64/reduce_neon.o" || status=1
     # Static, so qemu needs no aarch64 sysroot (QEMU_LD_PREFIX) at run time.
     "$CROSS_CXX" "${common[@]}" "${harness_cflags[@]}" -static native/test/kernel_check.cc \
       "$a64/adam_scalar.o" "$a64/adam_neon.o" -lm -o "$a64/kernel_check"
     "$QEMU_AARCH64" "$a64/kernel_check" || status=1
+    "$CROSS_CXX" "${common[@]}" "${harness_cflags[@]}" -static native/test/reduce_check.cc \
+      "$a64/reduce_scalar.o" "$a64/reduce_neon.o" -lm -o "$a64/reduce_check"
+    "$QEMU_AARCH64" "$a64/reduce_check" || status=1
     echo "   aarch64 done at $(elapsed) ms"
   fi
 fi

@@ -3,13 +3,17 @@
  * native crossing per step. AdamW is Adam with decoupled weight decay, not a second copy.
  */
 import { rangeError, SimdAdamError, typeError } from './errors.js';
+import { zeroDividesReference, zeroGradReason, type ExplainEntry } from './explain.js';
+import { checkGrad } from './grad_check.js';
+import { addon } from './native.js';
 import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
 import type { Parameter } from './param.js';
 import { runSegments, type Segment } from './plan.js';
+import { allZeroEach } from './reduce.js';
 import { adamScalars, type AdamHyper } from './reference.js';
 import type { StateDict } from './state_dict.js';
 import { asTensor, checkStep, checkTensor, type CheckedTensor } from './tensor.js';
-import { checkBoolean, checkNumber, describe, overlaps } from './validate.js';
+import { checkBoolean, checkNumber, describe } from './validate.js';
 
 /** Adam's hyperparameters, as held by every param group. */
 export interface AdamHyperparameters {
@@ -28,6 +32,24 @@ export type AdamOptions = Partial<Omit<AdamHyperparameters, 'betas'>> & { betas?
 
 /** AdamW is always decoupled, so it takes every Adam option but that one. */
 export type AdamWOptions = Omit<AdamOptions, 'decoupledWeightDecay'>;
+
+/** What step() does when a gradient it is about to use holds NaN or ±Inf. */
+export type NonFiniteMode = 'propagate' | 'skip' | 'throw';
+
+/** Options of the optimizer as a whole: accepted by the constructor next to the default
+ * hyperparameters, but not per group. */
+export interface OptimizerOptions {
+  /** 'propagate' (the default, PyTorch's behaviour): NaN and Inf flow into the update.
+   * 'skip': the whole step changes nothing and `skippedSteps` counts it. 'throw': the step
+   * throws a SimdAdamError (code ERR_NON_FINITE) naming the first bad parameter and element,
+   * and changes nothing. Both check every gradient, read-only, before anything is written. */
+  nonFinite?: NonFiniteMode;
+  /** Emit one process warning (code SIMD_ADAM_ZERO_GRAD) per parameter, the first time step()
+   * moves it although its gradient was all zero (weight decay or momentum did). */
+  warnOnZeroGrad?: boolean;
+}
+
+const NON_FINITE_MODES: readonly NonFiniteMode[] = ['propagate', 'skip', 'throw'];
 
 /** A parameter's state. The arrays are views into the optimizer's storage; they never move. */
 export interface AdamState {
@@ -83,6 +105,7 @@ function algorithm(name: string, defaults: AdamHyperparameters, keys: readonly (
     name,
     defaults,
     keys,
+    optimizerKeys: ['nonFinite', 'warnOnZeroGrad'],
     check: (group, where) => void checkAdamHyperparameters(group, where),
     copyValue: (key, value) => (key === 'betas' && Array.isArray(value) ? [...value] : value),
   };
@@ -99,11 +122,15 @@ const ADAMW = algorithm(
   ADAM_KEYS.filter((k) => k !== 'decoupledWeightDecay'),
 );
 
-/** A parameter about to be updated, and its state if it has any yet. */
+/** A parameter about to be updated, where it sits, and its state if it has any yet. */
 interface Work {
   param: Parameter;
+  group: number;
+  index: number;
   state: AdamState | undefined;
 }
+
+type Plan = Array<{ hyper: AdamHyper; work: Work[] }>;
 
 /**
  * Adam (Kingma & Ba), with PyTorch's semantics and numerics: coupled weight decay
@@ -119,20 +146,82 @@ interface Work {
 export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDictEntry> {
   protected static readonly algorithm: Algorithm<AdamHyperparameters> = ADAM;
 
-  constructor(params: ParamsInput<AdamOptions>, options?: AdamOptions) {
+  /** See {@link OptimizerOptions.nonFinite}. */
+  readonly nonFinite: NonFiniteMode;
+  /** See {@link OptimizerOptions.warnOnZeroGrad}. */
+  readonly warnOnZeroGrad: boolean;
+  #skippedSteps = 0;
+  /** Parameters already warned about under warnOnZeroGrad. */
+  readonly #warned = new WeakSet<Parameter>();
+
+  constructor(params: ParamsInput<AdamOptions>, options?: AdamOptions & OptimizerOptions) {
     super(params, options, (new.target as typeof Adam).algorithm);
+    const where = `new ${(new.target as typeof Adam).algorithm.name}()`;
+    const { nonFinite = 'propagate', warnOnZeroGrad = false } = this.optimizerOptions;
+    if (typeof nonFinite !== 'string') {
+      throw typeError('ERR_OPTION', `${where}: nonFinite must be one of ${NON_FINITE_MODES.join(', ')}, got ${describe(nonFinite)}`);
+    }
+    if (!NON_FINITE_MODES.includes(nonFinite as NonFiniteMode)) {
+      throw rangeError('ERR_OPTION', `${where}: nonFinite must be one of ${NON_FINITE_MODES.join(', ')}, got ${describe(nonFinite)}`);
+    }
+    this.nonFinite = nonFinite as NonFiniteMode;
+    this.warnOnZeroGrad = checkBoolean(warnOnZeroGrad, 'warnOnZeroGrad', where);
+  }
+
+  /** Steps that nonFinite: 'skip' refused because a gradient held NaN or ±Inf. */
+  get skippedSteps(): number {
+    return this.#skippedSteps;
   }
 
   /**
    * Updates every parameter whose grad is not null and whose requiresGrad is true. Everything
    * is validated first (hyperparameters, grad types and lengths, aliasing); if anything is
-   * wrong, nothing is modified. All groups run in one native call.
+   * wrong, nothing is modified. All groups run in one native call. Step pre hooks run first,
+   * post hooks after a step that returned normally.
    */
   override step(): void {
     const where = 'step()';
     this.assertIdle(where);
+    this.runStepPreHooks();
     const plan = this.#collect(where);
     this.#apply(plan);
+    this.runStepPostHooks();
+  }
+
+  /**
+   * What step() would do now to each parameter, in group order, without changing anything:
+   * `{ param, name, group, action, reason }` (see {@link ExplainReason}). It validates exactly
+   * as step() does and throws the same errors. Whether a grad (and, for those, the parameter and
+   * its exp_avg) is all zero is decided by one native pass over every parameter.
+   */
+  explain(): ExplainEntry[] {
+    const where = 'explain()';
+    this.assertIdle(where);
+    const plan = this.#collect(where);
+    const views: Float32Array[] = [];
+    for (const { work } of plan) for (const w of work) views.push(w.param.grad!, w.param.data, w.state ? w.state.expAvg : new Float32Array(0));
+    const zero = allZeroEach(views);
+    const reasons = new Map<Parameter, ExplainEntry['reason']>();
+    let k = 0;
+    for (const { hyper, work } of plan) {
+      for (const w of work) {
+        const [gradZero, paramAllZero, expAvgAllZero] = [zero[k]!, zero[k + 1]!, zero[k + 2]!];
+        k += 3;
+        reasons.set(w.param, gradZero ? this.#zeroGradReason(hyper, w, paramAllZero, expAvgAllZero) : 'gradient');
+      }
+    }
+    return this.paramGroups.flatMap((group, gi) =>
+      group.params.map((param) => {
+        const reason = !param.requiresGrad ? 'frozen' : param.grad === null ? 'no-grad' : reasons.get(param)!;
+        const action = reason === 'frozen' || reason === 'no-grad' ? 'skip' : 'update';
+        return { param, name: param.name, group: gi, action, reason };
+      }),
+    );
+  }
+
+  #zeroGradReason(hyper: AdamHyper, w: Work, paramAllZero: boolean, expAvgAllZero: boolean): ExplainEntry['reason'] {
+    const zeroDivides = zeroDividesReference(hyper, w.param.numel, w.state);
+    return zeroGradReason(hyper, { paramAllZero, expAvgAllZero, zeroDivides });
   }
 
   protected override exportState(state: AdamState, param: Parameter): AdamStateDictEntry {
@@ -161,7 +250,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
   }
 
   /** Validation only: returns, per group, the hyperparameters and the parameters to update. */
-  #collect(where: string): Array<{ hyper: AdamHyper; work: Work[] }> {
+  #collect(where: string): Plan {
     return this.paramGroups.map((group, gi) => {
       const hyper = checkAdamHyperparameters(group, `${where}: paramGroups[${gi}]`);
       const work: Work[] = [];
@@ -171,14 +260,15 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
         checkGrad(param, at);
         const state = this.stateMap.get(param);
         if (state) checkState(state, param, hyper, at);
-        work.push({ param, state });
+        work.push({ param, group: gi, index: pi, state });
       });
       return { hyper, work };
     });
   }
 
-  #apply(plan: Array<{ hyper: AdamHyper; work: Work[] }>): void {
+  #apply(plan: Plan): void {
     const segments: Segment[] = [];
+    const order: Array<{ w: Work; hyper: AdamHyper; zeroDivides: boolean }> = [];
     const fresh: Array<[Parameter, AdamState]> = [];
     const steps: number[] = [];
     for (const { hyper, work } of plan) {
@@ -190,6 +280,9 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
         if (!w.state) fresh.push([w.param, state]);
         const step = state.step + 1;
         steps.push(step);
+        // Before the kernel overwrites the moments this depends on; eps = 0 only.
+        const zeroDivides = this.warnOnZeroGrad && zeroDividesReference(hyper, w.param.numel, w.state);
+        order.push({ w, hyper, zeroDivides });
         segments.push({
           param: w.param.data,
           grad: w.param.grad!,
@@ -200,11 +293,49 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
         });
       }
     }
-    runSegments(segments);
+    const guard = this.nonFinite !== 'propagate';
+    const outcome = runSegments(segments, guard || this.warnOnZeroGrad ? { nonFinite: guard, zeroScan: this.warnOnZeroGrad } : undefined);
+    if (outcome.stopped) {
+      // Nothing was written: the fresh state above is dropped and no step count moves.
+      const { w } = order[outcome.stopped.segment]!;
+      if (this.nonFinite === 'skip') {
+        this.#skippedSteps++;
+        return;
+      }
+      const value = w.param.grad![outcome.stopped.element]!;
+      throw new SimdAdamError(
+        'ERR_NON_FINITE',
+        `step(): group ${w.group}, parameter ${w.index} (${w.param.label}): grad[${outcome.stopped.element}] is ${value}; ` +
+          "nothing was changed (nonFinite: 'throw'; use 'skip' to skip such steps, 'propagate' for PyTorch's behaviour)",
+      );
+    }
     // Only after the kernel ran: a failure above leaves state and step counts as they were.
     for (const [param, state] of fresh) this.stateMap.set(param, state);
     let i = 0;
     for (const { work } of plan) for (const w of work) (w.state ?? this.stateMap.get(w.param)!).step = steps[i++]!;
+    if (outcome.zeroReport) this.#warnZeroGrads(order, outcome.zeroReport);
+  }
+
+  /** warnOnZeroGrad: one warning per parameter that an all-zero grad did not keep in place. */
+  #warnZeroGrads(order: ReadonlyArray<{ w: Work; hyper: AdamHyper; zeroDivides: boolean }>, report: Uint8Array): void {
+    const G = addon.reduceLayout.guard;
+    order.forEach(({ w, hyper, zeroDivides }, k) => {
+      const bits = report[k]!;
+      if (!(bits & G.ZERO_GRAD) || this.#warned.has(w.param)) return;
+      const reason = zeroGradReason(hyper, {
+        paramAllZero: (bits & G.ZERO_PARAM) !== 0,
+        expAvgAllZero: (bits & G.ZERO_EXP_AVG) !== 0,
+        zeroDivides,
+      });
+      if (reason === 'zero-grad-no-op') return;
+      this.#warned.add(w.param);
+      const cause = reason === 'zero-grad-weight-decay' ? 'weight decay' : 'momentum';
+      process.emitWarning(
+        `group ${w.group}, parameter ${w.index} (${w.param.label}) had an all-zero gradient, but ${cause} moved it. ` +
+          'To leave a parameter untouched, set its grad to null (zeroGrad() does) or requiresGrad = false.',
+        { type: 'SimdAdamWarning', code: 'SIMD_ADAM_ZERO_GRAD' },
+      );
+    });
   }
 }
 
@@ -213,25 +344,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
 export class AdamW extends Adam {
   protected static override readonly algorithm: Algorithm<AdamHyperparameters> = ADAMW;
 
-  constructor(params: ParamsInput<AdamWOptions>, options?: AdamWOptions) {
+  constructor(params: ParamsInput<AdamWOptions>, options?: AdamWOptions & OptimizerOptions) {
     super(params, options);
-  }
-}
-
-function checkGrad(param: Parameter, at: string): void {
-  const grad = param.grad as unknown;
-  if (!(grad instanceof Float32Array)) {
-    throw typeError('ERR_GRAD_TYPE', `${at}: grad must be a Float32Array of length ${param.numel} or null, got ${describe(grad)}`);
-  }
-  if (param.data.length !== param.numel) {
-    throw new SimdAdamError('ERR_DETACHED', `${at}: data has length ${param.data.length} but shape [${param.shape.join(', ')}] needs ${param.numel}: its buffer was detached (transferred?)`);
-  }
-  if (grad.length !== param.numel) {
-    const detached = grad.length === 0 && grad.buffer.byteLength === 0 && param.numel > 0;
-    throw rangeError('ERR_GRAD_LENGTH', `${at}: grad must have length ${param.numel} (the parameter's), got ${describe(grad)}${detached ? ' (detached?)' : ''}`);
-  }
-  if (overlaps(grad, param.data)) {
-    throw new SimdAdamError('ERR_GRAD_ALIAS', `${at}: grad shares memory with the parameter's own data; give it a separate buffer`);
   }
 }
 

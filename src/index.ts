@@ -12,6 +12,8 @@ export type { TensorJson, TensorLike } from './tensor.js';
 export {
   Adam,
   AdamW,
+  type NonFiniteMode,
+  type OptimizerOptions,
   type AdamHyperparameters,
   type AdamOptions,
   type AdamParamGroup,
@@ -25,3 +27,17 @@ export { availableBackends, backend, setBackend, type BackendName } from './back
 export { readStateDict, writeStateDict } from './checkpoint/files.js';
 export type { Checkpoint, CheckpointExtras, CheckpointTensor } from './checkpoint/layout.js';
 export * from './lr_scheduler/index.js';
+export { clipGradNorm, type ClipGradNormOptions } from './clip_grad.js';
+export type { ExplainEntry, ExplainReason } from './explain.js';
+export {
+  registerOptimizerStepPostHook,
+  registerOptimizerStepPreHook,
+  type HookHandle,
+  type LoadStateDictPostHook,
+  type LoadStateDictPreHook,
+  type RegisterHookOptions,
+  type StateDictPostHook,
+  type StateDictPreHook,
+  type StepPostHook,
+  type StepPreHook,
+} from './hooks.js';

@@ -22,9 +22,29 @@ export interface PlanLayout {
   flags: Record<'AMSGRAD' | 'MAXIMIZE' | 'COUPLED_DECAY' | 'DECOUPLED_DECAY', number>;
 }
 
+/** Constants of the reductions and of the step pre-pass (native/addon_reduce.cc, guard.h). */
+export interface ReduceLayout {
+  /** Columns per view row: (buffer index, element offset, length). */
+  VIEW_STRIDE: number;
+  ops: Record<'SUM_SQ' | 'SUM_ABS' | 'SUM_POW' | 'MAX_ABS' | 'FIRST_NON_FINITE', number>;
+  guard: Record<'NON_FINITE' | 'ZERO_SCAN' | 'ZERO_GRAD' | 'ZERO_PARAM' | 'ZERO_EXP_AVG', number>;
+}
+
+type Buffers = ReadonlyArray<ArrayBuffer | Uint8Array>;
+
 export interface NativeAddon {
-  /** Runs every segment of a step plan with the selected kernel: one crossing per step. */
-  step(buffers: ReadonlyArray<ArrayBuffer | Uint8Array>, table: Float64Array, scalars: Float64Array): void;
+  /** Runs every segment of a step plan with the selected kernel: one crossing per step. With
+   * guard flags, a read-only pre-pass runs first in the same crossing; it returns
+   * [segment, element] of the first non-finite grad instead of running the step. */
+  step(buffers: Buffers, table: Float64Array, scalars: Float64Array): void;
+  step(buffers: Buffers, table: Float64Array, scalars: Float64Array, guardFlags: number, zeroReport: Uint8Array | null): [number, number] | undefined;
+  /** Per view: 1 if every element is ±0. */
+  allZero(buffers: Buffers, table: Float64Array): Uint8Array;
+  /** Per view: the reduction `op` (see reduceLayout.ops); `p` is used by SUM_POW only. */
+  reduce(buffers: Buffers, table: Float64Array, op: number, p: number): Float64Array;
+  /** Every view *= factor (rounded to float once), in place. */
+  scale(buffers: Buffers, table: Float64Array, factor: number): void;
+  reduceLayout: ReduceLayout;
   backends(): Array<{ name: string; supported: boolean }>;
   current(): string;
   select(name: string): boolean;

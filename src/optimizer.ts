@@ -1,10 +1,24 @@
 /**
  * The optimizer base class: param groups and their defaults, per-parameter state keyed by
- * Parameter identity, zeroGrad, addParamGroup, and the group and id half of stateDict and
- * loadStateDict. The algorithm (src/adam.ts) owns its hyperparameter rules, lazy state, what a
- * state entry holds, and the math.
+ * Parameter identity, zeroGrad, addParamGroup, the hooks, and the group and id half of
+ * stateDict and loadStateDict. The algorithm (src/adam.ts) owns its hyperparameter rules, lazy
+ * state, what a state entry holds, and the math.
  */
 import { SimdAdamError, typeError } from './errors.js';
+import {
+  globalStepPostHooks,
+  globalStepPreHooks,
+  hookResult,
+  HookList,
+  type HookHandle,
+  type LoadStateDictPostHook,
+  type LoadStateDictPreHook,
+  type RegisterHookOptions,
+  type StateDictPostHook,
+  type StateDictPreHook,
+  type StepPostHook,
+  type StepPreHook,
+} from './hooks.js';
 import { Parameter } from './param.js';
 import { asStateDictError, groupToDict, readSaved, type StateDict, type StateDictInput } from './state_dict.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from './validate.js';
@@ -27,6 +41,9 @@ export interface Algorithm<H> {
   defaults: H;
   /** Option keys a user may pass (a subset of the keys of H). */
   keys: readonly (keyof H & string)[];
+  /** Options of the optimizer as a whole (such as `nonFinite`), accepted by the constructor next
+   * to the hyperparameters but not part of any group: not in `defaults`, refused in a group. */
+  optimizerKeys?: readonly string[];
   /** Throws a TypeError/RangeError (code ERR_OPTION) naming `where` and the option. */
   check(group: Record<string, unknown>, where: string): void;
   /** A fresh copy of a hyperparameter value, so groups never share mutable arrays. */
@@ -57,15 +74,31 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
    * are the optimizer's own storage: writing into them changes the state. */
   readonly state: ReadonlyMap<Parameter, S>;
   protected readonly stateMap: Map<Parameter, S> = new Map();
+  /** The constructor's optimizer-level options (Algorithm.optimizerKeys), unvalidated: the
+   * subclass checks them. */
+  protected readonly optimizerOptions: Readonly<Record<string, unknown>>;
   readonly #algorithm: Algorithm<H>;
   #groups: readonly ParamGroup<H>[] = Object.freeze([]);
+  // Typed by the base class, not `this`: a `this` type here would make a subclass unassignable
+  // to its base. The register methods take `this`-typed hooks, which receive exactly `this`.
+  readonly #stepPreHooks = new HookList<StepPreHook<Optimizer<H, S, E>>>('StepPreHook');
+  readonly #stepPostHooks = new HookList<StepPostHook<Optimizer<H, S, E>>>('StepPostHook');
+  readonly #stateDictPreHooks = new HookList<StateDictPreHook<Optimizer<H, S, E>>>('StateDictPreHook');
+  readonly #stateDictPostHooks = new HookList<StateDictPostHook<Optimizer<H, S, E>>>('StateDictPostHook');
+  readonly #loadStateDictPreHooks = new HookList<LoadStateDictPreHook<Optimizer<H, S, E>>>('LoadStateDictPreHook');
+  readonly #loadStateDictPostHooks = new HookList<LoadStateDictPostHook<Optimizer<H, S, E>>>('LoadStateDictPostHook');
 
   protected constructor(params: unknown, options: unknown, algorithm: Algorithm<H>) {
     this.#algorithm = algorithm;
     const where = `new ${algorithm.name}()`;
     const opts = checkOptionsObject(options, where);
-    checkKeys(opts, algorithm.keys, where);
-    const defaults = this.#merge(algorithm.defaults, opts);
+    const optimizerKeys = algorithm.optimizerKeys ?? [];
+    checkKeys(opts, [...algorithm.keys, ...optimizerKeys], where);
+    const hyper: Record<string, unknown> = {};
+    const optimizerOptions: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(opts)) (optimizerKeys.includes(key) ? optimizerOptions : hyper)[key] = value;
+    this.optimizerOptions = Object.freeze(optimizerOptions);
+    const defaults = this.#merge(algorithm.defaults, hyper);
     algorithm.check(defaults as Record<string, unknown>, `${where}: options`);
     this.defaults = Object.freeze(defaults) as Readonly<H>;
     this.state = this.stateMap;
@@ -118,6 +151,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
    */
   stateDict(): StateDict<H, E> {
     this.assertIdle('stateDict()');
+    this.runStateDictPreHooks();
     const params = this.#groups.flatMap((group) => group.params);
     const ids = new Map(params.map((param, id) => [param, id]));
     const named = params.every((param) => param.name !== undefined);
@@ -133,7 +167,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
       const entry = this.stateMap.get(param);
       if (entry) state[id] = this.exportState(entry, param);
     }
-    return { state, param_groups } as StateDict<H, E>;
+    return this.runStateDictPostHooks({ state, param_groups } as StateDict<H, E>);
   }
 
   /**
@@ -146,8 +180,11 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   loadStateDict(stateDict: StateDictInput): void {
     const where = 'loadStateDict()';
     this.assertIdle(where);
-    const commit = this.#prepareLoad(stateDict, where);
+    // A shallow copy first, as PyTorch does, so pre hooks may edit what they are given.
+    const input = isPlainObject(stateDict) ? this.runLoadStateDictPreHooks({ ...stateDict }) : stateDict;
+    const commit = this.#prepareLoad(input, where);
     commit();
+    this.runLoadStateDictPostHooks();
   }
 
   /** The algorithm's half of stateDict(): one parameter's state under PyTorch's keys, as copies. */
@@ -204,6 +241,77 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
       this.stateMap.clear();
       for (const [param, entry] of state) this.stateMap.set(param, entry);
     };
+  }
+
+  /** Registers `hook(optimizer)`, run at the start of every step(), after the global pre hooks
+   * (registerOptimizerStepPreHook), in registration order. PyTorch lets a pre hook return
+   * `(new_args, new_kwargs)` for step; step() takes no arguments here, so its return value is
+   * ignored. A hook that throws aborts the step before anything is validated or changed. */
+  registerStepPreHook(hook: StepPreHook<this>): HookHandle {
+    return this.#stepPreHooks.add(hook as StepPreHook<Optimizer<H, S, E>>);
+  }
+
+  /** Registers `hook(optimizer)`, run after every step() that returns normally, before the global
+   * post hooks, in registration order. A step that throws runs no post hooks, as in PyTorch. */
+  registerStepPostHook(hook: StepPostHook<this>): HookHandle {
+    return this.#stepPostHooks.add(hook as StepPostHook<Optimizer<H, S, E>>);
+  }
+
+  /** Registers `hook(optimizer)`, run by stateDict() before it builds the state dict. */
+  registerStateDictPreHook(hook: StateDictPreHook<this>, options?: RegisterHookOptions): HookHandle {
+    return this.#stateDictPreHooks.add(hook as StateDictPreHook<Optimizer<H, S, E>>, options);
+  }
+
+  /** Registers `hook(optimizer, stateDict)`, run by stateDict() on what it built, in order: an
+   * object it returns replaces the state dict for the next hooks and the caller. */
+  registerStateDictPostHook(hook: StateDictPostHook<this>, options?: RegisterHookOptions): HookHandle {
+    return this.#stateDictPostHooks.add(hook as StateDictPostHook<Optimizer<H, S, E>>, options);
+  }
+
+  /** Registers `hook(optimizer, stateDict)`, run by loadStateDict() before it validates anything:
+   * an object it returns replaces the state dict to load. */
+  registerLoadStateDictPreHook(hook: LoadStateDictPreHook<this>, options?: RegisterHookOptions): HookHandle {
+    return this.#loadStateDictPreHooks.add(hook as LoadStateDictPreHook<Optimizer<H, S, E>>, options);
+  }
+
+  /** Registers `hook(optimizer)`, run by loadStateDict() after the state was loaded. */
+  registerLoadStateDictPostHook(hook: LoadStateDictPostHook<this>, options?: RegisterHookOptions): HookHandle {
+    return this.#loadStateDictPostHooks.add(hook as LoadStateDictPostHook<Optimizer<H, S, E>>, options);
+  }
+
+  /** Global pre hooks, then this optimizer's (PyTorch's order). Subclasses call it first thing
+   * in step() (and in any other way of stepping). */
+  protected runStepPreHooks(): void {
+    for (const hook of [...globalStepPreHooks.list(), ...this.#stepPreHooks.list()]) hook(this);
+  }
+
+  /** This optimizer's post hooks, then the global ones (PyTorch's order). */
+  protected runStepPostHooks(): void {
+    for (const hook of [...this.#stepPostHooks.list(), ...globalStepPostHooks.list()]) hook(this);
+  }
+
+  /** For stateDict(): call before building the state dict. */
+  protected runStateDictPreHooks(): void {
+    for (const hook of this.#stateDictPreHooks.list()) hook(this);
+  }
+
+  /** For stateDict(): call on the built state dict and return what this returns. */
+  protected runStateDictPostHooks<D extends object>(stateDict: D): D {
+    let current: Record<string, unknown> = stateDict as Record<string, unknown>;
+    for (const hook of this.#stateDictPostHooks.list()) current = hookResult(hook(this, current), current, 'state dict post');
+    return current as D;
+  }
+
+  /** For loadStateDict(): call first, and load what this returns. */
+  protected runLoadStateDictPreHooks<D extends object>(stateDict: D): D {
+    let current: Record<string, unknown> = stateDict as Record<string, unknown>;
+    for (const hook of this.#loadStateDictPreHooks.list()) current = hookResult(hook(this, current), current, 'load state dict pre');
+    return current as D;
+  }
+
+  /** For loadStateDict(): call once the state dict was loaded. */
+  protected runLoadStateDictPostHooks(): void {
+    for (const hook of this.#loadStateDictPostHooks.list()) hook(this);
   }
 
   /** Checks a group's hyperparameters again (users and schedulers mutate them). */
@@ -297,4 +405,8 @@ function normalizeParams(params: unknown, where: string): Record<string, unknown
     }
     return spec as Record<string, unknown>;
   });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

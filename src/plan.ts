@@ -2,6 +2,7 @@
  * when the 'js' backend is selected). */
 import { isJsBackend } from './backend.js';
 import { addon } from './native.js';
+import { allZeroReference, firstNonFiniteReference } from './reduce_reference.js';
 import { adamStepReference, type AdamScalars } from './reference.js';
 
 /** One contiguous run of elements and the scalars for it. All views have the same length. */
@@ -21,7 +22,7 @@ const C = L.scalars;
 /** Node-API 8 cannot read a SharedArrayBuffer's memory directly, but can read a view of it. */
 const sharedViews = new WeakMap<SharedArrayBuffer, Uint8Array>();
 
-function bufferHandle(buffer: ArrayBufferLike): ArrayBuffer | Uint8Array {
+export function bufferHandle(buffer: ArrayBufferLike): ArrayBuffer | Uint8Array {
   if (buffer instanceof ArrayBuffer) return buffer;
   let view = sharedViews.get(buffer as SharedArrayBuffer);
   if (!view) sharedViews.set(buffer as SharedArrayBuffer, (view = new Uint8Array(buffer)));
@@ -82,13 +83,60 @@ export function encodePlan(segments: readonly Segment[]): {
   return { buffers, table, scalars };
 }
 
-/** Runs a whole step: every segment, one native crossing. */
-export function runSegments(segments: readonly Segment[]): void {
-  if (segments.length === 0) return;
+/** A read-only pass over the segments before anything is written (native/guard.h). */
+export interface PrePass {
+  /** Refuse the step if any grad holds NaN or ±Inf. */
+  nonFinite: boolean;
+  /** Report, per segment, which of grad, param and exp_avg are all zero. */
+  zeroScan: boolean;
+}
+
+export interface StepOutcome {
+  /** Set when the pre-pass refused the step: nothing was written. */
+  stopped?: { segment: number; element: number };
+  /** With zeroScan: per segment, ZERO_GRAD | ZERO_PARAM | ZERO_EXP_AVG bits (reduceLayout.guard). */
+  zeroReport?: Uint8Array;
+}
+
+const RAN: StepOutcome = Object.freeze({});
+
+/** Runs a whole step: every segment, one native crossing, the pre-pass (if any) included. */
+export function runSegments(segments: readonly Segment[], prePass?: PrePass): StepOutcome {
+  if (segments.length === 0) return RAN;
+  const guarded = prePass !== undefined && (prePass.nonFinite || prePass.zeroScan);
   if (isJsBackend()) {
+    const outcome = guarded ? prePassReference(segments, prePass) : RAN;
+    if (outcome.stopped) return outcome;
     for (const s of segments) adamStepReference(s.param, s.grad, s.expAvg, s.expAvgSq, s.maxExpAvgSq, s.scalars);
-    return;
+    return outcome;
   }
   const { buffers, table, scalars } = encodePlan(segments);
-  addon.step(buffers, table, scalars);
+  if (!guarded) {
+    addon.step(buffers, table, scalars);
+    return RAN;
+  }
+  const G = addon.reduceLayout.guard;
+  const flags = (prePass.nonFinite ? G.NON_FINITE : 0) | (prePass.zeroScan ? G.ZERO_SCAN : 0);
+  const zeroReport = prePass.zeroScan ? new Uint8Array(segments.length) : null;
+  const stopped = addon.step(buffers, table, scalars, flags, zeroReport);
+  if (stopped) return { stopped: { segment: stopped[0], element: stopped[1] } };
+  return zeroReport ? { zeroReport } : RAN;
+}
+
+/** The 'js' backend's pre-pass: the same facts as native/guard.cc, in the same order. */
+function prePassReference(segments: readonly Segment[], prePass: PrePass): StepOutcome {
+  if (prePass.nonFinite) {
+    for (let k = 0; k < segments.length; k++) {
+      const element = firstNonFiniteReference(segments[k]!.grad);
+      if (element >= 0) return { stopped: { segment: k, element } };
+    }
+  }
+  if (!prePass.zeroScan) return RAN;
+  const G = addon.reduceLayout.guard;
+  const zeroReport = new Uint8Array(segments.length);
+  segments.forEach((s, k) => {
+    if (!allZeroReference(s.grad)) return;
+    zeroReport[k] = G.ZERO_GRAD | (allZeroReference(s.param) ? G.ZERO_PARAM : 0) | (allZeroReference(s.expAvg) ? G.ZERO_EXP_AVG : 0);
+  });
+  return { zeroReport };
 }
