@@ -9,7 +9,7 @@
  */
 import { Parameter } from '../src/index.js';
 
-import { IMAGE_SIZE, type Dataset } from './mnist.js';
+import type { Dataset } from './mnist.js';
 
 export class Linear {
   readonly weight: Parameter;
@@ -63,6 +63,11 @@ export class Mlp {
 
   parameters(): Parameter[] {
     return this.layers.flatMap((layer) => [layer.weight, layer.bias]);
+  }
+
+  #image(data: Dataset, index: number): Float32Array {
+    const size = this.layers[0]!.inputs;
+    return data.images.subarray(index * size, (index + 1) * size);
   }
 
   /** Logits of one image, left in the last activation buffer. Returns how many inputs each
@@ -122,7 +127,7 @@ export class Mlp {
     for (let s = 0; s < batch.length; s++) {
       const index = batch[s]!;
       const label = data.labels[index]!;
-      const counts = this.#forward(data.images.subarray(index * IMAGE_SIZE, (index + 1) * IMAGE_SIZE));
+      const counts = this.#forward(this.#image(data, index));
       loss += this.#softmax(label);
       if (lowest < 0) continue;
       const dTop = this.#deltas[top]!;
@@ -175,7 +180,7 @@ export class Mlp {
     let correct = 0;
     const logits = this.#activations[this.layers.length]!;
     for (let s = 0; s < data.length; s++) {
-      this.#forward(data.images.subarray(s * IMAGE_SIZE, (s + 1) * IMAGE_SIZE));
+      this.#forward(this.#image(data, s));
       let best = 0;
       for (let c = 1; c < logits.length; c++) if (logits[c]! > logits[best]!) best = c;
       if (best === data.labels[s]) correct++;
