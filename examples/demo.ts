@@ -104,7 +104,17 @@ const restore = checkpoint(model.parameters(), opt);
 const frozenValues = firstLayer.map((p) => p.data.slice());
 const firstLayerSize = firstLayer.reduce((n, p) => n + p.numel, 0);
 
-const methods: Array<{ key: string; label: string; color: string; run: Omit<Run, 'label' | 'epochs'> }> = [
+interface FreezeMethod {
+  key: string;
+  label: string;
+  color: string;
+  dashed?: boolean;
+  /** Applied right after the checkpoint is restored. */
+  freeze?: () => void;
+  run: Omit<Run, 'label' | 'epochs'>;
+}
+
+const methods: FreezeMethod[] = [
   {
     key: 'zeroed gradients',
     label: 'zeroGrad({ setToNone: false }), fc1 detached',
@@ -122,6 +132,9 @@ const methods: Array<{ key: string; label: string; color: string; run: Omit<Run,
     key: 'requiresGrad = false',
     label: 'fc1.requiresGrad = false',
     color: '#1f77b4',
+    // Dashed: it coincides with grad = null, as it should.
+    dashed: true,
+    freeze: () => firstLayer.forEach((p) => (p.requiresGrad = false)),
     run: { zeroGrad: () => opt.zeroGrad() },
   },
 ];
@@ -129,7 +142,7 @@ const methods: Array<{ key: string; label: string; color: string; run: Omit<Run,
 console.log(`\nPhase 2: freeze the first layer (fc1, ${firstLayerSize.toLocaleString('en-US')} values) three ways, each from the phase-1 checkpoint`);
 const results = methods.map((method) => {
   restore();
-  if (method.key === 'requiresGrad = false') for (const p of firstLayer) p.requiresGrad = false;
+  method.freeze?.();
   console.log(`\n  ${method.key}: ${method.label}`);
   const losses = train(model, opt, trainSet, {
     ...method.run,
@@ -160,7 +173,7 @@ const series: Series[] = [
   ...results.map((r) => ({
     name: `phase 2: ${r.key}`,
     color: r.color,
-    dashed: r.key === 'requiresGrad = false',
+    dashed: r.dashed ?? false,
     points: [[phase1.length, meanOf(phase1.slice(-window))] as [number, number], ...smooth(r.losses, phase1.length, window)],
   })),
 ];
