@@ -48,7 +48,7 @@ const meanOf = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) 
 interface Run {
   label: string;
   epochs: number;
-  /** Clears grads before each backward pass, the way the training loop under test does. */
+  /** Clears grads before each backward pass; how it clears them is what phase 2 compares. */
   zeroGrad: () => void;
   backward?: BackwardOptions;
   /** Called once, after the first backward pass and before the first step. */
