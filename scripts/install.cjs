@@ -10,6 +10,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
+const { missingBuildTools } = require('./build-tools.cjs');
+const { nodeHeadersPrefix } = require('./node-headers.cjs');
+
 const root = path.resolve(__dirname, '..');
 const force = process.argv.includes('--force');
 const debug = process.argv.includes('--debug');
@@ -29,19 +32,11 @@ function loadablePrebuild() {
   return null;
 }
 
-function nodeHeadersPrefix() {
-  if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir;
-  const prefix = path.resolve(path.dirname(process.execPath), '..');
-  const include = path.join(prefix, 'include', 'node');
-  const ok = ['node_api.h', 'common.gypi'].every((f) => fs.existsSync(path.join(include, f)));
-  return ok ? prefix : null;
-}
-
 function fail(message) {
   console.error(`\nsimd-adam: ${message}\n`);
   console.error(
     [
-      'simd-adam needs a C++17 compiler and Python 3 to build its native addon on this platform',
+      'simd-adam needs a C++17 compiler, make and Python 3 to build its native addon on this platform',
       `(${process.platform}-${process.arch}; prebuilt binaries ship for linux-x64 only).`,
       '  Debian/Ubuntu: apt-get install -y g++ make python3',
       '  Fedora/RHEL:   dnf install -y gcc-c++ make python3',
@@ -60,6 +55,9 @@ if (!force) {
     process.exit(0);
   }
 }
+
+const missing = missingBuildTools();
+if (missing.length > 0) fail(`cannot compile the native addon: ${missing.join(', ')} not found on PATH.`);
 
 let nodeGyp;
 try {

@@ -75,8 +75,9 @@ export type LoadStateDictPreHook<O, D extends object = Record<string, unknown>> 
 /** Run by loadStateDict() after the state dict was loaded. */
 export type LoadStateDictPostHook<O> = (optimizer: O) => void;
 
+/** Any optimizer, whatever its hyperparameters and state: what global hooks receive. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyOptimizer = Optimizer<any, any, any>;
+export type AnyOptimizer = Optimizer<any, any, any>;
 
 /** Hooks every optimizer runs, as torch.optim.optimizer.register_optimizer_step_pre_hook. */
 export const globalStepPreHooks = new HookList<StepPreHook<AnyOptimizer>>('OptimizerStepPreHook');

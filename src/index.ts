@@ -32,6 +32,7 @@ export type { ExplainEntry, ExplainReason } from './explain.js';
 export {
   registerOptimizerStepPostHook,
   registerOptimizerStepPreHook,
+  type AnyOptimizer,
   type HookHandle,
   type LoadStateDictPostHook,
   type LoadStateDictPreHook,

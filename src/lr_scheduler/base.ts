@@ -170,7 +170,7 @@ export abstract class LRScheduler {
     };
   }
 
-  /** Loads a state dict from {@link stateDict}, its JSON round trip, or a JSON dump of PyTorch's
+  /** Loads a state dict from {@link LRScheduler.stateDict | stateDict()}, its JSON round trip, or a JSON dump of PyTorch's
    * `scheduler.state_dict()` for the same class. Everything is validated before anything
    * changes; absent keys keep their current values, as in PyTorch. */
   loadStateDict(stateDict: LRSchedulerStateDict): void {

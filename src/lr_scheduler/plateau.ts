@@ -154,7 +154,7 @@ export class ReduceLROnPlateau {
     };
   }
 
-  /** Loads a state dict from {@link stateDict}, its JSON round trip, or a JSON dump of PyTorch's.
+  /** Loads a state dict from {@link ReduceLROnPlateau.stateDict | stateDict()}, its JSON round trip, or a JSON dump of PyTorch's.
    * Everything is validated before anything changes; absent keys keep their current values. */
   loadStateDict(stateDict: LRSchedulerStateDict): void {
     const reader = new StateReader(stateDict, 'ReduceLROnPlateau.loadStateDict');
