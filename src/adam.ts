@@ -264,7 +264,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
       });
       return { hyper, work };
     });
-    checkGradAliases(where, plan.flatMap((g) => g.work), this.stateMap, this.paramGroups);
+    checkGradAliases(where, plan, this.stateMap, this.paramGroups);
     return plan;
   }
 

@@ -1,6 +1,6 @@
 /** The checks a gradient must pass before anything reads it: step(), explain(), clipGradNorm(). */
 import { rangeError, SimdAdamError, typeError } from './errors.js';
-import { firstOverlap } from './overlap.js';
+import { firstOverlap, type Span } from './overlap.js';
 import type { Parameter } from './param.js';
 import { describe, isDetached, overlaps } from './validate.js';
 
@@ -30,14 +30,13 @@ export interface StateArrays {
   readonly maxExpAvgSq?: Float32Array;
 }
 
-/** Where an updated parameter sits, for messages. */
+/** A parameter the step updates, and where it sits (for messages). */
 export interface Located {
   readonly param: Parameter;
   readonly group: number;
   readonly index: number;
 }
 
-const STATE_NAMES = [['expAvg', 'exp_avg'], ['expAvgSq', 'exp_avg_sq'], ['maxExpAvgSq', 'max_exp_avg_sq']] as const;
 
 /**
  * Throws ERR_GRAD_ALIAS, before anything is written, when a grad about to be read shares memory
@@ -49,21 +48,35 @@ const STATE_NAMES = [['expAvg', 'exp_avg'], ['expAvgSq', 'exp_avg_sq'], ['maxExp
  */
 export function checkGradAliases(
   where: string,
-  updated: readonly Located[],
+  plan: ReadonlyArray<{ readonly work: readonly Located[] }>,
   state: ReadonlyMap<Parameter, StateArrays>,
   groups: ReadonlyArray<{ readonly params: readonly Parameter[] }>,
 ): void {
-  const reads = updated.map((u) => ({ view: u.param.grad!, tag: u }));
-  const writes: Array<{ view: Float32Array; tag: { owner: Parameter; what: string } }> = updated.map((u) => ({
-    view: u.param.data,
-    tag: { owner: u.param, what: 'data' },
-  }));
-  for (const [owner, s] of state) {
-    for (const [key, name] of STATE_NAMES) {
-      const view = s[key];
-      if (view) writes.push({ view, tag: { owner, what: `optimizer state ${name}` } });
+  // Runs on every step: only views in a buffer that some grad lives in can collide, so the usual
+  // case (every grad in a buffer of its own) builds no span at all.
+  const gradBuffers = new Set<ArrayBufferLike>();
+  for (const { work } of plan) for (const u of work) gradBuffers.add(u.param.grad!.buffer);
+  const writes: Array<Span<{ owner: Parameter; what: string }>> = [];
+  for (const { work } of plan) {
+    for (const u of work) {
+      if (gradBuffers.has(u.param.data.buffer)) writes.push({ view: u.param.data, tag: { owner: u.param, what: 'data' } });
     }
   }
+  // State made in one step (or one load) shares one buffer, so consecutive views mostly repeat
+  // the buffer just found free of grads: a comparison instead of a hash lookup.
+  let free: ArrayBufferLike | undefined;
+  const visit = (owner: Parameter, view: Float32Array | undefined, name: string): void => {
+    if (!view || view.buffer === free) return;
+    if (gradBuffers.has(view.buffer)) writes.push({ view, tag: { owner, what: `optimizer state ${name}` } });
+    else free = view.buffer;
+  };
+  for (const [owner, s] of state) {
+    visit(owner, s.expAvg, 'exp_avg');
+    visit(owner, s.expAvgSq, 'exp_avg_sq');
+    visit(owner, s.maxExpAvgSq, 'max_exp_avg_sq');
+  }
+  if (writes.length === 0) return;
+  const reads = plan.flatMap(({ work }) => work.map((u) => ({ view: u.param.grad!, tag: u })));
   const hit = firstOverlap(reads, writes);
   if (!hit) return;
   const { group, index, param } = hit.read.tag;
