@@ -30,28 +30,14 @@ import {
   writeStateDict,
   type StateDictInput,
 } from '../src/index.js';
+import { detach, TRANSFERS, type Transfer } from './support/detach.js';
 import { fillValues, rng } from './support/random.js';
 import { expectUnchanged, snapshot } from './support/snapshot.js';
 
 type ErrorClass = typeof TypeError | typeof RangeError | typeof SimdAdamError;
-const TRANSFERS = ['structuredClone', 'postMessage'] as const;
-type Transfer = (typeof TRANSFERS)[number];
 
 const work = mkdtempSync(join(tmpdir(), 'simd-adam-bad-inputs-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-/** Detaches `buffer` as a user's code would: transferred to a clone, or to another thread. */
-function detach(buffer: ArrayBufferLike, how: Transfer): void {
-  if (how === 'structuredClone') {
-    structuredClone(buffer, { transfer: [buffer as ArrayBuffer] });
-  } else {
-    const { port1, port2 } = new MessageChannel();
-    port1.postMessage(buffer, [buffer as ArrayBuffer]);
-    port1.close();
-    port2.close();
-  }
-  expect(buffer.byteLength, 'the transfer detached the buffer').toBe(0);
-}
 
 /** Two groups, three named params, stepped once (state exists), with fresh grads assigned. */
 function trained() {

@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { Adam, AdamW, backend, Parameter, setBackend, SimdAdamError } from '../src/index.js';
+import { detach, TRANSFERS } from './support/detach.js';
 import { fillValues, rng } from './support/random.js';
 import { expectUnchanged, snapshot } from './support/snapshot.js';
 
@@ -39,31 +40,16 @@ async function runStep(opt: Adam, way: StepWay): Promise<unknown> {
   return undefined;
 }
 
-/** Detaches `buffer` as a user's code would: transferred to a clone, or to another thread. */
-function detach(buffer: ArrayBufferLike, how: 'structuredClone' | 'postMessage'): void {
-  if (how === 'structuredClone') {
-    structuredClone(buffer, { transfer: [buffer as ArrayBuffer] });
-  } else {
-    const { port1, port2 } = new MessageChannel();
-    port1.postMessage(buffer, [buffer as ArrayBuffer]);
-    port1.close();
-    port2.close();
-  }
-  expect(buffer.byteLength, 'the transfer detached the buffer').toBe(0);
-}
-
-const TRANSFERS = ['structuredClone', 'postMessage'] as const;
+type Ctx = ReturnType<typeof trained>;
 
 interface StepCase {
   name: string;
   options?: { amsgrad?: boolean };
-  spoil: (ctx: ReturnType<typeof trained>) => void;
+  spoil: (ctx: Ctx) => void;
   error: ErrorClass;
   code: string;
   message: RegExp;
 }
-
-type Ctx = ReturnType<typeof trained>;
 
 const stepCases: StepCase[] = [
   { name: 'a Float64Array grad', spoil: ({ params }) => ((params[2] as { grad: unknown }).grad = new Float64Array(3)), error: TypeError, code: 'ERR_GRAD_TYPE', message: /group 1, parameter 0 \('p2'\): grad must be a Float32Array of length 3 or null, got a Float64Array/ },
