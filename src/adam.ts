@@ -4,7 +4,7 @@
  */
 import { rangeError, SimdAdamError, typeError } from './errors.js';
 import { zeroDividesReference, zeroGradReason, type ExplainEntry } from './explain.js';
-import { checkGrad } from './grad_check.js';
+import { checkGrad, checkGradAliases } from './grad_check.js';
 import { addon } from './native.js';
 import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
 import type { Parameter } from './param.js';
@@ -251,7 +251,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
 
   /** Validation only: returns, per group, the hyperparameters and the parameters to update. */
   #collect(where: string): Plan {
-    return this.paramGroups.map((group, gi) => {
+    const plan = this.paramGroups.map((group, gi) => {
       const hyper = checkAdamHyperparameters(group, `${where}: paramGroups[${gi}]`);
       const work: Work[] = [];
       group.params.forEach((param, pi) => {
@@ -264,6 +264,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
       });
       return { hyper, work };
     });
+    checkGradAliases(where, plan, this.stateMap, this.paramGroups);
+    return plan;
   }
 
   #apply(plan: Plan): void {
@@ -361,7 +363,8 @@ function checkState(state: AdamState, param: Parameter, hyper: AdamHyper, at: st
     );
   }
   if (state.expAvg.length !== param.numel || state.expAvgSq.length !== param.numel) {
-    throw new SimdAdamError('ERR_STATE', `${at}: state arrays do not match the parameter's ${param.numel} elements`);
+    const detached = state.expAvg.buffer.byteLength === 0 && param.numel > 0 ? ' (detached: was a state buffer transferred?)' : '';
+    throw new SimdAdamError('ERR_STATE', `${at}: state arrays do not match the parameter's ${param.numel} elements${detached}`);
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import { rangeError, SimdAdamError, typeError } from './errors.js';
 import { checkGrad } from './grad_check.js';
+import { firstOverlap, firstSelfOverlap } from './overlap.js';
 import { Parameter } from './param.js';
 import { reduceEach, scaleEach } from './reduce.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from './validate.js';
@@ -51,6 +52,7 @@ export function clipGradNorm(params: Parameter | Iterable<Parameter>, maxNorm: n
     used.push(param);
   });
   if (used.length === 0) return 0;
+  checkDisjoint(used, list);
   const grads = used.map((param) => param.grad!);
 
   const total = totalNorm(grads, p);
@@ -113,4 +115,30 @@ function toParameters(params: unknown): Parameter[] {
     if (!(p instanceof Parameter)) throw typeError('ERR_PARAM_TYPE', `${WHERE}: params[${i}] must be a Parameter, got ${describe(p)}`);
   });
   return list as Parameter[];
+}
+
+/**
+ * The grads are scaled in place, so no two may share memory, and none may lie in a parameter's
+ * data. PyTorch would count shared storage twice in the norm and scale it twice (once per grad
+ * that holds it), silently: a grad assigned to two parameters is legal for step(), which only
+ * reads it, but here it is an error (ERR_GRAD_ALIAS) raised before anything is written.
+ */
+function checkDisjoint(used: readonly Parameter[], list: readonly Parameter[]): void {
+  const name = (p: Parameter): string => `params[${list.indexOf(p)}] (${p.label})`;
+  const grads = used.map((p) => ({ view: p.grad!, tag: p }));
+  const shared = firstSelfOverlap(grads);
+  if (shared) {
+    throw new SimdAdamError(
+      'ERR_GRAD_ALIAS',
+      `${WHERE}: the grads of ${name(shared.a.tag)} and ${name(shared.b.tag)} share memory, which would be counted ` +
+        'twice in the norm and scaled twice; no grad was changed. Give each parameter a grad of its own',
+    );
+  }
+  const hit = firstOverlap(grads, list.map((p) => ({ view: p.data, tag: p })));
+  if (hit) {
+    throw new SimdAdamError(
+      'ERR_GRAD_ALIAS',
+      `${WHERE}: the grad of ${name(hit.read.tag)} shares memory with the data of ${name(hit.write.tag)}, which scaling it would change; no grad was changed`,
+    );
+  }
 }

@@ -53,13 +53,21 @@ export interface NativeAddon {
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** Developer option: SIMD_ADAM_ADDON=/abs/path/simd_adam.node loads that file instead of the
+ * usual search (build/Release, then prebuilds/). `npm run test:sanitize` uses it to run the whole
+ * suite, child processes included (they inherit the environment), against an ASan/UBSan build. */
 function load(): NativeAddon {
   const require = createRequire(import.meta.url);
+  const override = process.env.SIMD_ADAM_ADDON;
   try {
+    if (override) return require(resolve(override)) as NativeAddon;
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeAddon;
     return nodeGypBuild(packageRoot);
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    if (override) {
+      throw new SimdAdamError('ERR_ADDON_LOAD', `simd-adam could not load the addon SIMD_ADAM_ADDON names (${override}): ${reason}`, { cause });
+    }
     throw new SimdAdamError(
       'ERR_ADDON_LOAD',
       `simd-adam could not load its native addon for ${process.platform}-${process.arch} ` +

@@ -1,5 +1,5 @@
-import { rangeError, typeError } from './errors.js';
-import { checkKeys, checkOptionsObject, describe, isFloat32Array } from './validate.js';
+import { rangeError, SimdAdamError, typeError } from './errors.js';
+import { checkKeys, checkOptionsObject, describe, isDetached, isFloat32Array } from './validate.js';
 
 export interface ParameterOptions {
   /** Used in error messages, `explain()` and state dicts (`param_names`). */
@@ -34,6 +34,9 @@ export class Parameter {
     const where = 'new Parameter()';
     if (!isFloat32Array(data)) {
       throw typeError('ERR_PARAM_TYPE', `${where}: data must be a Float32Array, got ${describe(data)}`);
+    }
+    if (isDetached(data)) {
+      throw new SimdAdamError('ERR_DETACHED', `${where}: data's buffer was detached (transferred by postMessage or structuredClone?); it has no elements left to train`);
     }
     const opts = checkOptionsObject(options, where);
     checkKeys(opts, PARAMETER_OPTIONS, where);

@@ -3,8 +3,8 @@
  * serialise as PyTorch's JSON dumps do, `{ shape, data }`. Incoming: the forms a loaded state
  * dict may hold (Float32Array, number[], `{ shape, data }`), checked without copying.
  */
-import { rangeError, typeError } from './errors.js';
-import { describe } from './validate.js';
+import { rangeError, SimdAdamError, typeError } from './errors.js';
+import { describe, isDetached } from './validate.js';
 
 /** A tensor as JSON carries it. `data` holds numbers, except that a negative zero is the string
  * `'-0'` (JSON.stringify would write it as 0) and NaN/±Infinity become null (JSON has no such
@@ -50,6 +50,11 @@ export interface CheckedTensor {
 
 /** Checks a tensor's form and elements (not its length: the caller knows the parameter). */
 export function checkTensor(value: unknown, name: string, where: string): CheckedTensor {
+  const data = value !== null && typeof value === 'object' && 'data' in value ? (value as { data: unknown }).data : value;
+  if (data instanceof Float32Array && isDetached(data)) {
+    // A detached view reads as empty: written out, it would be a checkpoint no one can load.
+    throw new SimdAdamError('ERR_STATE_DICT', `${where}: ${name} is a Float32Array whose buffer was detached (transferred by postMessage or structuredClone?)`);
+  }
   if (value instanceof Float32Array) return { shape: shapes.get(value), values: value };
   if (Array.isArray(value)) return { shape: undefined, values: checkElements(value, name, where) };
   if (value !== null && typeof value === 'object' && !ArrayBuffer.isView(value) && 'data' in value) {

@@ -24,6 +24,20 @@ export function isFloat32Array(value: unknown): value is Float32Array {
   return value instanceof Float32Array;
 }
 
+/** True if the view's ArrayBuffer was detached (transferred by postMessage or structuredClone,
+ * or by ArrayBuffer.prototype.transfer). Such a view reports length 0, so a length check alone
+ * mistakes it for an empty tensor. Node 20 has no ArrayBuffer.prototype.detached: a new view
+ * over a detached buffer throws, over an empty live one it does not. */
+export function isDetached(view: ArrayBufferView): boolean {
+  if (view.byteLength !== 0 || view.buffer.byteLength !== 0 || !(view.buffer instanceof ArrayBuffer)) return false;
+  try {
+    new Uint8Array(view.buffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** True if the two views share at least one byte of the same buffer. */
 export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
   if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) return false;

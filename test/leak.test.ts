@@ -13,6 +13,9 @@ it('100k cycles of create, step, snapshot and drop keep RSS within 20 MB of the 
     encoding: 'utf8',
   });
   const { startMb, middleMb, endMb } = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number>;
+  // Under `npm run test:sanitize` the cycles run against the sanitized addon, but ASan's
+  // quarantine and shadow memory make RSS meaningless: the bounds hold for the plain build.
+  if (process.env.SIMD_ADAM_SANITIZE_RUN) return;
   expect(endMb! - startMb!).toBeLessThan(20);
   // A leak grows with the cycle count; a steady heap does not grow between half-way and the end.
   expect(endMb! - middleMb!).toBeLessThan(10);

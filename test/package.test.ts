@@ -23,9 +23,12 @@ const bareBin = join(work, 'bare-bin');
 mkdirSync(bareBin);
 symlinkSync(process.execPath, join(bareBin, 'node'));
 symlinkSync(realpathSync(execFileSync('sh', ['-c', 'command -v sh'], { encoding: 'utf8' }).trim()), join(bareBin, 'sh'));
-const bareEnv = { ...process.env, ...quiet, PATH: bareBin };
+// The installed package must load the addon it installed, not the one SIMD_ADAM_ADDON points
+// this checkout at (npm run test:sanitize sets it).
+const { SIMD_ADAM_ADDON: _addon, ...inherited } = process.env;
+const bareEnv = { ...inherited, ...quiet, PATH: bareBin };
 
-const npm = (args: string[], cwd: string, env: NodeJS.ProcessEnv = { ...process.env, ...quiet }) =>
+const npm = (args: string[], cwd: string, env: NodeJS.ProcessEnv = { ...inherited, ...quiet }) =>
   spawnSync(process.execPath, [npmCli, ...args], { cwd, env, encoding: 'utf8' });
 
 const USE = `

@@ -7,7 +7,7 @@ import { SimdAdamError, typeError } from '../errors.js';
 import { Parameter } from '../param.js';
 import { readSaved, type StateDict } from '../state_dict.js';
 import { asTensor, checkStep, checkTensor, type TensorLike } from '../tensor.js';
-import { checkKeys, checkOptionsObject, describe } from '../validate.js';
+import { checkKeys, checkOptionsObject, describe, isDetached } from '../validate.js';
 import type { RawTensor, Safetensors } from './safetensors.js';
 
 /** A model parameter as a checkpoint holds it. */
@@ -102,6 +102,9 @@ function paramTensors(params: unknown, where: string): Array<[string, RawTensor]
     if (p.name === undefined) throw new SimdAdamError('ERR_CHECKPOINT', `${where}: params[${i}] has no name; a checkpoint stores parameters by name`);
     if (seen.has(p.name)) throw new SimdAdamError('ERR_CHECKPOINT', `${where}: two parameters are named '${p.name}'`);
     seen.add(p.name);
+    if (p.data.length !== p.numel || isDetached(p.data)) {
+      throw new SimdAdamError('ERR_DETACHED', `${where}: params[${i}] ('${p.name}'): its data's buffer was detached (transferred?), so it cannot be saved`);
+    }
     return [p.name, { dtype: 'F32', shape: p.shape, bytes: f32Bytes(p.data) }];
   });
 }

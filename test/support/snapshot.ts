@@ -13,15 +13,20 @@ export interface Snapshot {
   groupCount: number;
 }
 
+/** A copy; a detached view (length 0, and slice() throws) copies as empty. */
+function copy(a: Float32Array): Float32Array {
+  return a.length === 0 ? new Float32Array(0) : a.slice();
+}
+
 export function snapshot(opt: Adam, params: readonly Parameter[]): Snapshot {
   return {
-    data: params.map((p) => p.data.slice()),
+    data: params.map((p) => copy(p.data)),
     grads: params.map((p) => p.grad),
-    gradCopies: params.map((p) => (p.grad instanceof Float32Array ? p.grad.slice() : null)),
+    gradCopies: params.map((p) => (p.grad instanceof Float32Array ? copy(p.grad) : null)),
     state: params.map((p) => {
       const s = opt.state.get(p);
       if (!s) return undefined;
-      return { step: s.step, arrays: [s.expAvg, s.expAvgSq, ...(s.maxExpAvgSq ? [s.maxExpAvgSq] : [])].map((a) => a.slice()) };
+      return { step: s.step, arrays: [s.expAvg, s.expAvgSq, ...(s.maxExpAvgSq ? [s.maxExpAvgSq] : [])].map(copy) };
     }),
     groups: JSON.stringify(opt.paramGroups.map(({ params: _, ...rest }) => rest)),
     groupCount: opt.paramGroups.length,
