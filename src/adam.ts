@@ -5,8 +5,10 @@
 import { rangeError, SimdAdamError, typeError } from './errors.js';
 import { Optimizer, type Algorithm, type ParamGroup, type ParamsInput } from './optimizer.js';
 import type { Parameter } from './param.js';
-import { runSegments, type Segment } from './plan.js';
-import { adamScalars, type AdamHyper } from './reference.js';
+import type { AdamHyper } from './reference.js';
+import { StateArenas } from './state_arena.js';
+import { StepPlan, type GroupWork, type Work } from './step_plan.js';
+import { beginAsyncStep } from './threads.js';
 import { checkBoolean, checkNumber, describe, overlaps } from './validate.js';
 
 /** Adam's hyperparameters, as held by every param group. */
@@ -83,12 +85,6 @@ const ADAMW = algorithm(
   ADAM_KEYS.filter((k) => k !== 'decoupledWeightDecay'),
 );
 
-/** A parameter about to be updated, and its state if it has any yet. */
-interface Work {
-  param: Parameter;
-  state: AdamState | undefined;
-}
-
 /**
  * Adam (Kingma & Ba), with PyTorch's semantics and numerics: coupled weight decay
  * (g += wd·p), optional amsgrad and maximize, bias-corrected steps computed per parameter.
@@ -107,22 +103,78 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState> {
     super(params, options, (new.target as typeof Adam).algorithm);
   }
 
+  /** The last step's plan, reused while it still describes the step (src/step_plan.ts). */
+  #plan: StepPlan | undefined;
+  readonly #arenas = new StateArenas();
+
   /**
    * Updates every parameter whose grad is not null and whose requiresGrad is true. Everything
    * is validated first (hyperparameters, grad types and lengths, aliasing); if anything is
-   * wrong, nothing is modified. All groups run in one native call.
+   * wrong, nothing is modified. All groups run in one native crossing; large steps are spread
+   * over the native thread pool (see setNumThreads).
    */
   override step(): void {
     const where = 'step()';
     this.assertIdle(where);
-    const plan = this.#collect(where);
-    this.#apply(plan);
+    let { plan, hypers, reused } = this.#prepare(where);
+    try {
+      plan.run(hypers);
+    } catch (error) {
+      // The addon refuses a plan that no longer fits its buffers before writing anything.
+      // Validating from scratch names the cause (a detached buffer, say) with its own code.
+      if (!reused) throw error;
+      this.#plan = undefined;
+      ({ plan, hypers } = this.#prepare(where));
+      plan.run(hypers);
+    }
+    this.#commit(plan);
   }
 
-  /** Validation only: returns, per group, the hyperparameters and the parameters to update. */
-  #collect(where: string): Array<{ hyper: AdamHyper; work: Work[] }> {
+  /**
+   * The same update as step(), run off the event loop: timers and I/O are served meanwhile.
+   * Validation happens before this returns (a bad grad rejects the promise, nothing changed).
+   * Until the promise settles, this optimizer refuses every call that reads or writes
+   * parameters, grads or state (code ERR_BUSY), and setBackend/setNumThreads are refused too.
+   * Every buffer is held against garbage collection until the update ends; do not transfer or
+   * write the parameters, grads or state meanwhile: Node-API cannot prevent it.
+   */
+  async stepAsync(): Promise<void> {
+    const where = 'stepAsync()';
+    this.assertIdle(where);
+    const { plan, hypers } = this.#prepare(where);
+    const release = this.markBusy(where);
+    const end = beginAsyncStep();
+    try {
+      await plan.runAsync(hypers);
+    } finally {
+      release();
+      end();
+    }
+    this.#commit(plan);
+  }
+
+  /** The plan for this step: the cached one if it still fits, else built after validation. */
+  #prepare(where: string): { plan: StepPlan; hypers: AdamHyper[]; reused: boolean } {
+    const groups = this.paramGroups;
+    const hypers = groups.map((group, gi) => checkAdamHyperparameters(group, `${where}: paramGroups[${gi}]`));
+    const cached = this.#plan;
+    if (cached && cached.matches(groups, hypers, this.stateMap.version)) return { plan: cached, hypers, reused: true };
+    const work = this.#collect(where, hypers);
+    const plan = StepPlan.build(groups, work, (gi, params, amsgrad) => this.#arenas.allocate(groups[gi]!, params, amsgrad));
+    this.#plan = plan;
+    return { plan, hypers, reused: false };
+  }
+
+  /** After the kernel ran: step counts and new state. A failure before leaves both as they were. */
+  #commit(plan: StepPlan): void {
+    plan.commit((param, state) => this.stateMap.set(param, state));
+    plan.stateVersion = this.stateMap.version;
+  }
+
+  /** Validation only: returns, per group, the parameters to update and their state. */
+  #collect(where: string, hypers: readonly AdamHyper[]): GroupWork[] {
     return this.paramGroups.map((group, gi) => {
-      const hyper = checkAdamHyperparameters(group, `${where}: paramGroups[${gi}]`);
+      const hyper = hypers[gi]!;
       const work: Work[] = [];
       group.params.forEach((param, pi) => {
         if (!param.requiresGrad || param.grad === null) return;
@@ -134,36 +186,6 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState> {
       });
       return { hyper, work };
     });
-  }
-
-  #apply(plan: Array<{ hyper: AdamHyper; work: Work[] }>): void {
-    const segments: Segment[] = [];
-    const fresh: Array<[Parameter, AdamState]> = [];
-    const steps: number[] = [];
-    for (const { hyper, work } of plan) {
-      const newcomers = work.filter((w) => w.state === undefined).map((w) => w.param);
-      const created = allocateState(newcomers, hyper.amsgrad);
-      let k = 0;
-      for (const w of work) {
-        const state = w.state ?? created[k++]!;
-        if (!w.state) fresh.push([w.param, state]);
-        const step = state.step + 1;
-        steps.push(step);
-        segments.push({
-          param: w.param.data,
-          grad: w.param.grad!,
-          expAvg: state.expAvg,
-          expAvgSq: state.expAvgSq,
-          maxExpAvgSq: state.maxExpAvgSq ?? null,
-          scalars: adamScalars(hyper, step),
-        });
-      }
-    }
-    runSegments(segments);
-    // Only after the kernel ran: a failure above leaves state and step counts as they were.
-    for (const [param, state] of fresh) this.stateMap.set(param, state);
-    let i = 0;
-    for (const { work } of plan) for (const w of work) (w.state ?? this.stateMap.get(w.param)!).step = steps[i++]!;
   }
 }
 
@@ -210,21 +232,4 @@ function checkState(state: AdamState, param: Parameter, hyper: AdamHyper, at: st
   }
 }
 
-/** State for every parameter that gets its first gradient in this step, in one buffer:
- * [exp_avg of each][exp_avg_sq of each][max_exp_avg_sq of each]. Views never move afterwards. */
-function allocateState(params: readonly Parameter[], amsgrad: boolean): AdamState[] {
-  if (params.length === 0) return [];
-  const total = params.reduce((n, p) => n + p.numel, 0);
-  const buffer = new ArrayBuffer(total * Float32Array.BYTES_PER_ELEMENT * (amsgrad ? 3 : 2));
-  let offset = 0;
-  return params.map((p) => {
-    const view = (region: number): Float32Array =>
-      new Float32Array(buffer, (region * total + offset) * Float32Array.BYTES_PER_ELEMENT, p.numel);
-    const state = { step: 0 } as AdamState;
-    Object.defineProperty(state, 'expAvg', { value: view(0), enumerable: true });
-    Object.defineProperty(state, 'expAvgSq', { value: view(1), enumerable: true });
-    if (amsgrad) Object.defineProperty(state, 'maxExpAvgSq', { value: view(2), enumerable: true });
-    offset += p.numel;
-    return state;
-  });
-}
+export { allocateState } from './state_arena.js';

@@ -9,7 +9,7 @@ import { SimdAdamError } from './errors.js';
 /** Column indices of the step plan, exported by the addon from native/plan_layout.h. */
 export interface PlanLayout {
   segment: Record<
-    | 'LENGTH' | 'PARAM_BUFFER' | 'PARAM_OFFSET' | 'GRAD_BUFFER' | 'GRAD_OFFSET' | 'EXP_AVG_BUFFER'
+    | 'LENGTH' | 'SCALARS_ROW' | 'PARAM_BUFFER' | 'PARAM_OFFSET' | 'GRAD_BUFFER' | 'GRAD_OFFSET' | 'EXP_AVG_BUFFER'
     | 'EXP_AVG_OFFSET' | 'EXP_AVG_SQ_BUFFER' | 'EXP_AVG_SQ_OFFSET' | 'MAX_EXP_AVG_SQ_BUFFER'
     | 'MAX_EXP_AVG_SQ_OFFSET' | 'STRIDE',
     number
@@ -22,9 +22,29 @@ export interface PlanLayout {
   flags: Record<'AMSGRAD' | 'MAXIMIZE' | 'COUPLED_DECAY' | 'DECOUPLED_DECAY', number>;
 }
 
+/** A step plan held natively: its buffers (strongly referenced) and decoded segments. */
+export interface NativePlan {
+  readonly __nativePlan: unique symbol;
+}
+
+/** What the bench probes time: see native/probe.h. */
+export type ProbeKind = 'adam' | 'traffic' | 'triad';
+
 export interface NativeAddon {
   /** Runs every segment of a step plan with the selected kernel: one crossing per step. */
   step(buffers: ReadonlyArray<ArrayBuffer | Uint8Array>, table: Float64Array, scalars: Float64Array): void;
+  /** Decodes a plan once, for an optimizer to run step after step with new scalars; with
+   * scalars, also runs it (one crossing for a step that had to rebuild its plan). */
+  prepare(buffers: ReadonlyArray<ArrayBuffer | Uint8Array>, table: Float64Array, scalars?: Float64Array): NativePlan;
+  run(plan: NativePlan, scalars: Float64Array): void;
+  /** The same step on a libuv worker; the plan (and every buffer) is held until it settles. */
+  runAsync(plan: NativePlan, scalars: Float64Array): Promise<void>;
+  setNumThreads(n: number): void;
+  numThreads(): number;
+  tuning(options: { chunkElements?: number; parallelMin?: number }): void;
+  /** The buffer's address modulo 64. */
+  alignment(buffer: ArrayBuffer | Uint8Array): number;
+  probe(kind: ProbeKind, param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, reps: number, parallel: boolean): Float64Array;
   backends(): Array<{ name: string; supported: boolean }>;
   current(): string;
   select(name: string): boolean;

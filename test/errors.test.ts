@@ -90,7 +90,7 @@ describe('step() with bad input', () => {
     const opt = new Adam([q, p]);
     q.grad = new Float32Array(8).fill(0.1);
     p.grad = new Float32Array(8).fill(0.1);
-    structuredClone(p.data.buffer, { transfer: [p.data.buffer] });
+    structuredClone(p.data.buffer, { transfer: [p.data.buffer as ArrayBuffer] });
     const before = snapshot(opt, [q]);
     expect(() => opt.step()).toThrow(expect.objectContaining({ code: 'ERR_DETACHED' }));
     expectUnchanged(opt, [q], before);
@@ -100,7 +100,7 @@ describe('step() with bad input', () => {
     const p = new Parameter(new Float32Array(8));
     const opt = new Adam([p]);
     p.grad = new Float32Array(8);
-    structuredClone(p.grad.buffer, { transfer: [p.grad.buffer] });
+    structuredClone(p.grad.buffer, { transfer: [p.grad.buffer as ArrayBuffer] });
     expect(() => opt.step()).toThrow(/detached/);
   });
 });

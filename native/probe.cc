@@ -1,0 +1,86 @@
+#include "probe.h"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "dispatch.h"
+#include "instance.h"
+#include "plan.h"
+#include "thread_pool.h"
+
+namespace {
+
+/* Every element read from the four arrays and written to three, with no arithmetic: a rotation
+ * of the values, so nothing can be optimised away. */
+void traffic_kernel(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *) {
+  float *__restrict p = t->param;
+  const float *__restrict g = t->grad;
+  float *__restrict m = t->exp_avg;
+  float *__restrict v = t->exp_avg_sq;
+  for (size_t i = 0; i < n; ++i) {
+    const float pi = p[i], gi = g[i], mi = m[i], vi = v[i];
+    p[i] = mi;
+    m[i] = vi;
+    v[i] = gi == pi ? gi : pi;
+  }
+}
+
+/* STREAM triad: a = b + s·c, counted as 12 bytes/element as STREAM does (the write-allocate read
+ * of `a` is paid but not counted). */
+void triad_kernel(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *s) {
+  float *__restrict a = t->param;
+  const float *__restrict b = t->grad;
+  const float *__restrict c = t->exp_avg;
+  const float scale = s->beta1;
+  for (size_t i = 0; i < n; ++i) a[i] = b[i] + scale * c[i];
+}
+
+float *floats(const Napi::Value &v, size_t *n) {
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  *n = a.ElementLength();
+  return a.Data();
+}
+
+}  // namespace
+
+Napi::Value Probe(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 7 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "probe(kind, param, grad, expAvg, expAvgSq, reps, parallel)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const std::string kind = info[0].As<Napi::String>().Utf8Value();
+  size_t n = 0, ng = 0, nm = 0, nv = 0;
+  step_segment seg = {};
+  seg.tensor.param = floats(info[1], &n);
+  seg.tensor.grad = floats(info[2], &ng);
+  seg.tensor.exp_avg = floats(info[3], &nm);
+  seg.tensor.exp_avg_sq = floats(info[4], &nv);
+  seg.n = n;
+  if (ng != n || nm != n || nv != n) {
+    Napi::RangeError::New(env, "probe: arrays of different lengths").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const size_t reps = info[5].As<Napi::Number>().Uint32Value();
+  const bool parallel = info[6].ToBoolean();
+  /* Step 1 of Adam(lr=1e-3): realistic values, and no denormals from the probes. */
+  seg.scalars = {0.9f, 0.1f, 0.999f, 0.001f, 1e-8f, 0.f, 1.f, 0.0316227766f, -0.01f, 0};
+  adam_step_f32_fn kernel = nullptr;
+  if (kind == "adam") kernel = env.GetInstanceData<addon_instance>()->current->step;
+  else if (kind == "traffic") kernel = traffic_kernel;
+  else if (kind == "triad") kernel = triad_kernel;
+  else {
+    Napi::RangeError::New(env, "probe: kind must be adam, traffic or triad").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Float64Array out = Napi::Float64Array::New(env, reps);
+  for (size_t r = 0; r < reps; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    if (parallel) execute_segments(&seg, 1, kernel);
+    else kernel(&seg.tensor, seg.n, &seg.scalars);
+    const auto end = std::chrono::steady_clock::now();
+    out[r] = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+  }
+  return out;
+}
