@@ -17,3 +17,5 @@ export {
 } from './adam.js';
 export { SimdAdamError, type ErrorCode } from './errors.js';
 export { availableBackends, backend, setBackend, type BackendName } from './backend.js';
+export { numThreads, setNumThreads } from './threads.js';
+export { ParameterStore, type ParameterSpec } from './parameter_store.js';
