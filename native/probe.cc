@@ -6,35 +6,11 @@
 
 #include "dispatch.h"
 #include "instance.h"
+#include "probe_kernels.h"
 #include "plan.h"
 #include "thread_pool.h"
 
 namespace {
-
-/* Every element read from the four arrays and written to three, with no arithmetic: a rotation
- * of the values, so nothing can be optimised away. */
-void traffic_kernel(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *) {
-  float *__restrict p = t->param;
-  const float *__restrict g = t->grad;
-  float *__restrict m = t->exp_avg;
-  float *__restrict v = t->exp_avg_sq;
-  for (size_t i = 0; i < n; ++i) {
-    const float pi = p[i], gi = g[i], mi = m[i], vi = v[i];
-    p[i] = mi;
-    m[i] = vi;
-    v[i] = gi == pi ? gi : pi;
-  }
-}
-
-/* STREAM triad: a = b + s·c, counted as 12 bytes/element as STREAM does (the write-allocate read
- * of `a` is paid but not counted). */
-void triad_kernel(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *s) {
-  float *__restrict a = t->param;
-  const float *__restrict b = t->grad;
-  const float *__restrict c = t->exp_avg;
-  const float scale = s->beta1;
-  for (size_t i = 0; i < n; ++i) a[i] = b[i] + scale * c[i];
-}
 
 float *floats(const Napi::Value &v, size_t *n) {
   Napi::Float32Array a = v.As<Napi::Float32Array>();
@@ -68,8 +44,8 @@ Napi::Value Probe(const Napi::CallbackInfo &info) {
   seg.scalars = {0.9f, 0.1f, 0.999f, 0.001f, 1e-8f, 0.f, 1.f, 0.0316227766f, -0.01f, 0};
   adam_step_f32_fn kernel = nullptr;
   if (kind == "adam") kernel = env.GetInstanceData<addon_instance>()->current->step;
-  else if (kind == "traffic") kernel = traffic_kernel;
-  else if (kind == "triad") kernel = triad_kernel;
+  else if (kind == "traffic") kernel = probe_traffic_f32;
+  else if (kind == "triad") kernel = probe_triad_f32;
   else {
     Napi::RangeError::New(env, "probe: kind must be adam, traffic or triad").ThrowAsJavaScriptException();
     return env.Undefined();

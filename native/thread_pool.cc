@@ -10,8 +10,10 @@
 
 namespace {
 
-/* Fork/join costs about a microsecond; below this a second thread does not pay (TOOLCHAIN.md). */
-const size_t DEFAULT_PARALLEL_MIN = 65536;
+/* Fork/join costs about a microsecond on an idle machine, and a second thread pays from about
+ * 64K elements (TOOLCHAIN.md); on a busy one waking it costs more, and at 64K (in cache, ~25 us)
+ * it measured slower than one thread. From 128K on it breaks even or wins, loaded or not. */
+const size_t DEFAULT_PARALLEL_MIN = 131072;
 const size_t FLOATS_PER_LINE = 64 / sizeof(float);
 
 /* A position in the concatenation of all segments: element `offset` of segment `segment`. */
