@@ -20,6 +20,7 @@ struct prepared_plan {
   /* Strong references: the buffers live at least as long as the plan, so an asynchronous step
    * that holds the plan holds every buffer it writes. */
   std::vector<napi_ref> buffers;
+  std::vector<bool> is_view; /* a Uint8Array over a SharedArrayBuffer, not an ArrayBuffer */
   std::vector<buffer_span> spans;
   std::vector<double> table;
   size_t rows = 0;

@@ -104,8 +104,10 @@ class pool {
     if (workers_.size() + 1 != threads_) start_workers();
     size_t chunk = chunk_.load();
     if (chunk == 0) {
-      chunk = total / (threads_ * 16);
-      if (chunk < 8192) chunk = 8192;
+      /* Many small chunks: a thread the OS deschedules mid-chunk (a busy machine) holds up the
+       * step by at most one short chunk once it runs again, and the others take the rest. */
+      chunk = total / (threads_ * 64);
+      if (chunk < 16384) chunk = 16384;
     }
     chunk = (chunk + FLOATS_PER_LINE - 1) / FLOATS_PER_LINE * FLOATS_PER_LINE;
     make_cuts(segments, count, chunk, &cuts_);

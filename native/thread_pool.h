@@ -15,7 +15,7 @@
 void pool_set_threads(size_t n);
 size_t pool_threads(void);
 
-/* Elements per chunk; 0 restores the default (about 16 chunks per thread). Tests use it to show
+/* Elements per chunk; 0 restores the default (about 64 chunks per thread). Tests use it to show
  * that chunking does not change results. */
 void pool_set_chunk_elements(size_t n);
 /* Steps smaller than this stay on the calling thread; 0 restores the default. */

@@ -116,18 +116,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState> {
   override step(): void {
     const where = 'step()';
     this.assertIdle(where);
-    let { plan, hypers, reused } = this.#prepare(where);
-    try {
-      plan.run(hypers);
-    } catch (error) {
-      // The addon refuses a plan that no longer fits its buffers before writing anything.
-      // Validating from scratch names the cause (a detached buffer, say) with its own code.
-      if (!reused) throw error;
-      this.#plan = undefined;
-      ({ plan, hypers } = this.#prepare(where));
-      plan.run(hypers);
-    }
-    this.#commit(plan);
+    this.#commit(this.#start(where, (plan, hypers) => plan.run(hypers)).plan);
   }
 
   /**
@@ -141,16 +130,31 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState> {
   async stepAsync(): Promise<void> {
     const where = 'stepAsync()';
     this.assertIdle(where);
-    const { plan, hypers } = this.#prepare(where);
+    const { plan, result } = this.#start(where, (p, hypers) => p.runAsync(hypers));
     const release = this.markBusy(where);
     const end = beginAsyncStep();
     try {
-      await plan.runAsync(hypers);
+      await result;
     } finally {
       release();
       end();
     }
     this.#commit(plan);
+  }
+
+  /** Prepares the plan and starts `go` on it. The addon refuses a cached plan that no longer
+   * fits its buffers (one was detached, say) before writing anything: validating from scratch
+   * then names the cause with its own code. */
+  #start<R>(where: string, go: (plan: StepPlan, hypers: AdamHyper[]) => R): { plan: StepPlan; result: R } {
+    const { plan, hypers, reused } = this.#prepare(where);
+    try {
+      return { plan, result: go(plan, hypers) };
+    } catch (error) {
+      if (!reused) throw error;
+      this.#plan = undefined;
+      const fresh = this.#prepare(where);
+      return { plan: fresh.plan, result: go(fresh.plan, fresh.hypers) };
+    }
   }
 
   /** The plan for this step: the cached one if it still fits, else built after validation. */

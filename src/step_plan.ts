@@ -66,6 +66,10 @@ export class StepPlan {
   readonly #scalars: Float64Array;
   /** Until the first run: what to prepare the native plan from. */
   #pending: TableWriter | null;
+  /** Every buffer the plan reads or writes, and its byteLength when the plan was built: a
+   * detached (or shrunk) buffer changes it, and sends the step back to full validation. */
+  readonly #buffers: ArrayBufferLike[];
+  readonly #byteLengths: number[];
   #native: NativePlan | null = null;
   stateVersion = -1;
 
@@ -92,6 +96,8 @@ export class StepPlan {
     this.#segmentRows = segmentRows;
     this.#scalars = new Float64Array(rows.length * addon.planLayout.scalars.STRIDE);
     this.#pending = pending;
+    this.#buffers = pending ? pending.buffers.map((b) => (b instanceof ArrayBuffer ? b : b.buffer)) : [];
+    this.#byteLengths = this.#buffers.map((b) => b.byteLength);
   }
 
   /** Builds the plan for validated groups, creating the state of parameters stepped for the
@@ -184,6 +190,8 @@ export class StepPlan {
     }
     const states = this.#states, rowOf = this.#rowOf, rows = this.#rows;
     for (let k = 0; k < states.length; k++) if (states[k]!.step !== rows[rowOf[k]!]!.step) return false;
+    const buffers = this.#buffers, bytes = this.#byteLengths;
+    for (let b = 0; b < buffers.length; b++) if (buffers[b]!.byteLength !== bytes[b]) return false;
     return true;
   }
 
@@ -204,7 +212,8 @@ export class StepPlan {
       return;
     }
     this.#fillScalars(hypers);
-    if (this.#native) return addon.run(this.#native, this.#scalars);
+    // Reached only through matches() (which compared every byteLength) or a fresh build.
+    if (this.#native) return addon.run(this.#native, this.#scalars, true);
     this.#native = addon.prepare(this.#pending!.buffers, this.#pending!.table, this.#scalars);
     this.#pending = null;
   }
@@ -219,7 +228,7 @@ export class StepPlan {
       this.#native = addon.prepare(this.#pending!.buffers, this.#pending!.table);
       this.#pending = null;
     }
-    return addon.runAsync(this.#native, this.#scalars);
+    return addon.runAsync(this.#native, this.#scalars, true);
   }
 
   /** The js backend has no thread to run on: it yields to the event loop between slices. */

@@ -112,4 +112,13 @@ describe('while a stepAsync is in flight', () => {
     params[1]!.grad = new Float32Array(37);
     await opt.stepAsync();
   });
+
+  it('a buffer detached after the plan was cached is reported with its own code', async () => {
+    const { opt, params } = setup(100, 7);
+    await opt.stepAsync();
+    const grad = params[2]!.grad!;
+    structuredClone(grad.buffer, { transfer: [grad.buffer as ArrayBuffer] });
+    await expect(opt.stepAsync()).rejects.toThrow(expect.objectContaining({ code: 'ERR_GRAD_LENGTH' }));
+    expect(opt.state.get(params[0]!)!.step).toBe(1);
+  });
 });
