@@ -2,6 +2,8 @@
  * many tensors allocated in one buffer by a ParameterStore. Values stay in a realistic range
  * over thousands of steps (no denormals, no NaN). */
 import { Adam, Parameter, ParameterStore } from '../src/index.js';
+import { encodePlan } from '../src/plan.js';
+import { adamScalars } from '../src/reference.js';
 
 export interface Model {
   params: Parameter[];
@@ -41,4 +43,16 @@ export function stored(count: number, size: number): Model {
   fill(store.grads, 2);
   store.attachGrads();
   return withOptimizer([...store.params]);
+}
+
+/** The model's step as a plan table, one segment per parameter, over its real buffers: for
+ * probes that measure what its memory layout allows. */
+export function layoutPlan(model: Model): ReturnType<typeof encodePlan> {
+  const scalars = adamScalars({ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, decoupledWeightDecay: false }, 1);
+  return encodePlan(
+    model.params.map((p) => {
+      const state = model.opt.state.get(p)!;
+      return { param: p.data, grad: p.grad!, expAvg: state.expAvg, expAvgSq: state.expAvgSq, maxExpAvgSq: null, scalars };
+    }),
+  );
 }

@@ -6,8 +6,9 @@
  * latest.html (self-contained) and latest.md.
  *
  * `npm run bench -- --quick`: smaller sizes and fewer samples, to check that it all runs.
+ * `npm run bench -- --readme`: also puts the tables into README.md, between its bench markers.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,10 +17,11 @@ import b from 'benny';
 
 import { availableBackends, backend, numThreads, setBackend, setNumThreads, type BackendName } from '../src/index.js';
 import { htmlPage, svgChart } from './chart.js';
-import { separate, stored, type Model } from './models.js';
+import { layoutPlan, separate, stored, type Model } from './models.js';
 import { plainJsStep, tfjsStep } from './peers.js';
 import { htmlTable, markdownTable, type ResultRow } from './report.js';
-import { probe, probeArrays, repsFor } from './roofline.js';
+import { median, probe, probeArrays, repsFor } from './roofline.js';
+import { addon } from '../src/native.js';
 import { interleave, target, timeCall, timeProbe, type Target } from './targets.js';
 
 const quick = process.argv.includes('--quick');
@@ -107,6 +109,17 @@ function probeRows(workload: string, n: number): void {
   row(workload, n, 'STREAM triad (12 B/element)', 'probe', threads, probe('triad', arrays, reps, threads > 1), reps, 'native timer', 12);
 }
 
+/** The traffic probe and the bare kernel over the model's own buffers, one segment per tensor,
+ * with no JavaScript around them: what this memory layout allows, whatever the library does. */
+function layoutRows(workload: string, model: Model): void {
+  const { buffers, table } = layoutPlan(model);
+  const reps = Math.max(7, repsFor(model.elements) >> 1);
+  for (const [kind, name] of [['traffic', 'memory roofline over these buffers'], ['adam', 'bare kernel over these buffers']] as const) {
+    addon.probePlan(kind, buffers, table, 2, threads > 1);
+    row(workload, model.elements, name, 'probe', threads, median(addon.probePlan(kind, buffers, table, reps, threads > 1)), reps, 'native timer');
+  }
+}
+
 const singles = new Map<number, Model>();
 async function singleTensorSuites(): Promise<void> {
   for (const n of sizes) {
@@ -151,6 +164,7 @@ async function manyTensorSuites(): Promise<void> {
         cases.push({ name: 'plain JS loop', kind: 'peer', threads: 1, setup: () => plain });
       }
       await suite(workload, n, cases);
+      layoutRows(workload, model);
     }
     const workload = `1 tensor × ${label(n)} floats (same elements, for comparison)`;
     const model = separate(1, n);
@@ -214,6 +228,14 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, `${prefix}.html`), htmlPage(svg, htmlTable(rows), title));
   writeFileSync(join(dir, `${prefix}.md`), md);
   console.log(`\n${md}\nWritten to ${dir}/${prefix}.{json,svg,html,md}`);
+  if (process.argv.includes('--readme')) {
+    const readme = join(dir, '..', '..', 'README.md');
+    const text = readFileSync(readme, 'utf8');
+    const section = /<!-- bench:start -->[\s\S]*<!-- bench:end -->/;
+    if (!section.test(text)) throw new Error('README.md has no <!-- bench:start --> ... <!-- bench:end --> section');
+    writeFileSync(readme, text.replace(section, () => `<!-- bench:start -->\n${md}<!-- bench:end -->`));
+    console.log('README.md updated');
+  }
 }
 
 await main();

@@ -198,6 +198,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tuning", Napi::Function::New(env, Tuning, "tuning"));
   exports.Set("alignment", Napi::Function::New(env, Alignment, "alignment"));
   exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
+  exports.Set("probePlan", Napi::Function::New(env, ProbePlan, "probePlan"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   exports.Set("current", Napi::Function::New(env, Current, "current"));
   exports.Set("select", Napi::Function::New(env, Select, "select"));

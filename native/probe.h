@@ -11,4 +11,9 @@
  * write 3, no math: 28 bytes/element), 'triad' (STREAM: param = grad + s·expAvg). */
 Napi::Value Probe(const Napi::CallbackInfo &info);
 
+/* probePlan(kind, buffers, table, reps, parallel) → Float64Array of ns per rep: the same, over
+ * the segments of a step plan (plan_layout.h), so that the roofline of many tensors in separate
+ * buffers is measured over exactly their memory layout. */
+Napi::Value ProbePlan(const Napi::CallbackInfo &info);
+
 #endif

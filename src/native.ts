@@ -46,6 +46,7 @@ export interface NativeAddon {
   tuning(options: { chunkElements?: number; parallelMin?: number }): void;
   /** The buffer's address modulo 64. */
   alignment(buffer: ArrayBuffer | Uint8Array): number;
+  probePlan(kind: 'adam' | 'traffic', buffers: ReadonlyArray<ArrayBuffer | Uint8Array>, table: Float64Array, reps: number, parallel: boolean): Float64Array;
   probe(kind: ProbeKind, param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, reps: number, parallel: boolean): Float64Array;
   backends(): Array<{ name: string; supported: boolean }>;
   current(): string;
