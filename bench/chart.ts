@@ -13,7 +13,7 @@ function colour(row: ResultRow): string {
 
 /** Horizontal bars of ns/element on a log scale, one block per workload. */
 export function svgChart(rows: readonly ResultRow[], title: string): string {
-  const width = 980, label = 330, barH = 14, gap = 4, blockGap = 26, left = label + 10, right = 90;
+  const width = 1100, label = 420, barH = 14, gap = 4, blockGap = 26, left = label + 10, right = 90;
   const values = rows.map((r) => r.nsPerElement).filter((v) => v > 0);
   const lo = Math.pow(10, Math.floor(Math.log10(Math.min(...values))));
   const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(...values))));
@@ -27,7 +27,7 @@ export function svgChart(rows: readonly ResultRow[], title: string): string {
     for (const r of rows.filter((row) => row.workload === w)) {
       const end = x(r.nsPerElement);
       parts.push(
-        `<text x="${label}" y="${y + barH - 3}" text-anchor="end">${escape(r.name)}</text>`,
+        `<text x="12" y="${y + barH - 3}">${escape(`${r.name}, ${r.threads} thread${r.threads > 1 ? 's' : ''}`)}</text>`,
         `<rect x="${left}" y="${y}" width="${Math.max(1, end - left).toFixed(1)}" height="${barH}" fill="${colour(r)}"/>`,
         `<text x="${(end + 4).toFixed(1)}" y="${y + barH - 3}">${r.nsPerElement.toPrecision(3)}</text>`,
       );

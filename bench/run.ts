@@ -34,7 +34,7 @@ const loadBefore = loadavg();
 
 const K = 1024, M = K * K;
 const sizes = quick ? [4 * K, 64 * K, M] : [4 * K, 64 * K, M, 16 * M];
-const label = (n: number) => (n >= M ? `${n / M}M` : `${n / K}K`);
+const label = (n: number) => (n % M === 0 ? `${n / M}M` : n % K === 0 && n < M ? `${n / K}K` : `${n / 1e6}M`);
 
 /** The roofline (traffic probe) per (elements, threads), measured once. */
 const rooflines = new Map<string, number>();
