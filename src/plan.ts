@@ -21,7 +21,7 @@ const C = L.scalars;
 /** Node-API 8 cannot read a SharedArrayBuffer's memory directly, but can read a view of it. */
 const sharedViews = new WeakMap<SharedArrayBuffer, Uint8Array>();
 
-function bufferHandle(buffer: ArrayBufferLike): ArrayBuffer | Uint8Array {
+export function bufferHandle(buffer: ArrayBufferLike): ArrayBuffer | Uint8Array {
   if (buffer instanceof ArrayBuffer) return buffer;
   let view = sharedViews.get(buffer as SharedArrayBuffer);
   if (!view) sharedViews.set(buffer as SharedArrayBuffer, (view = new Uint8Array(buffer)));

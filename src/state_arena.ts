@@ -1,9 +1,10 @@
 /**
  * Where Adam's state lives. A group's state is one arena: a buffer with an exp_avg region, an
  * exp_avg_sq region and (amsgrad) a max_exp_avg_sq region, each holding every parameter of the
- * group in group order, each starting on a 64-byte boundary. Parameters that are contiguous in
- * memory (a ParameterStore) thus have contiguous state too, and step as one kernel segment, and
- * threads splitting it at cache lines of the parameters split the state at cache lines as well.
+ * group in group order. Each parameter's state starts at the same address modulo 64 as its data
+ * (padding up to 15 floats when needed), so threads that split a step at cache lines of the
+ * parameters split the state at cache lines too. Parameters that are contiguous in memory (a
+ * ParameterStore) need no padding: their state is contiguous too, and they step as one segment.
  *
  * Views never move: the arena is reserved whole when the group first needs state, and each slot
  * is handed out at most once. A parameter whose slot is gone (its state was replaced by
@@ -13,6 +14,7 @@
 import type { AdamState } from './adam.js';
 import { addon } from './native.js';
 import type { Parameter } from './param.js';
+import { bufferHandle } from './plan.js';
 
 const LINE_FLOATS = 16;
 const BYTES = Float32Array.BYTES_PER_ELEMENT;
@@ -24,6 +26,24 @@ function makeState(buffer: ArrayBuffer, regionStarts: readonly number[], offset:
   Object.defineProperty(state, 'expAvgSq', { value: view(1), enumerable: true });
   if (regionStarts.length === 3) Object.defineProperty(state, 'maxExpAvgSq', { value: view(2), enumerable: true });
   return state;
+}
+
+/** A float's position within its cache line, 0 to 15. */
+function lineOffset(view: Float32Array): number {
+  return ((addon.alignment(bufferHandle(view.buffer)) + view.byteOffset) / BYTES) % LINE_FLOATS;
+}
+
+/** Each parameter's offset in a region whose start is 64-byte aligned, padded so that it shares
+ * its data's position within a cache line, and the floats a region needs. */
+function slots(params: readonly Parameter[]): { offsets: number[]; total: number } {
+  let total = 0;
+  const offsets = params.map((p) => {
+    total += (lineOffset(p.data) - (total % LINE_FLOATS) + LINE_FLOATS) % LINE_FLOATS;
+    const at = total;
+    total += p.numel;
+    return at;
+  });
+  return { offsets, total };
 }
 
 /** One buffer, regions of `total` floats each starting on a 64-byte boundary of memory. */
@@ -40,13 +60,9 @@ function regions(total: number, amsgrad: boolean): { buffer: ArrayBuffer; starts
  * that creates state: a step's newcomers, a loaded state dict. */
 export function allocateState(params: readonly Parameter[], amsgrad: boolean): AdamState[] {
   if (params.length === 0) return [];
-  const { buffer, starts } = regions(params.reduce((n, p) => n + p.numel, 0), amsgrad);
-  let offset = 0;
-  return params.map((p) => {
-    const state = makeState(buffer, starts, offset, p.numel);
-    offset += p.numel;
-    return state;
-  });
+  const { offsets, total } = slots(params);
+  const { buffer, starts } = regions(total, amsgrad);
+  return params.map((p, i) => makeState(buffer, starts, offsets[i]!, p.numel));
 }
 
 /** A group's reserved state storage. */
@@ -58,13 +74,10 @@ class Arena {
 
   constructor(params: readonly Parameter[], amsgrad: boolean) {
     this.amsgrad = amsgrad;
-    let offset = 0;
-    for (const p of params) {
-      if (this.#slots.has(p)) continue;
-      this.#slots.set(p, offset);
-      offset += p.numel;
-    }
-    ({ buffer: this.#buffer, starts: this.#starts } = regions(offset, amsgrad));
+    const unique = [...new Set(params)];
+    const { offsets, total } = slots(unique);
+    unique.forEach((p, i) => this.#slots.set(p, offsets[i]!));
+    ({ buffer: this.#buffer, starts: this.#starts } = regions(total, amsgrad));
   }
 
   /** The parameter's slot, once; undefined if it has none or it was taken. */

@@ -182,4 +182,19 @@ describe('the cached step plan', () => {
     expect(new Set(views.map((v) => v.buffer)).size).toBe(1);
     views.slice(1).forEach((v, i) => expect(v.byteOffset).toBe(views[i]!.byteOffset + views[i]!.byteLength));
   });
+
+  it('places each state view at its parameter\'s position within a cache line, so threads split both at lines', () => {
+    const line = (a: Float32Array) => (addon.alignment(a.buffer as ArrayBuffer) + a.byteOffset) % 64;
+    const params = [1, 3, 17, 100_000, 5].map((n, i) => {
+      const p = new Parameter(new Float32Array(new ArrayBuffer((n + i) * 4), i * 4, n));
+      p.grad = new Float32Array(n);
+      return p;
+    });
+    const opt = new Adam(params, { amsgrad: true });
+    opt.step();
+    for (const p of params) {
+      const s = opt.state.get(p)!;
+      for (const view of [s.expAvg, s.expAvgSq, s.maxExpAvgSq!]) expect(line(view)).toBe(line(p.data));
+    }
+  });
 });
