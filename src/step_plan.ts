@@ -55,6 +55,8 @@ export class StepPlan {
   readonly groups: readonly { readonly params: readonly Parameter[] }[];
   /** Per parameter of every group in order: the grad it steps with, or null if skipped. */
   readonly #expected: Array<Float32Array | null>;
+  /** Every parameter of every group, in order: one flat loop per step instead of nested ones. */
+  readonly #params: Parameter[];
   readonly #states: AdamState[];
   /** Per entry of #states: its scalars row. */
   readonly #rowOf: Int32Array;
@@ -87,6 +89,7 @@ export class StepPlan {
   ) {
     this.groups = groups;
     this.#expected = expected;
+    this.#params = groups.flatMap((g) => g.params);
     this.#states = states;
     this.#rowOf = rowOf;
     this.#rows = rows;
@@ -181,12 +184,10 @@ export class StepPlan {
   matches(groups: StepPlan['groups'], hypers: readonly AdamHyper[], stateVersion: number): boolean {
     if (groups !== this.groups || stateVersion !== this.stateVersion) return false;
     for (let g = 0; g < hypers.length; g++) if (hypers[g]!.amsgrad !== this.#amsgrad[g]) return false;
-    const expected = this.#expected;
-    let i = 0;
-    for (const group of groups) {
-      for (const p of group.params) {
-        if ((p.requiresGrad ? p.grad : null) !== expected[i++]) return false;
-      }
+    const params = this.#params, expected = this.#expected;
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i]!;
+      if ((p.requiresGrad ? p.grad : null) !== expected[i]) return false;
     }
     const states = this.#states, rowOf = this.#rowOf, rows = this.#rows;
     for (let k = 0; k < states.length; k++) if (states[k]!.step !== rows[rowOf[k]!]!.step) return false;
