@@ -28,9 +28,16 @@
       "xcode_settings": {"OTHER_CFLAGS": ["<@(kernel_cflags)"]},
     },
     {
+      "target_name": "probe_kernels",
+      "type": "static_library",
+      "sources": ["<!@(node scripts/sources.cjs probe)"],
+      "cflags": ["<@(kernel_cflags)"],
+      "xcode_settings": {"OTHER_CFLAGS": ["<@(kernel_cflags)"]},
+    },
+    {
       "target_name": "simd_adam",
       "sources": ["<!@(node scripts/sources.cjs addon)"],
-      "dependencies": ["adam_scalar"],
+      "dependencies": ["adam_scalar", "probe_kernels"],
       "cflags": ["-O2"],
       "conditions": [
         ["target_arch=='x64'", {"dependencies": ["adam_avx2", "adam_avx512"]}],

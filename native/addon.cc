@@ -1,34 +1,24 @@
-/* Node-API glue. The TypeScript layer has already validated everything; this file turns the
- * step plan into pointers, re-checks only what would make memory unsafe (an index or range that
- * does not fit its buffer, a detached buffer), and runs the kernel. One crossing per step. */
+/* Node-API registration glue. The TypeScript layer has already validated everything; the plan
+ * is decoded (native/plan.h) into a list of segments, and executed over the thread pool
+ * (native/thread_pool.h), on the main thread or off it (native/step_async.h). One crossing per
+ * step. Only what would make memory unsafe is checked here. */
 #define NAPI_VERSION 8
 #include <napi.h>
 
-#include <cmath>
 #include <vector>
 
 #include "adam.h"
 #include "addon_reduce.h"
 #include "dispatch.h"
+#include "instance.h"
+#include "plan.h"
 #include "plan_layout.h"
+#include "plan_napi.h"
+#include "probe.h"
+#include "step_async.h"
+#include "thread_pool.h"
 
 namespace {
-
-/* Per-environment (main thread or worker): which backend this environment has chosen. */
-struct instance {
-  const simd_adam_backend *current = simd_adam_best();
-};
-
-struct span {
-  char *data;
-  size_t bytes;
-};
-
-struct segment {
-  adam_tensor_f32 tensor;
-  size_t n;
-  adam_scalars_f32 scalars;
-};
 
 Napi::Value throw_internal(Napi::Env env, const char *message) {
   Napi::Error error = Napi::Error::New(env, message);
@@ -37,113 +27,153 @@ Napi::Value throw_internal(Napi::Env env, const char *message) {
   return env.Undefined();
 }
 
-/* An ArrayBuffer, or (for SharedArrayBuffer, which Node-API 8 cannot read directly) a
- * Uint8Array over the whole buffer. A detached buffer reports no data and zero bytes. */
-bool read_buffer(napi_env env, napi_value value, span *out) {
-  bool is = false;
-  void *data = nullptr;
-  size_t bytes = 0;
-  if (napi_is_arraybuffer(env, value, &is) == napi_ok && is) {
-    if (napi_get_arraybuffer_info(env, value, &data, &bytes) != napi_ok) return false;
-  } else if (napi_is_typedarray(env, value, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    size_t length = 0;
-    if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok ||
-        type != napi_uint8_array)
-      return false;
-    bytes = length;
-  } else {
-    return false;
-  }
-  out->data = static_cast<char *>(data);
-  out->bytes = data ? bytes : 0;
-  return true;
+adam_step_f32_fn current_kernel(Napi::Env env) { return env.GetInstanceData<addon_instance>()->current->step; }
+
+/* Reads the scalars table into the plan's segments. */
+const char *scalars_into(Napi::Env env, napi_value value, std::vector<step_segment> *segments) {
+  const double *scalars = nullptr;
+  size_t length = 0;
+  if (!read_f64_array(env, value, &scalars, &length) || length % PLAN_SCALARS_STRIDE != 0)
+    return "step: scalars must be a Float64Array of whole rows";
+  return apply_scalars(scalars, length / PLAN_SCALARS_STRIDE, segments);
 }
 
-bool read_f64_array(napi_env env, napi_value value, const double **data, size_t *length) {
-  bool is = false;
-  napi_typedarray_type type;
-  void *raw = nullptr;
-  if (napi_is_typedarray(env, value, &is) != napi_ok || !is) return false;
-  if (napi_get_typedarray_info(env, value, &type, length, &raw, nullptr, nullptr) != napi_ok ||
-      type != napi_float64_array)
-    return false;
-  *data = static_cast<const double *>(raw);
-  return true;
+const reduce_kernels *current_reduce(Napi::Env env) { return env.GetInstanceData<addon_instance>()->current->reduce; }
+
+/* The optional read-only pre-pass (native/guard.h) over the decoded segments, before any kernel
+ * writes: Null to go on, else what the call must return ([segment, element] of the first
+ * non-finite grad, or undefined with an exception pending). */
+Napi::Value run_guard(Napi::Env env, const std::vector<step_segment> &segments, napi_value flags, napi_value report) {
+  std::vector<guard_segment> views(segments.size());
+  for (size_t k = 0; k < segments.size(); ++k)
+    views[k] = {segments[k].tensor.param, segments[k].tensor.grad, segments[k].tensor.exp_avg, segments[k].n};
+  return run_step_prepass(env, current_reduce(env), flags, report, views);
 }
 
-/* Resolves (buffer index, element offset) for n floats; false if it does not fit. */
-bool locate(const std::vector<span> &buffers, double index, double offset, size_t n, float **out) {
-  if (!(index >= 0 && index < static_cast<double>(buffers.size()) && index == std::floor(index)))
-    return false;
-  if (!(offset >= 0 && offset == std::floor(offset) && offset <= 9007199254740992.0)) return false;
-  const span &b = buffers[static_cast<size_t>(index)];
-  const size_t start = static_cast<size_t>(offset);
-  if (b.data == nullptr && n > 0) return false;
-  if (start > b.bytes / sizeof(float) || n > b.bytes / sizeof(float) - start) return false;
-  *out = reinterpret_cast<float *>(b.data) + start;
-  return true;
-}
-
-/* step(buffers, table, scalars[, guardFlags, zeroReport]): see plan_layout.h for the rows and
- * guard.h for the optional read-only pre-pass, which may refuse the step before any write. */
+/* step(buffers, table, scalars[, guardFlags, zeroReport]): decodes and runs a plan once (see
+ * plan_layout.h), with the optional pre-pass, which may refuse the step before any write. */
 Napi::Value Step(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  const instance *self = env.GetInstanceData<instance>();
-  if ((info.Length() != 3 && info.Length() != 5) || !info[0].IsArray()) return throw_internal(env, "step(buffers, table, scalars[, guardFlags, zeroReport]): bad arguments");
-
-  napi_value list = info[0];
-  uint32_t buffer_count = 0;
-  napi_get_array_length(env, list, &buffer_count);
-  std::vector<span> buffers(buffer_count);
-  for (uint32_t i = 0; i < buffer_count; ++i) {
-    napi_value item;
-    if (napi_get_element(env, list, i, &item) != napi_ok || !read_buffer(env, item, &buffers[i]))
-      return throw_internal(env, "step: buffers must be ArrayBuffers or Uint8Arrays");
-  }
-
-  const double *table = nullptr, *scalars = nullptr;
-  size_t table_length = 0, scalars_length = 0;
-  if (!read_f64_array(env, info[1], &table, &table_length) || !read_f64_array(env, info[2], &scalars, &scalars_length) ||
-      table_length % PLAN_SEGMENT_STRIDE != 0 || scalars_length != table_length / PLAN_SEGMENT_STRIDE * PLAN_SCALARS_STRIDE)
-    return throw_internal(env, "step: table and scalars must be Float64Arrays of matching row counts");
-
-  const size_t count = table_length / PLAN_SEGMENT_STRIDE;
-  std::vector<segment> segments(count);
-  for (size_t k = 0; k < count; ++k) {
-    const double *row = table + k * PLAN_SEGMENT_STRIDE;
-    const double *sc = scalars + k * PLAN_SCALARS_STRIDE;
-    segment &seg = segments[k];
-    if (!(row[PLAN_LENGTH] >= 0 && row[PLAN_LENGTH] == std::floor(row[PLAN_LENGTH])))
-      return throw_internal(env, "step: bad segment length");
-    seg.n = static_cast<size_t>(row[PLAN_LENGTH]);
-    seg.scalars = {static_cast<float>(sc[SCALAR_BETA1]), static_cast<float>(sc[SCALAR_ONE_MINUS_BETA1]),
-                   static_cast<float>(sc[SCALAR_BETA2]), static_cast<float>(sc[SCALAR_ONE_MINUS_BETA2]),
-                   static_cast<float>(sc[SCALAR_EPS]), static_cast<float>(sc[SCALAR_WEIGHT_DECAY]),
-                   static_cast<float>(sc[SCALAR_DECAY_FACTOR]), static_cast<float>(sc[SCALAR_BIAS_CORRECTION2_SQRT]),
-                   static_cast<float>(sc[SCALAR_NEG_STEP_SIZE]), static_cast<uint32_t>(sc[SCALAR_FLAGS])};
-    float *grad = nullptr;
-    bool ok = locate(buffers, row[PLAN_PARAM_BUFFER], row[PLAN_PARAM_OFFSET], seg.n, &seg.tensor.param) &&
-              locate(buffers, row[PLAN_GRAD_BUFFER], row[PLAN_GRAD_OFFSET], seg.n, &grad) &&
-              locate(buffers, row[PLAN_EXP_AVG_BUFFER], row[PLAN_EXP_AVG_OFFSET], seg.n, &seg.tensor.exp_avg) &&
-              locate(buffers, row[PLAN_EXP_AVG_SQ_BUFFER], row[PLAN_EXP_AVG_SQ_OFFSET], seg.n, &seg.tensor.exp_avg_sq);
-    seg.tensor.grad = grad;
-    seg.tensor.max_exp_avg_sq = nullptr;
-    if (ok && (seg.scalars.flags & ADAM_AMSGRAD))
-      ok = locate(buffers, row[PLAN_MAX_EXP_AVG_SQ_BUFFER], row[PLAN_MAX_EXP_AVG_SQ_OFFSET], seg.n, &seg.tensor.max_exp_avg_sq);
-    if (!ok) return throw_internal(env, "step: a segment does not fit its buffer (detached?)");
-  }
-
+  if (info.Length() != 3 && info.Length() != 5) return throw_internal(env, "step(buffers, table, scalars[, guardFlags, zeroReport]): bad arguments");
+  std::vector<buffer_span> buffers;
+  if (!read_buffer_list(env, info[0], &buffers)) return throw_internal(env, "step: buffers must be ArrayBuffers or Uint8Arrays");
+  const double *table = nullptr;
+  size_t table_length = 0;
+  if (!read_f64_array(env, info[1], &table, &table_length) || table_length % PLAN_SEGMENT_STRIDE != 0)
+    return throw_internal(env, "step: the table must be a Float64Array of whole rows");
+  std::vector<step_segment> segments;
+  const char *error = decode_segments(buffers.data(), buffers.size(), table, table_length / PLAN_SEGMENT_STRIDE, &segments);
+  if (!error) error = scalars_into(env, info[2], &segments);
+  if (error) return throw_internal(env, error);
   if (info.Length() == 5) {
-    std::vector<guard_segment> views(count);
-    for (size_t k = 0; k < count; ++k)
-      views[k] = {segments[k].tensor.param, segments[k].tensor.grad, segments[k].tensor.exp_avg, segments[k].n};
-    const Napi::Value stop = run_step_prepass(env, self->current->reduce, info[3], info[4], views);
+    const Napi::Value stop = run_guard(env, segments, info[3], info[4]);
     if (!stop.IsNull()) return stop;
   }
-
-  for (const segment &seg : segments) self->current->step(&seg.tensor, seg.n, &seg.scalars);
+  execute_segments(segments.data(), segments.size(), current_kernel(env));
   return env.Undefined();
+}
+
+/* The plan behind `plan_value`, refreshed and given `scalars`; NULL after throwing. `checked`:
+ * the caller compared every buffer's byteLength with the plan's just before this call, on this
+ * thread (only the owning thread can detach or shrink an ArrayBuffer, and a SharedArrayBuffer
+ * only grows), so the buffers' memory is where the plan found it and the per-buffer re-read,
+ * about 50 ns a buffer, can be skipped. */
+prepared_plan *ready_plan(Napi::Env env, napi_value plan_value, napi_value scalars, bool checked = false) {
+  prepared_plan *plan = unwrap_plan(env, plan_value);
+  const char *error = plan == nullptr                 ? "run(plan, scalars): not a plan"
+                      : plan->busy                    ? "run: an asynchronous step is still running over this plan"
+                      : checked && plan->resolved     ? nullptr
+                                                      : refresh_plan(env, plan);
+  if (!error) error = scalars_into(env, scalars, &plan->segments);
+  if (error) {
+    throw_internal(env, error);
+    return nullptr;
+  }
+  return plan;
+}
+
+/* prepare(buffers, table[, scalars]) → plan, kept by the optimizer while its layout holds. With
+ * scalars it also runs the step, so that a step that had to rebuild its plan still crosses once. */
+Napi::Value Prepare(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const size_t argc = info.Length();
+  if (argc != 2 && argc != 3 && argc != 5) return throw_internal(env, "prepare(buffers, table[, scalars[, guardFlags, zeroReport]]): bad arguments");
+  const char *error = nullptr;
+  napi_value plan = prepare_plan(env, info[0], info[1], &error);
+  if (!plan) return throw_internal(env, error);
+  Napi::Value stop = env.Null();
+  if (argc >= 3) {
+    prepared_plan *ready = ready_plan(env, plan, info[2]);
+    if (!ready) return env.Undefined();
+    if (argc == 5) stop = run_guard(env, ready->segments, info[3], info[4]);
+    if (stop.IsUndefined()) return stop;
+    if (stop.IsNull()) execute_segments(ready->segments.data(), ready->segments.size(), current_kernel(env));
+  }
+  if (argc != 5) return Napi::Value(env, plan);
+  /* With a guard: [plan, null] when the step ran, [plan, [segment, element]] when refused. */
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Value(env, plan));
+  out.Set(1u, stop);
+  return out;
+}
+
+bool checked_flag(const Napi::CallbackInfo &info) { return info.Length() >= 3 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value(); }
+
+/* run(plan, scalars[, checked[, guardFlags, zeroReport]]): one step over a prepared plan, on the
+ * calling thread and the pool. With a guard, returns [segment, element] if it refused the step. */
+Napi::Value Run(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || info.Length() > 5 || info.Length() == 4) return throw_internal(env, "run(plan, scalars[, checked[, guardFlags, zeroReport]]): bad arguments");
+  prepared_plan *plan = ready_plan(env, info[0], info[1], checked_flag(info));
+  if (!plan) return env.Undefined();
+  if (info.Length() == 5) {
+    const Napi::Value stop = run_guard(env, plan->segments, info[3], info[4]);
+    if (!stop.IsNull()) return stop;
+  }
+  execute_segments(plan->segments.data(), plan->segments.size(), current_kernel(env));
+  return env.Undefined();
+}
+
+/* runAsync(plan, scalars[, checked]) → Promise<void>: the same step off the event loop. */
+Napi::Value RunAsync(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || info.Length() > 5 || info.Length() == 4) return throw_internal(env, "runAsync(plan, scalars[, checked[, guardFlags, zeroReport]]): bad arguments");
+  prepared_plan *plan = ready_plan(env, info[0], info[1], checked_flag(info));
+  if (!plan) return env.Undefined();
+  if (info.Length() == 5) {
+    /* The read-only pre-pass runs here, on the calling thread, so that a refused step starts
+     * nothing asynchronously: the caller gets [segment, element] instead of a promise. */
+    const Napi::Value stop = run_guard(env, plan->segments, info[3], info[4]);
+    if (!stop.IsNull()) return stop;
+  }
+  const char *error = nullptr;
+  napi_value promise = start_step_async(env, info[0], plan, current_kernel(env), &error);
+  if (!promise) return throw_internal(env, error);
+  return Napi::Value(env, promise);
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo &info) {
+  pool_set_threads(info[0].As<Napi::Number>().Uint32Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value NumThreads(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(pool_threads()));
+}
+
+/* tuning({ chunkElements?, parallelMin? }): for tests that vary the cut (0 = default). */
+Napi::Value Tuning(const Napi::CallbackInfo &info) {
+  Napi::Object options = info[0].As<Napi::Object>();
+  if (options.Has("chunkElements")) pool_set_chunk_elements(options.Get("chunkElements").As<Napi::Number>().Uint32Value());
+  if (options.Has("parallelMin")) pool_set_parallel_min(options.Get("parallelMin").As<Napi::Number>().Uint32Value());
+  return info.Env().Undefined();
+}
+
+/* alignment(buffer) → the buffer's address modulo 64, so arenas can match cache lines. */
+Napi::Value Alignment(const Napi::CallbackInfo &info) {
+  buffer_span span = {nullptr, 0};
+  if (info.Length() != 1 || !read_buffer(info.Env(), info[0], &span)) return throw_internal(info.Env(), "alignment(buffer): not a buffer");
+  return Napi::Number::New(info.Env(), static_cast<double>(reinterpret_cast<uintptr_t>(span.data) % 64));
 }
 
 /* backends(): [{ name, supported }] best first. */
@@ -162,7 +192,7 @@ Napi::Value Backends(const Napi::CallbackInfo &info) {
 }
 
 Napi::Value Current(const Napi::CallbackInfo &info) {
-  return Napi::String::New(info.Env(), info.Env().GetInstanceData<instance>()->current->name);
+  return Napi::String::New(info.Env(), info.Env().GetInstanceData<addon_instance>()->current->name);
 }
 
 /* select(name): true if this build has the backend and the CPU supports it. */
@@ -171,7 +201,7 @@ Napi::Value Select(const Napi::CallbackInfo &info) {
   if (info.Length() != 1 || !info[0].IsString()) return throw_internal(env, "select(name): name must be a string");
   const simd_adam_backend *found = simd_adam_find(info[0].As<Napi::String>().Utf8Value().c_str());
   if (found == nullptr || !found->supported) return Napi::Boolean::New(env, false);
-  env.GetInstanceData<instance>()->current = found;
+  env.GetInstanceData<addon_instance>()->current = found;
   return Napi::Boolean::New(env, true);
 }
 
@@ -198,13 +228,22 @@ Napi::Object plan_layout_object(Napi::Env env) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData(new instance());
+  env.SetInstanceData(new addon_instance());
   exports.Set("step", Napi::Function::New(env, Step, "step"));
+  exports.Set("prepare", Napi::Function::New(env, Prepare, "prepare"));
+  exports.Set("run", Napi::Function::New(env, Run, "run"));
+  exports.Set("runAsync", Napi::Function::New(env, RunAsync, "runAsync"));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("numThreads", Napi::Function::New(env, NumThreads, "numThreads"));
+  exports.Set("tuning", Napi::Function::New(env, Tuning, "tuning"));
+  exports.Set("alignment", Napi::Function::New(env, Alignment, "alignment"));
+  exports.Set("probe", Napi::Function::New(env, Probe, "probe"));
+  exports.Set("probePlan", Napi::Function::New(env, ProbePlan, "probePlan"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   exports.Set("current", Napi::Function::New(env, Current, "current"));
   exports.Set("select", Napi::Function::New(env, Select, "select"));
   exports.Set("planLayout", plan_layout_object(env));
-  register_reduce_functions(env, exports, [](Napi::Env e) { return e.GetInstanceData<instance>()->current->reduce; });
+  register_reduce_functions(env, exports, current_reduce);
   return exports;
 }
 

@@ -8,12 +8,17 @@ import { checkGrad, checkGradAliases } from './grad_check.js';
 import { addon } from './native.js';
 import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
 import type { Parameter } from './param.js';
-import { runSegments, type Segment } from './plan.js';
+import type { AdamHyper } from './reference.js';
 import { allZeroEach } from './reduce.js';
-import { adamScalars, type AdamHyper } from './reference.js';
+import { allocateState, StateArenas } from './state_arena.js';
 import type { StateDict } from './state_dict.js';
+import { StepPlan, type GroupWork, type PrePass, type StepOutcome, type Work } from './step_plan.js';
 import { asTensor, checkStep, checkTensor, type CheckedTensor } from './tensor.js';
+import { beginAsyncStep } from './threads.js';
 import { checkBoolean, checkNumber, describe } from './validate.js';
+
+/** A started step: its outcome (or its promise) and what warnOnZeroGrad needs afterwards. */
+type Ran = { outcome: StepOutcome; zeroDivides: boolean[] | null };
 
 /** Adam's hyperparameters, as held by every param group. */
 export interface AdamHyperparameters {
@@ -122,16 +127,6 @@ const ADAMW = algorithm(
   ADAM_KEYS.filter((k) => k !== 'decoupledWeightDecay'),
 );
 
-/** A parameter about to be updated, where it sits, and its state if it has any yet. */
-interface Work {
-  param: Parameter;
-  group: number;
-  index: number;
-  state: AdamState | undefined;
-}
-
-type Plan = Array<{ hyper: AdamHyper; work: Work[] }>;
-
 /**
  * Adam (Kingma & Ba), with PyTorch's semantics and numerics: coupled weight decay
  * (g += wd·p), optional amsgrad and maximize, bias-corrected steps computed per parameter.
@@ -173,19 +168,137 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     return this.#skippedSteps;
   }
 
+  /** The last step's plan, reused while it still describes the step (src/step_plan.ts). */
+  #plan: StepPlan | undefined;
+  readonly #arenas = new StateArenas();
+
   /**
    * Updates every parameter whose grad is not null and whose requiresGrad is true. Everything
    * is validated first (hyperparameters, grad types and lengths, aliasing); if anything is
-   * wrong, nothing is modified. All groups run in one native call. Step pre hooks run first,
-   * post hooks after a step that returned normally.
+   * wrong, nothing is modified. All groups run in one native crossing; large steps are spread
+   * over the native thread pool (see setNumThreads). Step pre hooks run first, post hooks after
+   * a step that returned normally (one the non-finite guard skipped included).
    */
   override step(): void {
     const where = 'step()';
     this.assertIdle(where);
     this.runStepPreHooks();
-    const plan = this.#collect(where);
-    this.#apply(plan);
+    const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.run(h, pre)));
+    this.#finish(where, plan, hypers, result);
     this.runStepPostHooks();
+  }
+
+  /**
+   * The same update as step(), run off the event loop: timers and I/O are served meanwhile.
+   * Validation happens before this returns (a bad grad rejects the promise, nothing changed).
+   * Until the promise settles, this optimizer refuses every call that reads or writes
+   * parameters, grads or state (code ERR_BUSY), and setBackend/setNumThreads are refused too.
+   * Every buffer is held against garbage collection until the update ends; do not transfer or
+   * write the parameters, grads or state meanwhile: Node-API cannot prevent it. With
+   * nonFinite 'skip' or 'throw', the read-only check of the grads runs before this returns.
+   */
+  async stepAsync(): Promise<void> {
+    const where = 'stepAsync()';
+    this.assertIdle(where);
+    this.runStepPreHooks();
+    const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.runAsync(h, pre)));
+    const release = this.markBusy(where);
+    const end = beginAsyncStep();
+    let outcome: Ran;
+    try {
+      outcome = { ...result, outcome: await result.outcome };
+    } finally {
+      release();
+      end();
+    }
+    this.#finish(where, plan, hypers, outcome);
+    this.runStepPostHooks();
+  }
+
+  /** The pre-pass this optimizer's options ask for, if any (src/step_plan.ts). */
+  #prePass(): PrePass | undefined {
+    const nonFinite = this.nonFinite !== 'propagate';
+    return nonFinite || this.warnOnZeroGrad ? { nonFinite, zeroScan: this.warnOnZeroGrad } : undefined;
+  }
+
+  /** Starts a step over `plan`. warnOnZeroGrad needs to know, before the kernel overwrites the
+   * moments, whether eps = 0 would make a zero grad divide 0 by 0. */
+  #run<R>(plan: StepPlan, hypers: AdamHyper[], go: (pre: PrePass | undefined) => R): { outcome: R; zeroDivides: boolean[] | null } {
+    const zeroDivides = this.warnOnZeroGrad ? plan.works.map((w) => zeroDividesReference(hypers[w.group]!, w.param.numel, w.state)) : null;
+    return { outcome: go(this.#prePass()), zeroDivides };
+  }
+
+  /** Prepares the plan and starts `go` on it. The addon refuses a cached plan that no longer
+   * fits its buffers (one was detached, say) before writing anything: validating from scratch
+   * then names the cause with its own code. */
+  #start<R>(where: string, go: (plan: StepPlan, hypers: AdamHyper[]) => R): { plan: StepPlan; hypers: AdamHyper[]; result: R } {
+    const { plan, hypers, reused } = this.#prepare(where);
+    try {
+      return { plan, hypers, result: go(plan, hypers) };
+    } catch (error) {
+      if (!reused) throw error;
+      this.#plan = undefined;
+      const fresh = this.#prepare(where);
+      return { plan: fresh.plan, hypers: fresh.hypers, result: go(fresh.plan, fresh.hypers) };
+    }
+  }
+
+  /** The plan for this step: the cached one if it still fits, else built after validation.
+   * Segments are coalesced unless a pre-pass must report per parameter. */
+  #prepare(where: string): { plan: StepPlan; hypers: AdamHyper[]; reused: boolean } {
+    const groups = this.paramGroups;
+    const hypers = groups.map((group, gi) => checkAdamHyperparameters(group, `${where}: paramGroups[${gi}]`));
+    const cached = this.#plan;
+    if (cached && cached.matches(groups, hypers, this.stateMap.version)) return { plan: cached, hypers, reused: true };
+    const work = this.#collect(where, hypers);
+    const coalesce = this.#prePass() === undefined;
+    const plan = StepPlan.build(groups, work, (gi, params, amsgrad) => this.#arenas.allocate(groups[gi]!, params, amsgrad), coalesce);
+    this.#plan = plan;
+    return { plan, hypers, reused: false };
+  }
+
+  /** After the kernel ran, or the pre-pass refused the step (then nothing was written: the
+   * plan's fresh state stays unregistered and no step count moves). */
+  #finish(where: string, plan: StepPlan, hypers: readonly AdamHyper[], ran: Ran): void {
+    const { outcome, zeroDivides } = ran;
+    if (outcome.stopped) {
+      if (this.nonFinite === 'skip') {
+        this.#skippedSteps++;
+        return;
+      }
+      const w = plan.works[outcome.stopped.segment]!;
+      const value = w.param.grad![outcome.stopped.element]!;
+      throw new SimdAdamError(
+        'ERR_NON_FINITE',
+        `${where}: group ${w.group}, parameter ${w.index} (${w.param.label}): grad[${outcome.stopped.element}] is ${value}; ` +
+          "nothing was changed (nonFinite: 'throw'; use 'skip' to skip such steps, 'propagate' for PyTorch's behaviour)",
+      );
+    }
+    plan.commit((param, state) => this.stateMap.set(param, state));
+    plan.stateVersion = this.stateMap.version;
+    if (outcome.zeroReport && zeroDivides) this.#warnZeroGrads(plan, hypers, outcome.zeroReport, zeroDivides);
+  }
+
+  /** warnOnZeroGrad: one warning per parameter that an all-zero grad did not keep in place. */
+  #warnZeroGrads(plan: StepPlan, hypers: readonly AdamHyper[], report: Uint8Array, zeroDivides: readonly boolean[]): void {
+    const G = addon.reduceLayout.guard;
+    plan.works.forEach((w, k) => {
+      const bits = report[k]!;
+      if (!(bits & G.ZERO_GRAD) || this.#warned.has(w.param)) return;
+      const reason = zeroGradReason(hypers[w.group]!, {
+        paramAllZero: (bits & G.ZERO_PARAM) !== 0,
+        expAvgAllZero: (bits & G.ZERO_EXP_AVG) !== 0,
+        zeroDivides: zeroDivides[k]!,
+      });
+      if (reason === 'zero-grad-no-op') return;
+      this.#warned.add(w.param);
+      const cause = reason === 'zero-grad-weight-decay' ? 'weight decay' : 'momentum';
+      process.emitWarning(
+        `group ${w.group}, parameter ${w.index} (${w.param.label}) had an all-zero gradient, but ${cause} moved it. ` +
+          'To leave a parameter untouched, set its grad to null (zeroGrad() does) or requiresGrad = false.',
+        { type: 'SimdAdamWarning', code: 'SIMD_ADAM_ZERO_GRAD' },
+      );
+    });
   }
 
   /**
@@ -197,7 +310,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
   explain(): ExplainEntry[] {
     const where = 'explain()';
     this.assertIdle(where);
-    const plan = this.#collect(where);
+    const hypers = this.paramGroups.map((group, gi) => checkAdamHyperparameters(group, `${where}: paramGroups[${gi}]`));
+    const plan = this.#collect(where, hypers);
     const views: Float32Array[] = [];
     for (const { work } of plan) for (const w of work) views.push(w.param.grad!, w.param.data, w.state ? w.state.expAvg : new Float32Array(0));
     const zero = allZeroEach(views);
@@ -236,10 +350,16 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
 
   protected override importState(entries: readonly LoadedEntry[]): Map<Parameter, AdamState> {
     const checked = entries.map(checkEntry);
-    const states = allocateState(checked.map(({ param, max }) => ({ param, amsgrad: max !== undefined })));
+    // Fresh storage for everything loaded: one buffer per amsgrad setting (see state_arena.ts).
+    const fresh = new Map<CheckedEntry, AdamState>();
+    for (const amsgrad of [false, true]) {
+      const some = checked.filter((c) => (c.max !== undefined) === amsgrad);
+      allocateState(some.map((c) => c.param), amsgrad).forEach((state, i) => fresh.set(some[i]!, state));
+    }
     const out = new Map<Parameter, AdamState>();
-    checked.forEach(({ param, step, expAvg, expAvgSq, max }, i) => {
-      const state = states[i]!;
+    checked.forEach((entry) => {
+      const { param, step, expAvg, expAvgSq, max } = entry;
+      const state = fresh.get(entry)!;
       state.step = step;
       state.expAvg.set(expAvg.values);
       state.expAvgSq.set(expAvgSq.values);
@@ -250,9 +370,9 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
   }
 
   /** Validation only: returns, per group, the hyperparameters and the parameters to update. */
-  #collect(where: string): Plan {
+  #collect(where: string, hypers: readonly AdamHyper[]): GroupWork[] {
     const plan = this.paramGroups.map((group, gi) => {
-      const hyper = checkAdamHyperparameters(group, `${where}: paramGroups[${gi}]`);
+      const hyper = hypers[gi]!;
       const work: Work[] = [];
       group.params.forEach((param, pi) => {
         if (!param.requiresGrad || param.grad === null) return;
@@ -266,78 +386,6 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     });
     checkGradAliases(where, plan, this.stateMap, this.paramGroups);
     return plan;
-  }
-
-  #apply(plan: Plan): void {
-    const segments: Segment[] = [];
-    const order: Array<{ w: Work; hyper: AdamHyper; zeroDivides: boolean }> = [];
-    const fresh: Array<[Parameter, AdamState]> = [];
-    const steps: number[] = [];
-    for (const { hyper, work } of plan) {
-      const newcomers = work.filter((w) => w.state === undefined).map((w) => ({ param: w.param, amsgrad: hyper.amsgrad }));
-      const created = allocateState(newcomers);
-      let k = 0;
-      for (const w of work) {
-        const state = w.state ?? created[k++]!;
-        if (!w.state) fresh.push([w.param, state]);
-        const step = state.step + 1;
-        steps.push(step);
-        // Before the kernel overwrites the moments this depends on; eps = 0 only.
-        const zeroDivides = this.warnOnZeroGrad && zeroDividesReference(hyper, w.param.numel, w.state);
-        order.push({ w, hyper, zeroDivides });
-        segments.push({
-          param: w.param.data,
-          grad: w.param.grad!,
-          expAvg: state.expAvg,
-          expAvgSq: state.expAvgSq,
-          maxExpAvgSq: state.maxExpAvgSq ?? null,
-          scalars: adamScalars(hyper, step),
-        });
-      }
-    }
-    const guard = this.nonFinite !== 'propagate';
-    const outcome = runSegments(segments, guard || this.warnOnZeroGrad ? { nonFinite: guard, zeroScan: this.warnOnZeroGrad } : undefined);
-    if (outcome.stopped) {
-      // Nothing was written: the fresh state above is dropped and no step count moves.
-      const { w } = order[outcome.stopped.segment]!;
-      if (this.nonFinite === 'skip') {
-        this.#skippedSteps++;
-        return;
-      }
-      const value = w.param.grad![outcome.stopped.element]!;
-      throw new SimdAdamError(
-        'ERR_NON_FINITE',
-        `step(): group ${w.group}, parameter ${w.index} (${w.param.label}): grad[${outcome.stopped.element}] is ${value}; ` +
-          "nothing was changed (nonFinite: 'throw'; use 'skip' to skip such steps, 'propagate' for PyTorch's behaviour)",
-      );
-    }
-    // Only after the kernel ran: a failure above leaves state and step counts as they were.
-    for (const [param, state] of fresh) this.stateMap.set(param, state);
-    let i = 0;
-    for (const { work } of plan) for (const w of work) (w.state ?? this.stateMap.get(w.param)!).step = steps[i++]!;
-    if (outcome.zeroReport) this.#warnZeroGrads(order, outcome.zeroReport);
-  }
-
-  /** warnOnZeroGrad: one warning per parameter that an all-zero grad did not keep in place. */
-  #warnZeroGrads(order: ReadonlyArray<{ w: Work; hyper: AdamHyper; zeroDivides: boolean }>, report: Uint8Array): void {
-    const G = addon.reduceLayout.guard;
-    order.forEach(({ w, hyper, zeroDivides }, k) => {
-      const bits = report[k]!;
-      if (!(bits & G.ZERO_GRAD) || this.#warned.has(w.param)) return;
-      const reason = zeroGradReason(hyper, {
-        paramAllZero: (bits & G.ZERO_PARAM) !== 0,
-        expAvgAllZero: (bits & G.ZERO_EXP_AVG) !== 0,
-        zeroDivides,
-      });
-      if (reason === 'zero-grad-no-op') return;
-      this.#warned.add(w.param);
-      const cause = reason === 'zero-grad-weight-decay' ? 'weight decay' : 'momentum';
-      process.emitWarning(
-        `group ${w.group}, parameter ${w.index} (${w.param.label}) had an all-zero gradient, but ${cause} moved it. ` +
-          'To leave a parameter untouched, set its grad to null (zeroGrad() does) or requiresGrad = false.',
-        { type: 'SimdAdamWarning', code: 'SIMD_ADAM_ZERO_GRAD' },
-      );
-    });
   }
 }
 
@@ -366,30 +414,6 @@ function checkState(state: AdamState, param: Parameter, hyper: AdamHyper, at: st
     const detached = state.expAvg.buffer.byteLength === 0 && param.numel > 0 ? ' (detached: was a state buffer transferred?)' : '';
     throw new SimdAdamError('ERR_STATE', `${at}: state arrays do not match the parameter's ${param.numel} elements${detached}`);
   }
-}
-
-/** Fresh state in one buffer: for the parameters that get their first gradient in one step, or
- * for everything a state dict loads. Layout [exp_avg of each][exp_avg_sq of each][max_exp_avg_sq
- * of each amsgrad parameter]. Views never move afterwards. */
-function allocateState(specs: ReadonlyArray<{ param: Parameter; amsgrad: boolean }>): AdamState[] {
-  if (specs.length === 0) return [];
-  const total = specs.reduce((n, s) => n + s.param.numel, 0);
-  const maxTotal = specs.reduce((n, s) => n + (s.amsgrad ? s.param.numel : 0), 0);
-  const buffer = new ArrayBuffer((2 * total + maxTotal) * Float32Array.BYTES_PER_ELEMENT);
-  let offset = 0;
-  let maxOffset = 2 * total;
-  return specs.map(({ param, amsgrad }) => {
-    const view = (start: number): Float32Array => new Float32Array(buffer, start * Float32Array.BYTES_PER_ELEMENT, param.numel);
-    const state = { step: 0 } as AdamState;
-    Object.defineProperty(state, 'expAvg', { value: view(offset), enumerable: true });
-    Object.defineProperty(state, 'expAvgSq', { value: view(total + offset), enumerable: true });
-    if (amsgrad) {
-      Object.defineProperty(state, 'maxExpAvgSq', { value: view(maxOffset), enumerable: true });
-      maxOffset += param.numel;
-    }
-    offset += param.numel;
-    return state;
-  });
 }
 
 interface CheckedEntry {

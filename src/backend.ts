@@ -46,7 +46,7 @@ function select(name: unknown, where: string): void {
     throw rangeError('ERR_BACKEND', `${where}: unknown backend '${name}'; expected one of ${KNOWN.join(', ')}`);
   }
   const busy = refusal?.();
-  if (busy) throw new SimdAdamError('ERR_BACKEND', `${where}: cannot switch backends now: ${busy}`);
+  if (busy) throw new SimdAdamError('ERR_BUSY', `${where}: cannot switch backends now: ${busy}`);
   if (name === 'js') {
     jsSelected = true;
     return;

@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'ERR_ADDON_LOAD'
   | 'ERR_AMSGRAD_STATE'
   | 'ERR_BACKEND'
+  | 'ERR_BUSY'
   | 'ERR_CHECKPOINT'
   | 'ERR_DETACHED'
   | 'ERR_DUPLICATE_PARAM'

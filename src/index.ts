@@ -42,3 +42,5 @@ export {
   type StepPostHook,
   type StepPreHook,
 } from './hooks.js';
+export { numThreads, setNumThreads } from './threads.js';
+export { ParameterStore, type ParameterSpec } from './parameter_store.js';

@@ -9,7 +9,7 @@ import { SimdAdamError } from './errors.js';
 /** Column indices of the step plan, exported by the addon from native/plan_layout.h. */
 export interface PlanLayout {
   segment: Record<
-    | 'LENGTH' | 'PARAM_BUFFER' | 'PARAM_OFFSET' | 'GRAD_BUFFER' | 'GRAD_OFFSET' | 'EXP_AVG_BUFFER'
+    | 'LENGTH' | 'SCALARS_ROW' | 'PARAM_BUFFER' | 'PARAM_OFFSET' | 'GRAD_BUFFER' | 'GRAD_OFFSET' | 'EXP_AVG_BUFFER'
     | 'EXP_AVG_OFFSET' | 'EXP_AVG_SQ_BUFFER' | 'EXP_AVG_SQ_OFFSET' | 'MAX_EXP_AVG_SQ_BUFFER'
     | 'MAX_EXP_AVG_SQ_OFFSET' | 'STRIDE',
     number
@@ -32,12 +32,44 @@ export interface ReduceLayout {
 
 type Buffers = ReadonlyArray<ArrayBuffer | Uint8Array>;
 
+/** A step plan held natively: its buffers (strongly referenced) and decoded segments. */
+export interface NativePlan {
+  readonly __nativePlan: unique symbol;
+}
+
+/** What the bench probes time: see native/probe.h. */
+export type ProbeKind = 'adam' | 'traffic' | 'triad';
+
+/** Where a guarded step was refused: [segment, element] of the first non-finite grad. */
+export type Stop = [number, number];
+
 export interface NativeAddon {
   /** Runs every segment of a step plan with the selected kernel: one crossing per step. With
-   * guard flags, a read-only pre-pass runs first in the same crossing; it returns
-   * [segment, element] of the first non-finite grad instead of running the step. */
+   * guard flags, a read-only pre-pass runs first in the same crossing, and the step is refused
+   * (nothing written, the Stop returned) if a grad is not finite. */
   step(buffers: Buffers, table: Float64Array, scalars: Float64Array): void;
-  step(buffers: Buffers, table: Float64Array, scalars: Float64Array, guardFlags: number, zeroReport: Uint8Array | null): [number, number] | undefined;
+  step(buffers: Buffers, table: Float64Array, scalars: Float64Array, guardFlags: number, zeroReport: Uint8Array | null): Stop | null | undefined;
+  /** Decodes a plan once, for an optimizer to run step after step with new scalars; with
+   * scalars, also runs it (one crossing for a step that had to rebuild its plan). With guard
+   * arguments it returns [plan, Stop | null]. */
+  prepare(buffers: Buffers, table: Float64Array, scalars?: Float64Array): NativePlan;
+  prepare(buffers: Buffers, table: Float64Array, scalars: Float64Array, guardFlags: number, zeroReport: Uint8Array | null): [NativePlan, Stop | null];
+  /** `checked`: the caller compared every plan buffer's byteLength with what it was when the
+   * plan was prepared, just now, so the addon need not re-read each buffer (~50 ns apiece). */
+  run(plan: NativePlan, scalars: Float64Array, checked?: boolean): void;
+  run(plan: NativePlan, scalars: Float64Array, checked: boolean, guardFlags: number, zeroReport: Uint8Array | null): Stop | null | undefined;
+  /** The same step on a libuv worker; the plan (and every buffer) is held until it settles. With
+   * guard arguments the pre-pass runs first, on the calling thread: a refused step returns its
+   * Stop instead of a promise. */
+  runAsync(plan: NativePlan, scalars: Float64Array, checked?: boolean): Promise<void>;
+  runAsync(plan: NativePlan, scalars: Float64Array, checked: boolean, guardFlags: number, zeroReport: Uint8Array | null): Promise<void> | Stop;
+  setNumThreads(n: number): void;
+  numThreads(): number;
+  tuning(options: { chunkElements?: number; parallelMin?: number }): void;
+  /** The buffer's address modulo 64. */
+  alignment(buffer: ArrayBuffer | Uint8Array): number;
+  probePlan(kind: 'adam' | 'traffic', buffers: Buffers, table: Float64Array, reps: number, parallel: boolean): Float64Array;
+  probe(kind: ProbeKind, param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, reps: number, parallel: boolean): Float64Array;
   /** Per view: 1 if every element is ±0. */
   allZero(buffers: Buffers, table: Float64Array): Uint8Array;
   /** Per view: the reduction `op` (see reduceLayout.ops); `p` is used by SUM_POW only. */

@@ -21,6 +21,7 @@ import {
 } from './hooks.js';
 import { Parameter } from './param.js';
 import { asStateDictError, groupToDict, readSaved, type StateDict, type StateDictInput } from './state_dict.js';
+import { VersionedMap } from './versioned_map.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from './validate.js';
 
 /** A param group as passed in: the parameters plus any hyperparameter overrides. */
@@ -73,10 +74,13 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   /** Per-parameter state, created on a parameter's first real gradient. The views it holds
    * are the optimizer's own storage: writing into them changes the state. */
   readonly state: ReadonlyMap<Parameter, S>;
-  protected readonly stateMap: Map<Parameter, S> = new Map();
+  /** Counts its changes, so a cached step plan notices replaced state in O(1). */
+  protected readonly stateMap: VersionedMap<Parameter, S> = new VersionedMap();
   /** The constructor's optimizer-level options (Algorithm.optimizerKeys), unvalidated: the
    * subclass checks them. */
   protected readonly optimizerOptions: Readonly<Record<string, unknown>>;
+  /** What is running asynchronously, if anything: while set, assertIdle() refuses. */
+  #busy: string | undefined;
   readonly #algorithm: Algorithm<H>;
   #groups: readonly ParamGroup<H>[] = Object.freeze([]);
   // Typed by the base class, not `this`: a `this` type here would make a subclass unassignable
@@ -319,8 +323,21 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     this.#algorithm.check(group as Record<string, unknown>, `${where}: paramGroups[${index}]`);
   }
 
-  /** Hook for refusing calls while an asynchronous step is in flight. */
-  protected assertIdle(_where: string): void {}
+  /** Refuses a call (ERR_BUSY) while an asynchronous step of this optimizer is in flight: every
+   * method that reads or writes parameters, grads or state calls it first. */
+  protected assertIdle(where: string): void {
+    if (this.#busy !== undefined) {
+      throw new SimdAdamError('ERR_BUSY', `${where}: a ${this.#busy} of this optimizer is still running; await it first`);
+    }
+  }
+
+  /** Marks `what` as running until the returned function is called. */
+  protected markBusy(what: string): () => void {
+    this.#busy = what;
+    return () => {
+      this.#busy = undefined;
+    };
+  }
 
   #merge(base: H, overrides: Record<string, unknown>): H {
     const merged: Record<string, unknown> = {};

@@ -38,49 +38,73 @@ function flagsOf(s: AdamScalars): number {
   );
 }
 
-/** Encodes segments as the addon's (buffers, table, scalars) triple: see native/plan_layout.h. */
+/** Writes one row of scalars (see native/plan_layout.h) at row `k` of `out`. */
+export function writeScalars(out: Float64Array, k: number, s: AdamScalars): void {
+  const r = k * C.STRIDE;
+  out[r + C.BETA1] = s.beta1;
+  out[r + C.ONE_MINUS_BETA1] = s.oneMinusBeta1;
+  out[r + C.BETA2] = s.beta2;
+  out[r + C.ONE_MINUS_BETA2] = s.oneMinusBeta2;
+  out[r + C.EPS] = s.eps;
+  out[r + C.WEIGHT_DECAY] = s.weightDecay;
+  out[r + C.DECAY_FACTOR] = s.decayFactor;
+  out[r + C.BIAS_CORRECTION2_SQRT] = s.biasCorrection2Sqrt;
+  out[r + C.NEG_STEP_SIZE] = s.negStepSize;
+  out[r + C.FLAGS] = flagsOf(s);
+}
+
+/** Builds the (buffers, table) pair of a plan row by row; buffers are numbered as first met. */
+export class TableWriter {
+  readonly buffers: Array<ArrayBuffer | Uint8Array> = [];
+  readonly table: Float64Array;
+  readonly #indexOf = new Map<ArrayBufferLike, number>();
+
+  constructor(rows: number) {
+    this.table = new Float64Array(rows * S.STRIDE);
+  }
+
+  /** Row `k`: `length` elements starting at each view's first element, scalars row `scalarsRow`. */
+  row(k: number, length: number, scalarsRow: number, views: Omit<Segment, 'scalars'>): void {
+    const row = k * S.STRIDE;
+    this.table[row + S.LENGTH] = length;
+    this.table[row + S.SCALARS_ROW] = scalarsRow;
+    this.#place(views.param, row + S.PARAM_BUFFER, row + S.PARAM_OFFSET);
+    this.#place(views.grad, row + S.GRAD_BUFFER, row + S.GRAD_OFFSET);
+    this.#place(views.expAvg, row + S.EXP_AVG_BUFFER, row + S.EXP_AVG_OFFSET);
+    this.#place(views.expAvgSq, row + S.EXP_AVG_SQ_BUFFER, row + S.EXP_AVG_SQ_OFFSET);
+    if (views.maxExpAvgSq) this.#place(views.maxExpAvgSq, row + S.MAX_EXP_AVG_SQ_BUFFER, row + S.MAX_EXP_AVG_SQ_OFFSET);
+    else this.table[row + S.MAX_EXP_AVG_SQ_BUFFER] = -1;
+  }
+
+  #place(view: Float32Array, bufferColumn: number, offsetColumn: number): void {
+    let index = this.#indexOf.get(view.buffer);
+    if (index === undefined) {
+      index = this.buffers.length;
+      this.#indexOf.set(view.buffer, index);
+      this.buffers.push(bufferHandle(view.buffer));
+    }
+    this.table[bufferColumn] = index;
+    this.table[offsetColumn] = view.byteOffset / Float32Array.BYTES_PER_ELEMENT;
+  }
+}
+
+/** Encodes segments as the addon's (buffers, table, scalars) triple: see native/plan_layout.h.
+ * Segments that share one scalars object share one scalars row. */
 export function encodePlan(segments: readonly Segment[]): {
   buffers: Array<ArrayBuffer | Uint8Array>;
   table: Float64Array;
   scalars: Float64Array;
 } {
-  const table = new Float64Array(segments.length * S.STRIDE);
-  const scalars = new Float64Array(segments.length * C.STRIDE);
-  const buffers: Array<ArrayBuffer | Uint8Array> = [];
-  const indexOf = new Map<ArrayBufferLike, number>();
-  const place = (view: Float32Array, row: number, bufferColumn: number, offsetColumn: number): void => {
-    let index = indexOf.get(view.buffer);
-    if (index === undefined) {
-      index = buffers.length;
-      indexOf.set(view.buffer, index);
-      buffers.push(bufferHandle(view.buffer));
-    }
-    table[row + bufferColumn] = index;
-    table[row + offsetColumn] = view.byteOffset / Float32Array.BYTES_PER_ELEMENT;
-  };
+  const writer = new TableWriter(segments.length);
+  const rows = new Map<AdamScalars, number>();
   segments.forEach((seg, k) => {
-    const row = k * S.STRIDE;
-    table[row + S.LENGTH] = seg.param.length;
-    place(seg.param, row, S.PARAM_BUFFER, S.PARAM_OFFSET);
-    place(seg.grad, row, S.GRAD_BUFFER, S.GRAD_OFFSET);
-    place(seg.expAvg, row, S.EXP_AVG_BUFFER, S.EXP_AVG_OFFSET);
-    place(seg.expAvgSq, row, S.EXP_AVG_SQ_BUFFER, S.EXP_AVG_SQ_OFFSET);
-    if (seg.maxExpAvgSq) place(seg.maxExpAvgSq, row, S.MAX_EXP_AVG_SQ_BUFFER, S.MAX_EXP_AVG_SQ_OFFSET);
-    else table[row + S.MAX_EXP_AVG_SQ_BUFFER] = -1;
-    const s = seg.scalars;
-    const r = k * C.STRIDE;
-    scalars[r + C.BETA1] = s.beta1;
-    scalars[r + C.ONE_MINUS_BETA1] = s.oneMinusBeta1;
-    scalars[r + C.BETA2] = s.beta2;
-    scalars[r + C.ONE_MINUS_BETA2] = s.oneMinusBeta2;
-    scalars[r + C.EPS] = s.eps;
-    scalars[r + C.WEIGHT_DECAY] = s.weightDecay;
-    scalars[r + C.DECAY_FACTOR] = s.decayFactor;
-    scalars[r + C.BIAS_CORRECTION2_SQRT] = s.biasCorrection2Sqrt;
-    scalars[r + C.NEG_STEP_SIZE] = s.negStepSize;
-    scalars[r + C.FLAGS] = flagsOf(s);
+    let r = rows.get(seg.scalars);
+    if (r === undefined) rows.set(seg.scalars, (r = rows.size));
+    writer.row(k, seg.param.length, r, seg);
   });
-  return { buffers, table, scalars };
+  const scalars = new Float64Array(rows.size * C.STRIDE);
+  for (const [s, r] of rows) writeScalars(scalars, r, s);
+  return { buffers: writer.buffers, table: writer.table, scalars };
 }
 
 /** A read-only pass over the segments before anything is written (native/guard.h). */
@@ -98,7 +122,8 @@ export interface StepOutcome {
   zeroReport?: Uint8Array;
 }
 
-const RAN: StepOutcome = Object.freeze({});
+/** A step that ran with nothing to report. */
+export const RAN: StepOutcome = Object.freeze({});
 
 /** Runs a whole step: every segment, one native crossing, the pre-pass (if any) included. */
 export function runSegments(segments: readonly Segment[], prePass?: PrePass): StepOutcome {
@@ -115,16 +140,12 @@ export function runSegments(segments: readonly Segment[], prePass?: PrePass): St
     addon.step(buffers, table, scalars);
     return RAN;
   }
-  const G = addon.reduceLayout.guard;
-  const flags = (prePass.nonFinite ? G.NON_FINITE : 0) | (prePass.zeroScan ? G.ZERO_SCAN : 0);
-  const zeroReport = prePass.zeroScan ? new Uint8Array(segments.length) : null;
-  const stopped = addon.step(buffers, table, scalars, flags, zeroReport);
-  if (stopped) return { stopped: { segment: stopped[0], element: stopped[1] } };
-  return zeroReport ? { zeroReport } : RAN;
+  const { flags, zeroReport } = guardArguments(prePass, segments.length);
+  return guardOutcome(addon.step(buffers, table, scalars, flags, zeroReport), zeroReport);
 }
 
-/** The 'js' backend's pre-pass: the same facts as native/guard.cc, in the same order. */
-function prePassReference(segments: readonly Segment[], prePass: PrePass): StepOutcome {
+/** The 'js' backend's pre-pass (and the guard flags for the native one): the same facts as native/guard.cc, in the same order. */
+export function prePassReference(segments: ReadonlyArray<Omit<Segment, 'scalars'>>, prePass: PrePass): StepOutcome {
   if (prePass.nonFinite) {
     for (let k = 0; k < segments.length; k++) {
       const element = firstNonFiniteReference(segments[k]!.grad);
@@ -139,4 +160,19 @@ function prePassReference(segments: readonly Segment[], prePass: PrePass): StepO
     zeroReport[k] = G.ZERO_GRAD | (allZeroReference(s.param) ? G.ZERO_PARAM : 0) | (allZeroReference(s.expAvg) ? G.ZERO_EXP_AVG : 0);
   });
   return { zeroReport };
+}
+
+/** The addon's guard arguments for `prePass` over `count` segments. */
+export function guardArguments(prePass: PrePass, count: number): { flags: number; zeroReport: Uint8Array | null } {
+  const G = addon.reduceLayout.guard;
+  return {
+    flags: (prePass.nonFinite ? G.NON_FINITE : 0) | (prePass.zeroScan ? G.ZERO_SCAN : 0),
+    zeroReport: prePass.zeroScan ? new Uint8Array(count) : null,
+  };
+}
+
+/** What a guarded native call returned, as an outcome. */
+export function guardOutcome(stop: readonly [number, number] | null | undefined, zeroReport: Uint8Array | null): StepOutcome {
+  if (stop) return { stopped: { segment: stop[0], element: stop[1] } };
+  return zeroReport ? { zeroReport } : RAN;
 }

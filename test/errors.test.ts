@@ -27,8 +27,8 @@ function trained(options: { amsgrad?: boolean } = {}) {
 }
 
 /** Every entry point that validates a step the way step() does. Each row of the step table runs
- * against each of these; stepAsync() belongs here once the optimizer has it. */
-const STEP_WAYS = ['step', 'explain'] as const;
+ * against each of these. */
+const STEP_WAYS = ['step', 'stepAsync', 'explain'] as const;
 type StepWay = (typeof STEP_WAYS)[number];
 
 async function runStep(opt: Adam, way: StepWay): Promise<unknown> {

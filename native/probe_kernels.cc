@@ -1,0 +1,79 @@
+/* Built with the kernels' flags (-O3, baseline ISA); the traffic probe has AVX2 and AVX-512
+ * variants chosen at run time, so that it is never slower than the kernel it bounds. */
+#include "probe_kernels.h"
+
+#include <string.h>
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace {
+
+void traffic_tail(const adam_tensor_f32 *t, size_t i, size_t n) {
+  uint32_t *__restrict p = reinterpret_cast<uint32_t *>(t->param);
+  const uint32_t *__restrict g = reinterpret_cast<const uint32_t *>(t->grad);
+  uint32_t *__restrict m = reinterpret_cast<uint32_t *>(t->exp_avg);
+  uint32_t *__restrict v = reinterpret_cast<uint32_t *>(t->exp_avg_sq);
+  for (; i < n; ++i) {
+    const uint32_t pi = p[i], gi = g[i], mi = m[i], vi = v[i];
+    p[i] = mi;
+    m[i] = vi;
+    v[i] = gi ^ pi;
+  }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+/* The roofline must move bytes at least as well as the best Adam kernel does, so it gets the
+ * same vector width: function-level target attributes, picked at run time. Plain loads, stores
+ * and an integer xor: no library code that could leak as a weak symbol. */
+__attribute__((target("avx512f"))) void traffic_avx512(const adam_tensor_f32 *t, size_t n) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i p = _mm512_loadu_si512(t->param + i), g = _mm512_loadu_si512(t->grad + i);
+    const __m512i m = _mm512_loadu_si512(t->exp_avg + i), v = _mm512_loadu_si512(t->exp_avg_sq + i);
+    _mm512_storeu_si512(t->param + i, m);
+    _mm512_storeu_si512(t->exp_avg + i, v);
+    _mm512_storeu_si512(t->exp_avg_sq + i, _mm512_xor_si512(g, p));
+  }
+  traffic_tail(t, i, n);
+}
+
+__attribute__((target("avx2"))) void traffic_avx2(const adam_tensor_f32 *t, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(t->param + i));
+    const __m256i g = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(t->grad + i));
+    const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(t->exp_avg + i));
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(t->exp_avg_sq + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(t->param + i), m);
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(t->exp_avg + i), v);
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(t->exp_avg_sq + i), _mm256_xor_si256(g, p));
+  }
+  traffic_tail(t, i, n);
+}
+
+int traffic_level() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+}
+#endif
+
+}  // namespace
+
+extern "C" void probe_traffic_f32(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *) {
+#if defined(__GNUC__) && defined(__x86_64__)
+  static const int level = traffic_level();
+  if (level == 2) return traffic_avx512(t, n);
+  if (level == 1) return traffic_avx2(t, n);
+#endif
+  traffic_tail(t, 0, n);
+}
+
+extern "C" void probe_triad_f32(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *s) {
+  float *__restrict a = t->param;
+  const float *__restrict b = t->grad;
+  const float *__restrict c = t->exp_avg;
+  const float scale = s->beta1;
+  for (size_t i = 0; i < n; ++i) a[i] = b[i] + scale * c[i];
+}

@@ -1,0 +1,211 @@
+#include "thread_pool.h"
+
+#include <stdint.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace {
+
+/* Fork/join costs about a microsecond on an idle machine, and a second thread pays from about
+ * 64K elements (TOOLCHAIN.md); on a busy one waking it costs more, and at 64K (in cache, ~25 us)
+ * it measured slower than one thread. From 128K on it breaks even or wins, loaded or not. */
+const size_t DEFAULT_PARALLEL_MIN = 131072;
+const size_t FLOATS_PER_LINE = 64 / sizeof(float);
+
+/* A position in the concatenation of all segments: element `offset` of segment `segment`. */
+struct cut {
+  size_t segment;
+  size_t offset;
+};
+
+struct job {
+  const step_segment *segments;
+  size_t count;
+  adam_step_f32_fn kernel;
+  const cut *cuts; /* chunk k is [cuts[k], cuts[k + 1]) */
+  size_t chunks;
+  std::atomic<size_t> next{0};
+};
+
+void run_chunk(const job &j, size_t k) {
+  const cut a = j.cuts[k], b = j.cuts[k + 1];
+  for (size_t s = a.segment; s <= b.segment && s < j.count; ++s) {
+    const step_segment &seg = j.segments[s];
+    const size_t start = s == a.segment ? a.offset : 0;
+    const size_t end = s == b.segment ? b.offset : seg.n;
+    if (end <= start) continue;
+    const adam_tensor_f32 t = {seg.tensor.param + start, seg.tensor.grad + start, seg.tensor.exp_avg + start,
+                               seg.tensor.exp_avg_sq + start,
+                               seg.tensor.max_exp_avg_sq ? seg.tensor.max_exp_avg_sq + start : nullptr};
+    j.kernel(&t, end - start, &seg.scalars);
+  }
+}
+
+void drain(job &j) {
+  for (size_t k; (k = j.next.fetch_add(1, std::memory_order_relaxed)) < j.chunks;) run_chunk(j, k);
+}
+
+/* Moves `end` up to the next 64-byte boundary of the param array, so that two threads never
+ * write the same cache line of it (nor of the state arrays, whose arenas share its alignment
+ * when the parameters come from one ParameterStore). */
+size_t align_cut(const step_segment &seg, size_t end) {
+  const uintptr_t address = reinterpret_cast<uintptr_t>(seg.tensor.param + end);
+  const size_t misaligned = (address / sizeof(float)) % FLOATS_PER_LINE;
+  return end + (FLOATS_PER_LINE - misaligned) % FLOATS_PER_LINE;
+}
+
+void make_cuts(const step_segment *segments, size_t count, size_t chunk, std::vector<cut> *cuts) {
+  cuts->clear();
+  cuts->push_back({0, 0});
+  size_t filled = 0;
+  for (size_t s = 0; s < count; ++s) {
+    const size_t n = segments[s].n;
+    size_t pos = 0;
+    while (pos < n) {
+      size_t end = pos + (n - pos < chunk - filled ? n - pos : chunk - filled);
+      if (filled + (end - pos) == chunk && end < n) {
+        end = align_cut(segments[s], end);
+        if (end > n) end = n;
+      }
+      filled += end - pos;
+      pos = end;
+      if (filled >= chunk) {
+        cuts->push_back(pos < n ? cut{s, pos} : cut{s + 1, 0});
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) cuts->push_back({count, 0});
+}
+
+class pool {
+ public:
+  void set_threads(size_t n) {
+    std::lock_guard<std::mutex> running(run_lock_);
+    stop_workers();
+    threads_ = n < 1 ? 1 : n;
+  }
+  size_t threads() const { return threads_; }
+  void set_chunk(size_t n) { chunk_.store(n); }
+  void set_parallel_min(size_t n) { parallel_min_.store(n ? n : DEFAULT_PARALLEL_MIN); }
+
+  void execute(const step_segment *segments, size_t count, adam_step_f32_fn kernel) {
+    size_t total = 0;
+    for (size_t s = 0; s < count; ++s) total += segments[s].n;
+    std::unique_lock<std::mutex> running(run_lock_, std::try_to_lock);
+    if (threads_ < 2 || total < parallel_min_.load() || !running.owns_lock()) {
+      for (size_t s = 0; s < count; ++s) kernel(&segments[s].tensor, segments[s].n, &segments[s].scalars);
+      return;
+    }
+    if (workers_.size() + 1 != threads_) start_workers();
+    size_t chunk = chunk_.load();
+    if (chunk == 0) {
+      /* Many small chunks: a thread the OS deschedules mid-chunk (a busy machine) holds up the
+       * step by at most one short chunk once it runs again, and the others take the rest. */
+      chunk = total / (threads_ * 64);
+      if (chunk < 16384) chunk = 16384;
+    }
+    chunk = (chunk + FLOATS_PER_LINE - 1) / FLOATS_PER_LINE * FLOATS_PER_LINE;
+    make_cuts(segments, count, chunk, &cuts_);
+    job j;
+    j.segments = segments;
+    j.count = count;
+    j.kernel = kernel;
+    j.cuts = cuts_.data();
+    j.chunks = cuts_.size() - 1;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      current_ = &j;
+      ++generation_;
+    }
+    wake_.notify_all();
+    drain(j);
+    /* Close the job: a worker that wakes only now must not touch it; wait for those inside. */
+    std::unique_lock<std::mutex> lock(m_);
+    current_ = nullptr;
+    done_.wait(lock, [&] { return inside_ == 0; });
+  }
+
+ private:
+  void start_workers() {
+    stop_workers();
+    for (size_t i = 1; i < threads_; ++i) workers_.emplace_back([this] { work(); });
+  }
+
+  void stop_workers() {
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread &t : workers_) t.join();
+    workers_.clear();
+    stop_ = false;
+  }
+
+  void work() {
+    uint64_t seen = 0;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      seen = generation_;
+    }
+    for (;;) {
+      job *j = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(m_);
+        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+        j = current_;
+        if (j == nullptr) continue;
+        ++inside_;
+      }
+      drain(*j);
+      {
+        std::lock_guard<std::mutex> lock(m_);
+        --inside_;
+      }
+      done_.notify_all();
+    }
+  }
+
+  std::mutex run_lock_; /* one parallel step at a time */
+  std::mutex m_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> workers_;
+  std::vector<cut> cuts_;
+  job *current_ = nullptr;
+  uint64_t generation_ = 0;
+  size_t inside_ = 0;
+  bool stop_ = false;
+  size_t threads_ = 1;
+  std::atomic<size_t> chunk_{0};
+  std::atomic<size_t> parallel_min_{DEFAULT_PARALLEL_MIN};
+};
+
+/* Never destroyed: joining at process exit could wait on a thread the runtime already froze,
+ * and the OS reclaims idle workers anyway. */
+pool &the_pool() {
+  static pool *p = [] {
+    pool *created = new pool();
+    const unsigned cores = std::thread::hardware_concurrency();
+    created->set_threads(cores ? cores : 1);
+    return created;
+  }();
+  return *p;
+}
+
+}  // namespace
+
+void pool_set_threads(size_t n) { the_pool().set_threads(n); }
+size_t pool_threads(void) { return the_pool().threads(); }
+void pool_set_chunk_elements(size_t n) { the_pool().set_chunk(n); }
+void pool_set_parallel_min(size_t n) { the_pool().set_parallel_min(n); }
+
+void execute_segments(const step_segment *segments, size_t count, adam_step_f32_fn kernel) {
+  the_pool().execute(segments, count, kernel);
+}

@@ -1,0 +1,124 @@
+/** stepAsync: the same update as step(), off the event loop, with every overlapping call refused. */
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { Adam, availableBackends, backend, numThreads, Parameter, setBackend, setNumThreads } from '../src/index.js';
+import { firstBitDifference } from './support/compare.js';
+import { fillValues, rng } from './support/random.js';
+
+const initialBackend = backend();
+afterAll(() => setBackend(initialBackend));
+
+function setup(n: number, seed: number, amsgrad = false) {
+  const params = [n, 37, 1000].map((size, i) => {
+    const p = new Parameter(fillValues(new Float32Array(size), rng(seed + i)), { name: `p${i}` });
+    p.grad = fillValues(new Float32Array(size), rng(seed + 10 + i));
+    return p;
+  });
+  return { params, opt: new Adam(params, { lr: 0.01, weightDecay: 0.01, amsgrad }) };
+}
+
+/** Counts event-loop turns (setImmediate) and timer callbacks until `done` settles. */
+async function liveness(done: Promise<void>): Promise<{ immediates: number; timers: number }> {
+  let settled = false;
+  const counts = { immediates: 0, timers: 0 };
+  const spin = () => setImmediate(() => {
+    if (settled) return;
+    counts.immediates++;
+    spin();
+  });
+  const tick = () => setTimeout(() => {
+    if (settled) return;
+    counts.timers++;
+    tick();
+  }, 0);
+  spin();
+  tick();
+  await done;
+  settled = true;
+  return counts;
+}
+
+describe.each(availableBackends())('stepAsync on the %s backend', (name) => {
+  it('gives the same bits as step(), state and step counts included', async () => {
+    setBackend(name);
+    const a = setup(70_000, 1, true);
+    const b = setup(70_000, 1, true);
+    for (let s = 0; s < 3; s++) {
+      a.opt.step();
+      await b.opt.stepAsync();
+    }
+    a.params.forEach((p, i) => {
+      const q = b.params[i]!;
+      expect(firstBitDifference(q.data, p.data)).toBeNull();
+      const [sa, sb] = [a.opt.state.get(p)!, b.opt.state.get(q)!];
+      expect(sb.step).toBe(3);
+      expect(firstBitDifference(sb.expAvg, sa.expAvg)).toBeNull();
+      expect(firstBitDifference(sb.maxExpAvgSq!, sa.maxExpAvgSq!)).toBeNull();
+    });
+  });
+
+  it('keeps the event loop serving immediates and timers while it runs', async () => {
+    setBackend(name);
+    // Large enough to take milliseconds on any backend: the loop turns many times meanwhile.
+    const { opt } = setup(name === 'js' ? 3_000_000 : 4_000_000, 2);
+    const counts = await liveness(opt.stepAsync());
+    expect(counts.immediates).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('while a stepAsync is in flight', () => {
+  const refused = expect.objectContaining({ code: 'ERR_BUSY' });
+
+  it('every method of that optimizer touching params, grads or state is refused, and setBackend and setNumThreads too', async () => {
+    const { opt, params } = setup(2_000_000, 3);
+    const other = new Parameter(new Float32Array(4));
+    const pending = opt.stepAsync();
+    expect(() => opt.step()).toThrow(refused);
+    await expect(opt.stepAsync()).rejects.toThrow(refused);
+    expect(() => opt.zeroGrad()).toThrow(refused);
+    expect(() => opt.addParamGroup({ params: [other] })).toThrow(refused);
+    // Methods added by other features refuse the same way, whatever their arguments.
+    const more = opt as unknown as Record<string, ((...args: unknown[]) => unknown) | undefined>;
+    for (const method of ['stateDict', 'loadStateDict', 'explain']) {
+      if (typeof more[method] === 'function') expect(() => more[method]!.call(opt, {})).toThrow(refused);
+    }
+    expect(() => setBackend('scalar')).toThrow(refused);
+    expect(() => setNumThreads(1)).toThrow(refused);
+    await pending;
+    // Afterwards everything works again.
+    setNumThreads(numThreads());
+    opt.zeroGrad();
+    expect(params[0]!.grad).toBeNull();
+    expect(opt.state.get(params[0]!)!.step).toBe(1);
+  });
+
+  it('another optimizer still steps, synchronously or not', async () => {
+    const first = setup(2_000_000, 4);
+    const second = setup(1000, 5);
+    const pending = first.opt.stepAsync();
+    second.opt.step();
+    await second.opt.stepAsync();
+    await pending;
+    expect(second.opt.state.get(second.params[0]!)!.step).toBe(2);
+  });
+
+  it('a validation error rejects the promise and changes nothing', async () => {
+    const { opt, params } = setup(100, 6);
+    params[1]!.grad = new Float32Array(3);
+    const before = params.map((p) => p.data.slice());
+    await expect(opt.stepAsync()).rejects.toThrow(expect.objectContaining({ code: 'ERR_GRAD_LENGTH' }));
+    params.forEach((p, i) => expect(firstBitDifference(p.data, before[i]!)).toBeNull());
+    expect(opt.state.size).toBe(0);
+    params[1]!.grad = new Float32Array(37);
+    await opt.stepAsync();
+  });
+
+  it('a buffer detached after the plan was cached is reported with its own code', async () => {
+    const { opt, params } = setup(100, 7);
+    await opt.stepAsync();
+    const grad = params[2]!.grad!;
+    structuredClone(grad.buffer, { transfer: [grad.buffer as ArrayBuffer] });
+    await expect(opt.stepAsync()).rejects.toThrow(expect.objectContaining({ code: 'ERR_GRAD_LENGTH' }));
+    expect(opt.state.get(params[0]!)!.step).toBe(1);
+  });
+});
