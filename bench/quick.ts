@@ -3,17 +3,19 @@
  * at an in-cache size (64K floats) and a DRAM size (16M floats). Medians of repeated steps; the
  * full suite (peers, roofline, many-tensor workloads) is `npm run bench`.
  *
- *   npx tsx bench/quick.ts [--sizes 65536,16777216] [--backends avx512,js]
+ *   npx tsx bench/quick.ts [--sizes 65536,16777216] [--backends avx512,js] [--threads 1]
  */
 import { parseArgs } from 'node:util';
 
-import { Adam, availableBackends, Parameter, setBackend, type BackendName } from '../src/index.js';
+import { Adam, availableBackends, numThreads, Parameter, setBackend, setNumThreads, type BackendName } from '../src/index.js';
 
 const { values } = parseArgs({
-  options: { sizes: { type: 'string', default: '65536,16777216' }, backends: { type: 'string' } },
+  options: { sizes: { type: 'string', default: '65536,16777216' }, backends: { type: 'string' }, threads: { type: 'string' } },
 });
 const sizes = values.sizes!.split(',').map(Number);
 const backends = (values.backends?.split(',') as BackendName[] | undefined) ?? availableBackends();
+if (values.threads) setNumThreads(Number(values.threads));
+console.log(`threads: ${numThreads()}`);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
