@@ -9,12 +9,12 @@
 
 #include <vector>
 
+#include "plan.h"
+
 namespace views {
 
-struct span {
-  char *data;
-  size_t bytes;
-};
+/* The same span the step plan reads (native/plan.h): data NULL and 0 bytes when detached. */
+typedef buffer_span span;
 
 /* A JS array of ArrayBuffers or (for SharedArrayBuffers) Uint8Arrays over whole buffers. */
 bool read_buffers(napi_env env, napi_value list, std::vector<span> *out);
