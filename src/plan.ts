@@ -125,26 +125,20 @@ export interface StepOutcome {
 /** A step that ran with nothing to report. */
 export const RAN: StepOutcome = Object.freeze({});
 
-/** Runs a whole step: every segment, one native crossing, the pre-pass (if any) included. */
-export function runSegments(segments: readonly Segment[], prePass?: PrePass): StepOutcome {
-  if (segments.length === 0) return RAN;
-  const guarded = prePass !== undefined && (prePass.nonFinite || prePass.zeroScan);
+/** Runs segments once, in one native crossing (or the TypeScript reference): the one-shot path
+ * the kernel tests and the benchmark use. Optimizers step through src/step_plan.ts, which also
+ * runs the guard pre-pass. */
+export function runSegments(segments: readonly Segment[]): void {
+  if (segments.length === 0) return;
   if (isJsBackend()) {
-    const outcome = guarded ? prePassReference(segments, prePass) : RAN;
-    if (outcome.stopped) return outcome;
     for (const s of segments) adamStepReference(s.param, s.grad, s.expAvg, s.expAvgSq, s.maxExpAvgSq, s.scalars);
-    return outcome;
+    return;
   }
   const { buffers, table, scalars } = encodePlan(segments);
-  if (!guarded) {
-    addon.step(buffers, table, scalars);
-    return RAN;
-  }
-  const { flags, zeroReport } = guardArguments(prePass, segments.length);
-  return guardOutcome(addon.step(buffers, table, scalars, flags, zeroReport), zeroReport);
+  addon.step(buffers, table, scalars);
 }
 
-/** The 'js' backend's pre-pass (and the guard flags for the native one): the same facts as native/guard.cc, in the same order. */
+/** The 'js' backend's pre-pass: the same facts as native/guard.cc, in the same order. */
 export function prePassReference(segments: ReadonlyArray<Omit<Segment, 'scalars'>>, prePass: PrePass): StepOutcome {
   if (prePass.nonFinite) {
     for (let k = 0; k < segments.length; k++) {
