@@ -15,17 +15,14 @@ import type { AdamState } from './adam.js';
 import { addon } from './native.js';
 import type { Parameter } from './param.js';
 import { bufferHandle } from './plan.js';
+import { countedState, StepCounts } from './step_counts.js';
 
 const LINE_FLOATS = 16;
 const BYTES = Float32Array.BYTES_PER_ELEMENT;
 
-function makeState(buffer: ArrayBuffer, regionStarts: readonly number[], offset: number, numel: number): AdamState {
-  const view = (region: number): Float32Array => new Float32Array(buffer, (regionStarts[region]! + offset) * BYTES, numel);
-  const state = { step: 0 } as AdamState;
-  Object.defineProperty(state, 'expAvg', { value: view(0), enumerable: true });
-  Object.defineProperty(state, 'expAvgSq', { value: view(1), enumerable: true });
-  if (regionStarts.length === 3) Object.defineProperty(state, 'maxExpAvgSq', { value: view(2), enumerable: true });
-  return state;
+function makeState(buffer: ArrayBuffer, regionStarts: readonly number[], offset: number, numel: number, counts: StepCounts, index: number): AdamState {
+  const views = regionStarts.map((start) => new Float32Array(buffer, (start + offset) * BYTES, numel));
+  return countedState(counts, index, views);
 }
 
 /** A float's position within its cache line, 0 to 15. */
@@ -62,7 +59,8 @@ export function allocateState(params: readonly Parameter[], amsgrad: boolean): A
   if (params.length === 0) return [];
   const { offsets, total } = slots(params);
   const { buffer, starts } = regions(total, amsgrad);
-  return params.map((p, i) => makeState(buffer, starts, offsets[i]!, p.numel));
+  const counts = new StepCounts(params.length);
+  return params.map((p, i) => makeState(buffer, starts, offsets[i]!, p.numel, counts, i));
 }
 
 /** A group's reserved state storage. */
@@ -70,22 +68,25 @@ class Arena {
   readonly amsgrad: boolean;
   readonly #buffer: ArrayBuffer;
   readonly #starts: number[];
-  readonly #slots = new Map<Parameter, number>();
+  /** Per parameter: its offset in each region, and its index in #counts. */
+  readonly #slots = new Map<Parameter, { offset: number; index: number }>();
+  readonly #counts: StepCounts;
 
   constructor(params: readonly Parameter[], amsgrad: boolean) {
     this.amsgrad = amsgrad;
     const unique = [...new Set(params)];
     const { offsets, total } = slots(unique);
-    unique.forEach((p, i) => this.#slots.set(p, offsets[i]!));
+    unique.forEach((p, i) => this.#slots.set(p, { offset: offsets[i]!, index: i }));
+    this.#counts = new StepCounts(unique.length);
     ({ buffer: this.#buffer, starts: this.#starts } = regions(total, amsgrad));
   }
 
   /** The parameter's slot, once; undefined if it has none or it was taken. */
   take(param: Parameter): AdamState | undefined {
-    const offset = this.#slots.get(param);
-    if (offset === undefined) return undefined;
+    const slot = this.#slots.get(param);
+    if (slot === undefined) return undefined;
     this.#slots.delete(param);
-    return makeState(this.#buffer, this.#starts, offset, param.numel);
+    return makeState(this.#buffer, this.#starts, slot.offset, param.numel, this.#counts, slot.index);
   }
 }
 

@@ -14,6 +14,7 @@ import { guardArguments, guardOutcome, prePassReference, RAN, TableWriter, write
 export type { PrePass, StepOutcome } from './plan.js';
 
 import { adamScalars, adamStepReference, type AdamHyper } from './reference.js';
+import { stepSlot, type StepCounts } from './step_counts.js';
 
 /** A parameter about to be updated, where it sits, and its state if it has any yet. */
 export interface Work {
@@ -34,6 +35,33 @@ export type StateAllocator = (groupIndex: number, params: readonly Parameter[], 
 
 /** A kernel segment's views; its scalars come from its row. */
 type Views = Omit<Segment, 'scalars'>;
+
+/** The states of one StepCounts batch that this plan steps, and its edit count when built. */
+interface Counted {
+  counts: StepCounts;
+  edits: number;
+  indices: Int32Array;
+}
+
+/** A state this library did not make (see src/step_counts.ts): checked one by one. */
+interface Foreign {
+  state: AdamState;
+  row: number;
+}
+
+/** Groups `states` by where their step counts live. */
+function countedStates(states: readonly AdamState[], rowOf: readonly number[]): { counted: Counted[]; foreign: Foreign[] } {
+  const byBatch = new Map<StepCounts, number[]>();
+  const foreign: Foreign[] = [];
+  states.forEach((state, k) => {
+    const slot = stepSlot(state);
+    if (!slot) foreign.push({ state, row: rowOf[k]! });
+    else if (byBatch.has(slot.counts)) byBatch.get(slot.counts)!.push(slot.index);
+    else byBatch.set(slot.counts, [slot.index]);
+  });
+  const counted = [...byBatch].map(([counts, indices]) => ({ counts, edits: counts.edits, indices: Int32Array.from(indices) }));
+  return { counted, foreign };
+}
 
 interface Row {
   group: number;
@@ -61,9 +89,8 @@ export class StepPlan {
   readonly #expected: Array<Float32Array | null>;
   /** Every parameter of every group, in order: one flat loop per step instead of nested ones. */
   readonly #params: Parameter[];
-  readonly #states: AdamState[];
-  /** Per entry of #states: its scalars row. */
-  readonly #rowOf: Int32Array;
+  readonly #counted: Counted[];
+  readonly #foreign: Foreign[];
   readonly #rows: Row[];
   readonly #amsgrad: boolean[];
   readonly #fresh: Array<[Parameter, AdamState]>;
@@ -85,7 +112,7 @@ export class StepPlan {
     groups: readonly { readonly params: readonly Parameter[] }[],
     expected: Array<Float32Array | null>,
     states: AdamState[],
-    rowOf: Int32Array,
+    rowOf: number[],
     rows: Row[],
     amsgrad: boolean[],
     fresh: Array<[Parameter, AdamState]>,
@@ -98,8 +125,7 @@ export class StepPlan {
     this.groups = groups;
     this.#expected = expected;
     this.#params = groups.flatMap((g) => g.params);
-    this.#states = states;
-    this.#rowOf = rowOf;
+    ({ counted: this.#counted, foreign: this.#foreign } = countedStates(states, rowOf));
     this.#rows = rows;
     this.#amsgrad = amsgrad;
     this.#fresh = fresh;
@@ -182,7 +208,7 @@ export class StepPlan {
     }
     const amsgrad = plan.map((g) => g.hyper.amsgrad);
     const works = plan.flatMap((g) => g.work);
-    return new StepPlan(groups, expected, states, Int32Array.from(rowIndex), rows, amsgrad, fresh, segments, segmentRows, writer, works);
+    return new StepPlan(groups, expected, states, rowIndex, rows, amsgrad, fresh, segments, segmentRows, writer, works);
   }
 
   /** The number of kernel segments (coalesced runs). */
@@ -200,8 +226,9 @@ export class StepPlan {
       const p = params[i]!;
       if ((p.requiresGrad ? p.grad : null) !== expected[i]) return false;
     }
-    const states = this.#states, rowOf = this.#rowOf, rows = this.#rows;
-    for (let k = 0; k < states.length; k++) if (states[k]!.step !== rows[rowOf[k]!]!.step) return false;
+    const counted = this.#counted, foreign = this.#foreign, rows = this.#rows;
+    for (let j = 0; j < counted.length; j++) if (counted[j]!.counts.edits !== counted[j]!.edits) return false;
+    for (let k = 0; k < foreign.length; k++) if (foreign[k]!.state.step !== rows[foreign[k]!.row]!.step) return false;
     const buffers = this.#buffers, bytes = this.#byteLengths;
     for (let b = 0; b < buffers.length; b++) if (buffers[b]!.byteLength !== bytes[b]) return false;
     return true;
@@ -287,8 +314,11 @@ export class StepPlan {
   /** After the kernel ran: counts the step and registers state created for it. */
   commit(register: (param: Parameter, state: AdamState) => void): void {
     for (const row of this.#rows) row.step++;
-    const states = this.#states;
-    for (let k = 0; k < states.length; k++) states[k]!.step++;
+    for (const { counts, indices } of this.#counted) {
+      const c = counts.counts;
+      for (let k = 0; k < indices.length; k++) c[indices[k]!]!++;
+    }
+    for (const { state } of this.#foreign) state.step++;
     for (const [param, state] of this.#fresh) register(param, state);
     this.#fresh.length = 0;
   }

@@ -170,6 +170,61 @@ describe('the cached step plan', () => {
     expect(() => opt.step()).toThrow(expect.objectContaining({ code: 'ERR_AMSGRAD_STATE' }));
   });
 
+  it('steps with a step count the user assigned since the plan was built, bit for bit as a fresh optimizer would', () => {
+    const { opt, params } = separateModel();
+    opt.step();
+    opt.step();
+    opt.state.get(params[1]!)!.step = 40;
+    const w = watch();
+    opt.step();
+    expect(w.rebuilds()).toBe(1);
+    expect(params.map((p) => opt.state.get(p)!.step)).toEqual([3, 41, 3]);
+
+    // The same from a state dict that says 40, loaded into a fresh optimizer over copies.
+    const saved = opt.stateDict();
+    const copies = params.map((p) => {
+      const c = new Parameter(p.data.slice());
+      c.grad = p.grad!.slice();
+      return c;
+    });
+    const fresh = new Adam(copies, { lr: 0.1 });
+    fresh.loadStateDict(saved);
+    opt.step();
+    fresh.step();
+    params.forEach((p, i) => expect(firstBitDifference(p.data, copies[i]!.data)).toBeNull());
+    expect(copies.map((p) => fresh.state.get(p)!.step)).toEqual([4, 42, 4]);
+  });
+
+  it('keeps state a plain-looking record: step, expAvg, expAvgSq as own enumerable properties', () => {
+    const { opt, params } = separateModel();
+    opt.step();
+    const state = opt.state.get(params[0]!)!;
+    expect(Object.keys(state)).toEqual(['step', 'expAvg', 'expAvgSq']);
+    expect({ ...state }).toEqual({ step: 1, expAvg: state.expAvg, expAvgSq: state.expAvgSq });
+    expect(structuredClone(state)).toEqual({ step: 1, expAvg: state.expAvg, expAvgSq: state.expAvgSq });
+    (state as { step: unknown }).step = '3';
+    expect(() => opt.step()).toThrow(/state.step must be a non-negative integer, got the string "3"/);
+    state.step = 1;
+    opt.step();
+    expect(state.step).toBe(2);
+  });
+
+  it('counts steps of a state object put into the map by hand, one by one', () => {
+    const { opt, params } = separateModel();
+    opt.step();
+    const own = opt.state.get(params[2]!)!;
+    const foreign = { step: own.step, expAvg: own.expAvg.slice(), expAvgSq: own.expAvgSq.slice() };
+    (opt.state as Map<Parameter, typeof foreign>).set(params[2]!, foreign);
+    opt.step();
+    opt.step();
+    expect(foreign.step).toBe(3);
+    foreign.step = 10;
+    const w = watch();
+    opt.step();
+    expect(w.rebuilds()).toBe(1);
+    expect(foreign.step).toBe(11);
+  });
+
   it('keeps a group\'s state in one arena, contiguous in group order, even for parameters that start later', () => {
     const store = storeModel(5);
     const opt = new Adam(store.params);
