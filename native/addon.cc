@@ -134,22 +134,47 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
-/* runAsync(plan, scalars[, checked]) → Promise<void>: the same step off the event loop. */
-Napi::Value RunAsync(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 2 || info.Length() > 5 || info.Length() == 4) return throw_internal(env, "runAsync(plan, scalars[, checked[, guardFlags, zeroReport]]): bad arguments");
-  prepared_plan *plan = ready_plan(env, info[0], info[1], checked_flag(info));
+/* Starts a step over `plan_value` off the event loop: a Promise<void>, or with a guard that refuses
+ * the step, its [segment, element]; undefined after throwing. Without guard flags (nullptr) no
+ * pre-pass runs. The read-only pre-pass runs here, on the calling thread, so that a
+ * refused step starts nothing asynchronously. */
+Napi::Value start_async(Napi::Env env, napi_value plan_value, napi_value scalars, bool checked, napi_value guard_flags,
+                        napi_value zero_report) {
+  prepared_plan *plan = ready_plan(env, plan_value, scalars, checked);
   if (!plan) return env.Undefined();
-  if (info.Length() == 5) {
-    /* The read-only pre-pass runs here, on the calling thread, so that a refused step starts
-     * nothing asynchronously: the caller gets [segment, element] instead of a promise. */
-    const Napi::Value stop = run_guard(env, plan->segments, info[3], info[4]);
+  if (guard_flags) {
+    const Napi::Value stop = run_guard(env, plan->segments, guard_flags, zero_report);
     if (!stop.IsNull()) return stop;
   }
   const char *error = nullptr;
-  napi_value promise = start_step_async(env, info[0], plan, current_kernel(env), &error);
+  napi_value promise = start_step_async(env, plan_value, plan, current_kernel(env), &error);
   if (!promise) return throw_internal(env, error);
   return Napi::Value(env, promise);
+}
+
+/* runAsync(plan, scalars[, checked[, guardFlags, zeroReport]]) → Promise<void> | [segment, element]. */
+Napi::Value RunAsync(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || info.Length() > 5 || info.Length() == 4) return throw_internal(env, "runAsync(plan, scalars[, checked[, guardFlags, zeroReport]]): bad arguments");
+  const bool guarded = info.Length() == 5;
+  return start_async(env, info[0], info[1], checked_flag(info), guarded ? napi_value(info[3]) : nullptr, guarded ? napi_value(info[4]) : nullptr);
+}
+
+/* prepareAsync(buffers, table, scalars[, guardFlags, zeroReport]) → [plan, what runAsync returns]:
+ * a stepAsync that had to rebuild its plan still crosses once. */
+Napi::Value PrepareAsync(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3 && info.Length() != 5) return throw_internal(env, "prepareAsync(buffers, table, scalars[, guardFlags, zeroReport]): bad arguments");
+  const char *error = nullptr;
+  napi_value plan = prepare_plan(env, info[0], info[1], &error);
+  if (!plan) return throw_internal(env, error);
+  const bool guarded = info.Length() == 5;
+  const Napi::Value started = start_async(env, plan, info[2], false, guarded ? napi_value(info[3]) : nullptr, guarded ? napi_value(info[4]) : nullptr);
+  if (started.IsUndefined()) return started;
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Value(env, plan));
+  out.Set(1u, started);
+  return out;
 }
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo &info) {
@@ -233,6 +258,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("prepare", Napi::Function::New(env, Prepare, "prepare"));
   exports.Set("run", Napi::Function::New(env, Run, "run"));
   exports.Set("runAsync", Napi::Function::New(env, RunAsync, "runAsync"));
+  exports.Set("prepareAsync", Napi::Function::New(env, PrepareAsync, "prepareAsync"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("numThreads", Napi::Function::New(env, NumThreads, "numThreads"));
   exports.Set("tuning", Napi::Function::New(env, Tuning, "tuning"));

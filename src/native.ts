@@ -63,6 +63,9 @@ export interface NativeAddon {
    * Stop instead of a promise. */
   runAsync(plan: NativePlan, scalars: Float64Array, checked?: boolean): Promise<void>;
   runAsync(plan: NativePlan, scalars: Float64Array, checked: boolean, guardFlags: number, zeroReport: Uint8Array | null): Promise<void> | Stop;
+  /** prepare and runAsync in one crossing: [plan, what runAsync returns]. */
+  prepareAsync(buffers: Buffers, table: Float64Array, scalars: Float64Array): [NativePlan, Promise<void>];
+  prepareAsync(buffers: Buffers, table: Float64Array, scalars: Float64Array, guardFlags: number, zeroReport: Uint8Array | null): [NativePlan, Promise<void> | Stop];
   setNumThreads(n: number): void;
   numThreads(): number;
   tuning(options: { chunkElements?: number; parallelMin?: number }): void;

@@ -7,7 +7,7 @@
  */
 import type { AdamState } from './adam.js';
 import { isJsBackend } from './backend.js';
-import { addon, type NativePlan } from './native.js';
+import { addon, type NativePlan, type Stop } from './native.js';
 import type { Parameter } from './param.js';
 import { guardArguments, guardOutcome, prePassReference, RAN, TableWriter, writeScalars, type PrePass, type Segment, type StepOutcome } from './plan.js';
 
@@ -280,15 +280,17 @@ export class StepPlan {
       return this.#runJsSliced(this.#jsScalars(hypers)).then(() => outcome);
     }
     this.#fillScalars(hypers);
-    if (!this.#native) {
-      this.#native = addon.prepare(this.#pending!.buffers, this.#pending!.table);
+    const guard = prePass && guardArguments(prePass, this.#segments.length);
+    let started: Promise<void> | Stop;
+    if (this.#native) {
+      started = guard ? addon.runAsync(this.#native, this.#scalars, true, guard.flags, guard.zeroReport) : addon.runAsync(this.#native, this.#scalars, true);
+    } else {
+      const { buffers, table } = this.#pending!;
+      [this.#native, started] = guard ? addon.prepareAsync(buffers, table, this.#scalars, guard.flags, guard.zeroReport) : addon.prepareAsync(buffers, table, this.#scalars);
       this.#pending = null;
     }
-    if (!prePass) return addon.runAsync(this.#native, this.#scalars, true).then(() => RAN);
-    const { flags, zeroReport } = guardArguments(prePass, this.#segments.length);
-    const started = addon.runAsync(this.#native, this.#scalars, true, flags, zeroReport);
-    if (Array.isArray(started)) return Promise.resolve(guardOutcome(started as [number, number], zeroReport));
-    return started.then(() => guardOutcome(null, zeroReport));
+    if (Array.isArray(started)) return Promise.resolve(guardOutcome(started, guard!.zeroReport));
+    return started.then(() => (guard ? guardOutcome(null, guard.zeroReport) : RAN));
   }
 
   /** The js backend has no thread to run on: it yields to the event loop between slices. */

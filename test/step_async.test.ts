@@ -1,7 +1,8 @@
 /** stepAsync: the same update as step(), off the event loop, with every overlapping call refused. */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 
 import { Adam, availableBackends, backend, numThreads, Parameter, setBackend, setNumThreads } from '../src/index.js';
+import { addon } from '../src/native.js';
 import { firstBitDifference } from './support/compare.js';
 import { fillValues, rng } from './support/random.js';
 
@@ -63,6 +64,34 @@ describe.each(availableBackends())('stepAsync on the %s backend', (name) => {
     const { opt } = setup(name === 'js' ? 3_000_000 : 4_000_000, 2);
     const counts = await liveness(opt.stepAsync());
     expect(counts.immediates).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('stepAsync crossings', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it.each([
+    ['unguarded', {}],
+    ["with nonFinite: 'skip'", { nonFinite: 'skip' as const }],
+  ])('crosses into native code once per step, a step that rebuilds its plan included (%s)', async (_, options) => {
+    setBackend(initialBackend);
+    const params = [1000, 37].map((n, i) => {
+      const p = new Parameter(fillValues(new Float32Array(n), rng(40 + i)));
+      p.grad = fillValues(new Float32Array(n), rng(50 + i));
+      return p;
+    });
+    const opt = new Adam(params, options);
+    const names = ['step', 'prepare', 'run', 'runAsync', 'prepareAsync'] as const;
+    const spies = names.map((n) => vi.spyOn(addon, n));
+    const crossings = () => spies.reduce((sum, spy) => sum + spy.mock.calls.length, 0);
+    await opt.stepAsync(); // builds the plan
+    expect(crossings()).toBe(1);
+    await opt.stepAsync(); // reuses it
+    expect(crossings()).toBe(2);
+    params[1]!.grad = fillValues(new Float32Array(37), rng(60)); // a new grad array: rebuilt
+    await opt.stepAsync();
+    expect(crossings()).toBe(3);
+    expect(opt.state.get(params[1]!)!.step).toBe(3);
   });
 });
 
