@@ -1,4 +1,8 @@
 /** stepAsync: the same update as step(), off the event loop, with every overlapping call refused. */
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 
 import { Adam, availableBackends, backend, numThreads, Parameter, setBackend, setNumThreads } from '../src/index.js';
@@ -6,6 +10,7 @@ import { addon } from '../src/native.js';
 import { firstBitDifference } from './support/compare.js';
 import { fillValues, rng } from './support/random.js';
 
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const initialBackend = backend();
 afterAll(() => setBackend(initialBackend));
 
@@ -129,6 +134,26 @@ describe('while a stepAsync is in flight', () => {
     await second.opt.stepAsync();
     await pending;
     expect(second.opt.state.get(second.params[0]!)!.step).toBe(2);
+  });
+
+  it('its buffers survive forced garbage collection, though nothing but the plan\'s weak references holds them', () => {
+    // A child process: gc() needs --expose-gc, and a step writing into collected buffers may
+    // crash its process instead of failing an assertion.
+    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/support/async-gc.ts'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    expect({ status: child.status, signal: child.signal }, child.stderr).toEqual({ status: 0, signal: null });
+    const report = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+    expect(report).toEqual({
+      buffers: 5,
+      gcsWhilePending: expect.any(Number),
+      fewestAliveWhilePending: 5,
+      paramWritten: true,
+      // The control: once the step settled the same collections freed them all, the plan alive.
+      aliveAfterSettle: 0,
+      runAfterCollection: expect.stringContaining('a plan buffer is gone'),
+    });
   });
 
   it('a validation error rejects the promise and changes nothing', async () => {
