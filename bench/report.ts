@@ -15,7 +15,7 @@ export interface ResultRow {
    * memory roofline. */
   ofRoofline: number;
   samples: number;
-  source: 'benny' | 'native timer';
+  source: 'benny' | 'native timer' | 'hrtime';
 }
 
 const fmt = (v: number, digits = 3) => (v >= 100 ? v.toFixed(0) : v.toPrecision(digits));

@@ -148,6 +148,25 @@ async function tfjsSuites(): Promise<void> {
   }
 }
 
+/** tfjs over many tensors, one variable each. Its per-tensor cost makes a step at 100000 tensors
+ * take seconds (about 15 s on the wasm backend here), too slow for benny's sampling: such steps
+ * are timed directly, a few times, after one warm-up step. */
+async function tfjsManyRows(workload: string, model: Model): Promise<void> {
+  for (const be of ['wasm', 'cpu'] as const) {
+    const tf = await tfjsStep(be, model.params);
+    const name = `tfjs ${be} backend`;
+    if (model.params.length < 10000) {
+      await suite(workload, model.elements, [{ name, kind: 'peer', threads: 1, setup: () => tf.step }]);
+    } else {
+      tf.step();
+      const times = Array.from({ length: quick ? 1 : 3 }, timeCall(tf.step));
+      const r = row(workload, model.elements, name, 'peer', 1, median(times), times.length, 'hrtime');
+      console.log(`  ${`${name}, 1 thread`.padEnd(42)} ${r.nsPerElement.toPrecision(3).padStart(8)} ns/element (median of ${times.length}, timed directly)`);
+    }
+    tf.dispose();
+  }
+}
+
 const many = new Map<string, Model>();
 async function manyTensorSuites(): Promise<void> {
   const shapes: Array<[number, number]> = quick ? [[256, 1024], [10000, 16]] : [[4096, 1024], [100000, 16]];
@@ -164,6 +183,7 @@ async function manyTensorSuites(): Promise<void> {
         cases.push({ name: 'plain JS loop', kind: 'peer', threads: 1, setup: () => plain });
       }
       await suite(workload, n, cases);
+      if (how === 'separate buffers') await tfjsManyRows(workload, model);
       layoutRows(workload, model);
     }
     const workload = `1 tensor × ${label(n)} floats (same elements, for comparison)`;
