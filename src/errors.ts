@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'ERR_INTERNAL'
   | 'ERR_NON_FINITE'
   | 'ERR_OPTION'
+  | 'ERR_PARAM_ALIAS'
   | 'ERR_PARAM_GROUP'
   | 'ERR_PARAM_TYPE'
   | 'ERR_SHAPE'

@@ -19,6 +19,7 @@ import {
   type StepPostHook,
   type StepPreHook,
 } from './hooks.js';
+import { firstSelfOverlap } from './overlap.js';
 import { Parameter } from './param.js';
 import { asStateDictError, groupToDict, readSaved, type StateDict, type StateDictInput } from './state_dict.js';
 import { VersionedMap } from './versioned_map.js';
@@ -352,7 +353,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     const owner = new Map<Parameter, number>();
     this.#groups.forEach((g, gi) => g.params.forEach((p) => owner.set(p, gi)));
     const firstNew = this.#groups.length;
-    return specs.map((spec, k) => {
+    const groups = specs.map((spec, k) => {
       const index = firstNew + k;
       const at = `${where}: group ${index}`;
       checkKeys(spec, ['params', ...this.#algorithm.keys], at);
@@ -382,6 +383,8 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
       });
       return group as ParamGroup<H>;
     });
+    checkParamOverlap([...this.#groups, ...groups], where);
+    return groups;
   }
 }
 
@@ -426,4 +429,18 @@ function normalizeParams(params: unknown, where: string): Record<string, unknown
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Throws ERR_PARAM_ALIAS when two parameters' data share memory. Each is updated in place, by
+ * threads that split the work at cache lines of each: overlapping updates would race, and a
+ * frozen parameter overlapping a trained one would move. Tied weights are one Parameter. */
+function checkParamOverlap(groups: ReadonlyArray<{ readonly params: readonly Parameter[] }>, where: string): void {
+  const spans = groups.flatMap((g, gi) => g.params.map((param, pi) => ({ view: param.data, tag: `group ${gi}, parameter ${pi} (${param.label})` })));
+  const hit = firstSelfOverlap(spans);
+  if (!hit) return;
+  throw new SimdAdamError(
+    'ERR_PARAM_ALIAS',
+    `${where}: ${hit.b.tag} shares memory with ${hit.a.tag}; parameters must not overlap, since updating both in place would ` +
+      'race between threads (for tied weights, pass the one Parameter once)',
+  );
 }
