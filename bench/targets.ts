@@ -33,6 +33,11 @@ export function timeProbe(kind: 'adam' | 'traffic', arrays: ProbeArrays, paralle
   return () => addon.probe(kind, arrays.param, arrays.grad, arrays.expAvg, arrays.expAvgSq, 1, parallel)[0]!;
 }
 
+/** The traffic probe or the bare kernel over a plan's buffers, natively timed: one pass. */
+export function timeProbePlan(kind: 'adam' | 'traffic', plan: { buffers: Parameters<typeof addon.probePlan>[1]; table: Float64Array }, parallel: boolean): Timed {
+  return () => addon.probePlan(kind, plan.buffers, plan.table, 1, parallel)[0]!;
+}
+
 /** Medians of `a` and `b` over `rounds` alternating runs, after one warm-up of each. */
 export function interleave(a: Timed, b: Timed, rounds: number): { a: number; b: number } {
   a();
