@@ -4,7 +4,7 @@
  * then counts a step with a loop over typed arrays, and learns that some `state.step` was
  * assigned from one edit counter per batch. Reading and writing every state object instead cost
  * two cache misses per parameter each step, because the kernel has just streamed the model
- * through the cache (about 25 µs per 1000 parameters, measured at 4096).
+ * through the cache: 100–150 µs of a 2.3 ms step at 4096 parameters.
  */
 import type { AdamState } from './adam.js';
 
@@ -19,9 +19,9 @@ export class StepCounts {
   }
 }
 
-/** `state.step` was given something other than a number: kept as given, so that the next step
- * names it in its error (ERR_STATE) exactly as the user wrote it. */
-const NUMBER = Symbol('number');
+/** What #other holds while the step is the number in the counts. `state.step` given anything
+ * else keeps it as given, so that the next step names it in its error (ERR_STATE) as written. */
+const IN_COUNTS = Symbol('in counts');
 
 /** A state whose `step` lives in a StepCounts. It looks like a plain AdamState: `step`,
  * `expAvg`, `expAvgSq` and `maxExpAvgSq` are its own enumerable properties, in that order. */
@@ -29,12 +29,12 @@ class CountedState {
   static readonly #step: PropertyDescriptor = {
     enumerable: true,
     get(this: CountedState): unknown {
-      return this.#other === NUMBER ? this.#counts.counts[this.#index] : this.#other;
+      return this.#other === IN_COUNTS ? this.#counts.counts[this.#index] : this.#other;
     },
     set(this: CountedState, value: unknown) {
       if (typeof value === 'number') {
         this.#counts.counts[this.#index] = value;
-        this.#other = NUMBER;
+        this.#other = IN_COUNTS;
       } else {
         this.#other = value;
       }
@@ -44,7 +44,7 @@ class CountedState {
 
   readonly #counts: StepCounts;
   readonly #index: number;
-  #other: unknown = NUMBER;
+  #other: unknown = IN_COUNTS;
 
   constructor(counts: StepCounts, index: number, views: readonly Float32Array[]) {
     this.#counts = counts;
