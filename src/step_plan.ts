@@ -8,7 +8,7 @@
 import type { AdamState } from './adam.js';
 import { isJsBackend } from './backend.js';
 import { addon, type NativePlan, type Stop } from './native.js';
-import type { Parameter } from './param.js';
+import { parameterAssignments, type Parameter } from './param.js';
 import { guardArguments, guardOutcome, prePassReference, RAN, TableWriter, writeScalars, type PrePass, type Segment, type StepOutcome } from './plan.js';
 
 export type { PrePass, StepOutcome } from './plan.js';
@@ -106,6 +106,8 @@ export class StepPlan {
   readonly #buffers: ArrayBufferLike[];
   readonly #byteLengths: number[];
   #native: NativePlan | null = null;
+  /** parameterAssignments() when every parameter last matched #expected. */
+  #assignments = parameterAssignments();
   stateVersion = -1;
 
   private constructor(
@@ -221,10 +223,14 @@ export class StepPlan {
   matches(groups: StepPlan['groups'], hypers: readonly AdamHyper[], stateVersion: number): boolean {
     if (groups !== this.groups || stateVersion !== this.stateVersion) return false;
     for (let g = 0; g < hypers.length; g++) if (hypers[g]!.amsgrad !== this.#amsgrad[g]) return false;
-    const params = this.#params, expected = this.#expected;
-    for (let i = 0; i < params.length; i++) {
-      const p = params[i]!;
-      if ((p.requiresGrad ? p.grad : null) !== expected[i]) return false;
+    const assignments = parameterAssignments();
+    if (assignments !== this.#assignments) {
+      const params = this.#params, expected = this.#expected;
+      for (let i = 0; i < params.length; i++) {
+        const p = params[i]!;
+        if ((p.requiresGrad ? p.grad : null) !== expected[i]) return false;
+      }
+      this.#assignments = assignments;
     }
     const counted = this.#counted, foreign = this.#foreign, rows = this.#rows;
     for (let j = 0; j < counted.length; j++) if (counted[j]!.counts.edits !== counted[j]!.edits) return false;

@@ -131,6 +131,32 @@ describe('the cached step plan', () => {
     expect(w.runs()).toBe(2);
   });
 
+  it('is reused when grads are reassigned the arrays it was built for, by any parameter', () => {
+    const { opt, params } = separateModel();
+    opt.step();
+    const w = watch();
+    const grads = params.map((p) => p.grad);
+    params.forEach((p, i) => {
+      p.grad = null;
+      p.grad = grads[i]!;
+    });
+    new Parameter(new Float32Array(1)).grad = new Float32Array(1); // another model's parameter
+    opt.step();
+    opt.step();
+    expect(w.rebuilds()).toBe(0);
+    expect(opt.state.get(params[0]!)!.step).toBe(3);
+  });
+
+  it('keeps grad an own enumerable property of a Parameter, as a plain field would be', () => {
+    const p = new Parameter(new Float32Array(2), { name: 'w' });
+    const g = new Float32Array(2);
+    p.grad = g;
+    expect(Object.keys(p)).toContain('grad');
+    expect({ ...p }.grad).toBe(g);
+    p.grad = 'anything' as never; // validated by step(), not on assignment
+    expect(p.grad).toBe('anything');
+  });
+
   it('is rebuilt when a grad is replaced, set to null, or a parameter is frozen', () => {
     const { opt, params } = separateModel();
     opt.step();
