@@ -2,7 +2,8 @@
  * A step of Adam over all groups as one cached plan: the parameters that have a grad, their
  * state, coalesced into kernel segments, prepared natively once. While nothing that shapes it
  * changes (which grads are set and to which arrays, requiresGrad, the state objects, amsgrad),
- * a step checks it in one pass over the parameters, writes one row of scalars per (group, step)
+ * a step checks it (reading the parameters only if some grad or requiresGrad was assigned since,
+ * and every buffer's byteLength), writes one row of scalars per (group, step)
  * and crosses into native code once.
  */
 import type { AdamState } from './adam.js';
@@ -219,7 +220,8 @@ export class StepPlan {
   }
 
   /** True if this plan still describes the next step exactly. `hypers` are this step's,
-   * validated; `stateVersion` is the state map's. One pass over every parameter. */
+   * validated; `stateVersion` is the state map's. Reads the parameters only when some Parameter
+   * was assigned a grad or requiresGrad since they last matched; reads every buffer's byteLength. */
   matches(groups: StepPlan['groups'], hypers: readonly AdamHyper[], stateVersion: number): boolean {
     if (groups !== this.groups || stateVersion !== this.stateVersion) return false;
     for (let g = 0; g < hypers.length; g++) if (hypers[g]!.amsgrad !== this.#amsgrad[g]) return false;
