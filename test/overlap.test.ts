@@ -6,8 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { firstOverlap, firstSelfOverlap, type Span } from '../src/overlap.js';
-import { overlaps } from '../src/validate.js';
+import { firstOverlap, firstSelfOverlap, type Span } from '../src/engine/overlap.js';
+import { overlaps } from '../src/common/validate.js';
 
 const RUNS = Number(process.env.SIMD_ADAM_PROPERTY_RUNS ?? 300);
 const buffers = [new ArrayBuffer(64), new ArrayBuffer(64), new ArrayBuffer(0)];

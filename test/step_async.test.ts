@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 
 import { Adam, availableBackends, backend, numThreads, Parameter, setBackend, setNumThreads } from '../src/index.js';
-import { addon } from '../src/native.js';
+import { addon } from '../src/native/addon.js';
 import { firstBitDifference } from './support/compare.js';
 import { fillValues, rng } from './support/random.js';
 

@@ -15,7 +15,7 @@
 
 #include <vector>
 
-#include "../adam.h"
+#include "kernels/adam.h"
 
 namespace {
 

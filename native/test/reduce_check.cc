@@ -13,7 +13,7 @@
 
 #include <vector>
 
-#include "../reduce.h"
+#include "kernels/reduce.h"
 
 namespace {
 
