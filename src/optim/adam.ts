@@ -13,7 +13,10 @@ import { allZeroEach } from '../engine/reduce.js';
 import { allocateState, StateArenas } from '../engine/state_arena.js';
 import type { StateDict } from './state_dict.js';
 import { StepPlan, type GroupWork, type PrePass, type StepOutcome, type Work } from '../engine/step_plan.js';
-import { asTensor, checkStep, checkTensor, type CheckedTensor } from './state_dict_tensor.js';
+import { asTensor } from './state_dict_tensor.js';
+import { checkEntry, checkState, checkStateStorage, type CheckedEntry } from './adam_state.js';
+import { checkClosure, checkGroupSpellings } from './param_groups.js';
+import { lockFields, refusePytorchSpellings } from '../common/members.js';
 import { beginAsyncStep } from '../engine/threads.js';
 import { checkBoolean, checkNumber, describe } from '../common/validate.js';
 
@@ -81,12 +84,11 @@ export type AdamStateDictEntry = {
 /** What `Adam#stateDict()` returns. */
 export type AdamStateDict = StateDict<AdamHyperparameters, AdamStateDictEntry>;
 
-const STATE_KEYS = ['step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] as const;
-
 const ADAM_KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize', 'decoupledWeightDecay'] as const;
 
 /** Validates a group's hyperparameters and returns them in the form the math uses. */
 export function checkAdamHyperparameters(group: Record<string, unknown>, where: string): AdamHyper {
+  checkGroupSpellings(group, ADAM_KEYS, where);
   const lr = checkNumber(group.lr, 'lr', where, { min: 0 });
   const betas = group.betas;
   if (!Array.isArray(betas) || betas.length !== 2) {
@@ -162,6 +164,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     }
     this.nonFinite = nonFinite as NonFiniteMode;
     this.warnOnZeroGrad = checkBoolean(warnOnZeroGrad, 'warnOnZeroGrad', where);
+    const fixed = 'it is fixed at construction (an option of the constructor)';
+    lockFields(this, (new.target as typeof Adam).algorithm.name, { nonFinite: fixed, warnOnZeroGrad: fixed });
   }
 
   /** Steps that nonFinite: 'skip' refused because a gradient held NaN or ±Inf. */
@@ -179,14 +183,24 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * wrong, nothing is modified. All groups run in one native crossing; large steps are spread
    * over the native thread pool (see setNumThreads). Step pre hooks run first, post hooks after
    * a step that returned normally (one the non-finite guard skipped included).
+   *
+   * `closure`, as in PyTorch, re-evaluates the model (zeroGrad, forward, backward) and returns the
+   * loss: it is called after the pre hooks, before anything is validated, and step() returns
+   * what it returned (undefined without a closure).
+   * @throws TypeError (code ERR_OPTION) if closure is given and is not a function.
    */
-  override step(): void {
+  override step<R = undefined>(closure?: () => R): R {
     const where = 'step()';
     this.assertIdle(where);
+    checkClosure(closure, where);
     this.runStepPreHooks();
+    const loss = closure === undefined ? (undefined as R) : closure();
+    // The closure may have started a stepAsync() of this optimizer.
+    this.assertIdle(where);
     const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.run(h, pre)));
     this.#finish(where, plan, hypers, result);
     this.runStepPostHooks();
+    return loss;
   }
 
   /**
@@ -197,11 +211,20 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * Every buffer is held against garbage collection until the update ends; do not transfer or
    * write the parameters, grads or state meanwhile: Node-API cannot prevent it. With
    * nonFinite 'skip' or 'throw', the read-only check of the grads runs before this returns.
+   *
+   * `closure` works as in step(), and may be async: it is awaited (the optimizer is not busy
+   * meanwhile, so it may call zeroGrad()), then the step is validated and started, and the
+   * promise resolves to what the closure returned.
+   * @throws TypeError (code ERR_OPTION) if closure is given and is not a function.
    */
-  async stepAsync(): Promise<void> {
+  async stepAsync<R = undefined>(closure?: () => R): Promise<Awaited<R>> {
     const where = 'stepAsync()';
     this.assertIdle(where);
+    checkClosure(closure, where);
     this.runStepPreHooks();
+    // Without a closure nothing is awaited here, so validation still happens before this returns.
+    const loss = closure === undefined ? undefined : await closure();
+    if (closure !== undefined) this.assertIdle(where);
     const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.runAsync(h, pre)));
     const release = this.markBusy(where);
     const end = beginAsyncStep();
@@ -214,6 +237,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     }
     this.#finish(where, plan, hypers, outcome);
     this.runStepPostHooks();
+    return loss as Awaited<R>;
   }
 
   /** The pre-pass this optimizer's options ask for, if any (src/step_plan.ts). */
@@ -339,7 +363,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     return zeroGradReason(hyper, { paramAllZero, expAvgAllZero, zeroDivides });
   }
 
-  protected override exportState(state: AdamState, param: Parameter): AdamStateDictEntry {
+  protected override exportState(state: AdamState, param: Parameter, where: string): AdamStateDictEntry {
+    checkStateStorage(state, param, where);
     const entry: AdamStateDictEntry = {
       step: state.step,
       exp_avg: asTensor(state.expAvg.slice(), param.shape),
@@ -400,61 +425,4 @@ export class AdamW extends Adam {
   }
 }
 
-function checkState(state: AdamState, param: Parameter, hyper: AdamHyper, at: string): void {
-  if (!Number.isInteger(state.step) || state.step < 0) {
-    throw new SimdAdamError('ERR_STATE', `${at}: state.step must be a non-negative integer, got ${describe(state.step)}`);
-  }
-  if (hyper.amsgrad !== (state.maxExpAvgSq !== undefined)) {
-    throw new SimdAdamError(
-      'ERR_AMSGRAD_STATE',
-      `${at}: amsgrad is ${hyper.amsgrad ? 'on' : 'off'} but this parameter's state was created with it ${hyper.amsgrad ? 'off' : 'on'}; ` +
-        'amsgrad cannot change once a group has state (set it at construction, or load a state dict)',
-    );
-  }
-  if (state.expAvg.length !== param.numel || state.expAvgSq.length !== param.numel) {
-    const detached = state.expAvg.buffer.byteLength === 0 && param.numel > 0 ? ' (detached: was a state buffer transferred?)' : '';
-    throw new SimdAdamError('ERR_STATE', `${at}: state arrays do not match the parameter's ${param.numel} elements${detached}`);
-  }
-}
-
-interface CheckedEntry {
-  param: Parameter;
-  step: number;
-  expAvg: CheckedTensor;
-  expAvgSq: CheckedTensor;
-  max: CheckedTensor | undefined;
-}
-
-/** One saved entry against its parameter and its group-to-be: known keys only, the required ones
- * present, max_exp_avg_sq exactly when amsgrad is on, every tensor the parameter's length. */
-function checkEntry({ param, entry, group, where }: LoadedEntry): CheckedEntry {
-  for (const key of Object.keys(entry)) {
-    if (!(STATE_KEYS as readonly string[]).includes(key)) {
-      throw new SimdAdamError('ERR_STATE_DICT', `${where}: unknown state key '${key}'; Adam's state has ${STATE_KEYS.join(', ')}`);
-    }
-  }
-  for (const key of ['step', 'exp_avg', 'exp_avg_sq'] as const) {
-    if (entry[key] === undefined) throw new SimdAdamError('ERR_STATE_DICT', `${where}: state key '${key}' is missing`);
-  }
-  const amsgrad = group.amsgrad === true;
-  if (amsgrad !== (entry.max_exp_avg_sq !== undefined)) {
-    throw new SimdAdamError(
-      'ERR_STATE_DICT',
-      `${where}: the group has amsgrad ${amsgrad ? 'on' : 'off'} but the state ${amsgrad ? 'lacks' : 'has'} 'max_exp_avg_sq'`,
-    );
-  }
-  const tensor = (key: string): CheckedTensor => {
-    const checked = checkTensor(entry[key], key, where);
-    if (checked.values.length !== param.numel) {
-      throw rangeError('ERR_STATE_DICT', `${where}: ${key} has ${checked.values.length} elements but the parameter has ${param.numel}`);
-    }
-    return checked;
-  };
-  return {
-    param,
-    step: checkStep(entry.step, where),
-    expAvg: tensor('exp_avg'),
-    expAvgSq: tensor('exp_avg_sq'),
-    max: amsgrad ? tensor('max_exp_avg_sq') : undefined,
-  };
-}
+refusePytorchSpellings(Adam, ['nonFinite', 'warnOnZeroGrad']);
