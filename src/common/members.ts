@@ -38,10 +38,11 @@ export function refusePytorchSpellings(ctor: { name: string; prototype: object }
     if (snake === undefined || snake in proto) continue;
     const isMethod = typeof Object.getOwnPropertyDescriptor(findOwner(proto, name) ?? {}, name)?.value === 'function';
     const right = isMethod ? `${name}()` : name;
-    const fail = (): never => {
+    const fail = function (this: unknown): never {
+      const owner = (this as { constructor?: { name?: unknown } } | null)?.constructor?.name;
       throw typeError(
         'ERR_OPTION',
-        `${ctor.name}.${snake} is PyTorch's spelling; simd-adam spells it ${right} (did you mean ${name}?). ` +
+        `${typeof owner === 'string' && owner !== '' ? owner : ctor.name}.${snake} is PyTorch's spelling; simd-adam spells it ${right} (did you mean ${name}?). ` +
           `Assigning ${snake} would only add a property that nothing reads`,
       );
     };
