@@ -9,7 +9,8 @@ Writes, next to nothing else:
       `last_lrs[i]` what `get_last_lr()` returned, after construction (i = 0) and after step i.
       When torch raises, `error` is `{ step, type, message }` and the lists stop before that step.
       Also `warnings`: how many "`lr_scheduler.step()` before `optimizer.step()`" warnings each
-      class gives when its first step() comes before any optimizer step.
+      class gives for `scheduler.step(); optimizer.step(); scheduler.step()` (`scheduler_first`)
+      and for the same after one `optimizer.step()` (`optimizer_first`), every warning shown.
   test/fixtures/recorded/clip_grad_norm_corners.json
       `torch.nn.utils.clip_grad_norm_` on float32 grads where float32 arithmetic decides the
       result: overflow to inf (per grad and in the total only), underflow to 0, non-finite grads.
@@ -148,11 +149,13 @@ def run_case(name, scheduler, kwargs, add_at, metrics=None):
     return case
 
 
-def warning_count(scheduler, kwargs):
+def warning_count(scheduler, kwargs, optimizer_first):
     opt = optimizer(BASE_LRS)
     sched = build(scheduler, opt, kwargs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
+        if optimizer_first:
+            opt.step()
         sched.step()
         opt.step()
         sched.step()
@@ -164,7 +167,7 @@ def schedulers_fixture():
     cases += [run_case(n, None, k, 5, PLATEAU_METRICS) for n, k in PLATEAU]
     counts = {}
     for _, s, k, _ in SCHEDULERS:
-        counts.setdefault(s, warning_count(s, k))
+        counts.setdefault(s, {'scheduler_first': warning_count(s, k, False), 'optimizer_first': warning_count(s, k, True)})
     return {'reference': REFERENCE, 'cases': cases, 'warnings': counts}
 
 

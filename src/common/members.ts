@@ -42,8 +42,8 @@ export function refusePytorchSpellings(ctor: { name: string; prototype: object }
       const owner = (this as { constructor?: { name?: unknown } } | null)?.constructor?.name;
       throw typeError(
         'ERR_OPTION',
-        `${typeof owner === 'string' && owner !== '' ? owner : ctor.name}.${snake} is PyTorch's spelling; simd-adam spells it ${right} (did you mean ${name}?). ` +
-          `Assigning ${snake} would only add a property that nothing reads`,
+        `${typeof owner === 'string' && owner !== '' ? owner : ctor.name}.${snake} is PyTorch's spelling: did you mean ${right}? ` +
+          `(simd-adam spells members in camelCase; assigning ${snake} would only add a property that nothing reads)`,
       );
     };
     Object.defineProperty(proto, snake, { get: fail, set: fail, enumerable: false, configurable: true });
