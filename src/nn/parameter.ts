@@ -96,7 +96,7 @@ export class Parameter {
   }
 
   set data(_value: never) {
-    throw readOnlyError(`Parameter${this.#tag}.data`, 'copy new values into the array with p.data.set(values)');
+    throw readOnlyError(`Parameter${this.#tag}: data`, 'copy new values into the array with p.data.set(values)');
   }
 
   /** Used in error messages, `explain()` and state dicts (`param_names`). Fixed at construction.
@@ -106,7 +106,7 @@ export class Parameter {
   }
 
   set name(_value: never) {
-    throw readOnlyError(`Parameter${this.#tag}.name`, 'it is fixed at construction: new Parameter(data, { name })');
+    throw readOnlyError(`Parameter${this.#tag}: name`, 'it is fixed at construction: new Parameter(data, { name })');
   }
 
   /** Defaults to `[data.length]`; fixed at construction. @throws TypeError (code ERR_READONLY)
@@ -116,7 +116,7 @@ export class Parameter {
   }
 
   set shape(_value: never) {
-    throw readOnlyError(`Parameter${this.#tag}.shape`, 'it is fixed at construction: new Parameter(data, { shape })');
+    throw readOnlyError(`Parameter${this.#tag}: shape`, 'it is fixed at construction: new Parameter(data, { shape })');
   }
 
   /** Number of elements: the product of `shape`, fixed at construction. @throws TypeError
@@ -126,7 +126,7 @@ export class Parameter {
   }
 
   set numel(_value: never) {
-    throw readOnlyError(`Parameter${this.#tag}.numel`, 'it is data.length, fixed at construction');
+    throw readOnlyError(`Parameter${this.#tag}: numel`, 'it is data.length, fixed at construction');
   }
 
   /** `false` freezes the parameter: `step()` skips it whatever `grad` holds, and `zeroGrad()`
@@ -150,7 +150,7 @@ export class Parameter {
   }
 
   set label(_value: never) {
-    throw readOnlyError(`Parameter${this.#tag}.label`, 'it follows from name');
+    throw readOnlyError(`Parameter${this.#tag}: label`, 'it follows from name');
   }
 
   get #tag(): string {
