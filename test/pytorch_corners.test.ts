@@ -176,7 +176,7 @@ describe(`a param group added after the scheduler was built (${recording.referen
     expect({ lrs: lrsOf(opt), state: sched.stateDict() }).toEqual(before);
     // With a bound for the new group the same step goes through, as it would have in PyTorch
     // without the added group.
-    sched.minLrs.push(0);
+    (sched as ReduceLROnPlateau).minLrs.push(0);
     sched.step(c.metrics![c.error!.step - 1]!);
     expect(lrsOf(opt)[2]).toBe(before.lrs[2]! * (c.kwargs.factor as number));
   });
