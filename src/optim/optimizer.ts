@@ -267,8 +267,8 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
 
   /** Registers `hook(optimizer)`, run at the start of every step(), after the global pre hooks
    * (registerOptimizerStepPreHook), in registration order. PyTorch lets a pre hook return
-   * `(new_args, new_kwargs)` for step; step() takes no arguments here, so its return value is
-   * ignored. A hook that throws aborts the step before anything is validated or changed. */
+   * `(new_args, new_kwargs)` for step; here its return value is ignored (step()'s one argument,
+   * the closure, cannot be replaced). A hook that throws aborts the step before anything is validated or changed. */
   registerStepPreHook(hook: StepPreHook<this>): HookHandle {
     return this.#stepPreHooks.add(hook as StepPreHook<Optimizer<H, S, E>>);
   }
