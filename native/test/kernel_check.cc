@@ -4,7 +4,7 @@
  * compiler under qemu-aarch64, so the NEON kernel is tested on a machine without NEON.
  *
  * This translation unit is built at the baseline ISA; only the kernel objects carry ISA flags,
- * so calling a kernel the CPU lacks is guarded by __builtin_cpu_supports, as dispatch.cc does.
+ * so calling a kernel the CPU lacks is guarded by __builtin_cpu_supports, as runtime/dispatch.cc does.
  *
  * Usage: kernel_check [--self-test-only]   (exit 0: all checked kernels agree; 1: mismatch) */
 #include <inttypes.h>
@@ -373,7 +373,7 @@ std::vector<Kernel> kernels() {
   std::vector<Kernel> out;
 #if defined(__x86_64__) || defined(_M_X64)
   __builtin_cpu_init();
-  /* Same conditions as dispatch.cc: the avx2 object is built with -mfma too. */
+  /* Same conditions as runtime/dispatch.cc: the avx2 object is built with -mfma too. */
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   out.push_back({"avx2", adam_step_f32_avx2, avx2, "CPU lacks avx2+fma"});
   out.push_back({"avx512", adam_step_f32_avx512, (bool)__builtin_cpu_supports("avx512f"), "CPU lacks avx512f"});
