@@ -1,14 +1,12 @@
-/**
- * Param groups as the optimizer base class takes them apart: the params argument and group specs,
- * overlapping parameters, the PyTorch spellings of hyperparameter keys on a live group, and the
- * closure that step() may be given.
- */
+/** Turning the constructor's and addParamGroup's `params` into validated lists of Parameters;
+ * the PyTorch spellings of hyperparameter keys on a live group; the closure step() may get. */
 import { SimdAdamError, typeError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
 import { firstSelfOverlap } from '../engine/overlap.js';
 import { Parameter } from '../nn/parameter.js';
 import { toCamelCase } from './state_dict.js';
 
+/** A group's `params`: a non-empty iterable of Parameters. */
 export function toParameterList(value: unknown, where: string): Parameter[] {
   if (value instanceof Parameter) {
     throw typeError('ERR_PARAM_GROUP', `${where}: params must be an iterable of Parameters, got a single Parameter (wrap it in an array)`);
@@ -46,10 +44,6 @@ export function normalizeParams(params: unknown, where: string): Record<string, 
     }
     return spec as Record<string, unknown>;
   });
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** Throws ERR_PARAM_ALIAS when two parameters' data share memory. Each is updated in place, by
