@@ -174,7 +174,8 @@ export abstract class LRScheduler {
     const n = Math.min(groups.length, lrs.length);
     for (let i = 0; i < n; i++) {
       const lr: unknown = lrs[i];
-      if (typeof lr !== 'number' || Number.isNaN(lr)) {
+      // A NaN from the schedule itself is kept, as in PyTorch: the next optimizer step refuses it.
+      if (typeof lr !== 'number') {
         throw typeError('ERR_OPTION', `${this.where}: the lr computed for paramGroups[${i}] is ${describe(lr)}; no lr was changed`);
       }
     }
