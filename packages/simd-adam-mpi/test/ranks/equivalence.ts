@@ -1,0 +1,43 @@
+/**
+ * Run by mpirun: 20 sharded AdamW steps against a single-process AdamW on the mean gradient
+ * (computed here on every rank), with an lr schedule, null grads and a frozen parameter. Prints
+ * one JSON line per rank.
+ */
+import { AdamW, StepLR } from 'simd-adam';
+import { mpiWorld, ZeroRedundancyOptimizer } from '../../src/index.js';
+import { makeStore, sameBits, setGrads } from './model.js';
+
+const comm = await mpiWorld();
+const options = { lr: 0.01, weightDecay: 0.1, betas: [0.9, 0.99] as [number, number], amsgrad: process.env.AMSGRAD === '1' };
+const store = makeStore();
+const zero = new ZeroRedundancyOptimizer(store, { optimizer: 'AdamW', comm, ...options });
+const schedule = new StepLR(zero, { stepSize: 5, gamma: 0.5 });
+const ref = makeStore();
+const single = new AdamW(ref.params, options);
+const refSchedule = new StepLR(single, { stepSize: 5, gamma: 0.5 });
+const bytes: number[] = [];
+for (let step = 0; step < 20; step++) {
+  setGrads(store, comm.rank, step);
+  setGrads(ref, comm.rank, step, comm.size);
+  comm.resetTraffic();
+  await zero.stepAsync();
+  bytes.push(comm.traffic.bulkBytes);
+  single.step();
+  schedule.step();
+  refSchedule.step();
+}
+let refStateBytes = 0;
+for (const s of single.state.values()) refStateBytes += s.expAvg.byteLength + s.expAvgSq.byteLength + (s.maxExpAvgSq?.byteLength ?? 0);
+console.log(
+  JSON.stringify({
+    rank: comm.rank,
+    size: comm.size,
+    identical: sameBits(store.data, ref.data),
+    frozenUntouched: sameBits(store.get('frozen')!.data, makeStore().get('frozen')!.data),
+    bytesPerStep: bytes[bytes.length - 1],
+    flatElements: store.data.length,
+    stateBytes: zero.localStateBytes(),
+    refStateBytes,
+    lr: zero.paramGroups[0]!.lr,
+  }),
+);
