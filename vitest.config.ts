@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
     // Native addons load under the default forks pool; conformance runs are CPU-bound.
     pool: 'forks',

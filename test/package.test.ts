@@ -62,6 +62,8 @@ describe('the packed tarball', () => {
     expect(files).toContain('native/kernels/adam_step_f32_avx512.cc');
     expect(files).toContain(prebuild);
     expect(files.some((f) => f.startsWith('test/') || f.startsWith('src/') || f.startsWith('build/'))).toBe(false);
+    // The workspace package simd-adam-mpi ships on its own.
+    expect(files.some((f) => f.startsWith('packages/'))).toBe(false);
     // The prebuild is made for the tarball, not left in the working tree.
     expect(existsSync(join(root, 'prebuilds'))).toBe(false);
   });

@@ -12,6 +12,8 @@ import type { Communicator } from './communicator.js';
 export interface Vote {
   flags: Uint8Array;
   values: readonly number[];
+  /** What each value is, for messages: `paramGroups[0].lr`. */
+  valueNames: readonly string[];
   /** This rank's own validation error, if any: it is thrown here, the others get a mismatch. */
   localError: unknown;
 }
@@ -49,8 +51,8 @@ export async function agree(comm: Communicator, vote: Vote, describeParam: (i: n
     if (buf[1 + 2 * p + j] !== -buf[1 + 2 * p + v + j]!) {
       throw new SimdAdamError(
         'ERR_RANK_MISMATCH',
-        `${where}: the ranks disagree on the hyperparameters or the parameter layout (value ${j} is ${vote.values[j]} on this rank, ` +
-          `from ${-buf[1 + 2 * p + v + j]!} to ${buf[1 + 2 * p + j]} over ranks); every rank must build the same model and optimizer ` +
+        `${where}: the ranks disagree on ${vote.valueNames[j]}: ${vote.values[j]} on this rank, ` +
+          `from ${-buf[1 + 2 * p + v + j]!} to ${buf[1 + 2 * p + j]} over ranks; every rank must build the same model and optimizer ` +
           'and change hyperparameters alike. Nothing was changed',
       );
     }

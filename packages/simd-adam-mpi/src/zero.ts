@@ -143,9 +143,16 @@ export class ZeroRedundancyOptimizer {
 
   async #step(where: string): Promise<void> {
     const { flags, localError, active } = this.#checkLocal(where);
-    const values: number[] = [this.#flat.length, this.#layout.length, this.comm.size];
-    for (const group of this.paramGroups) for (const key of this.#hyperKeys) values.push(...numbersOf(group[key as keyof AdamParamGroup]));
-    await agree(this.comm, { flags, values, localError }, (i) => this.#layout[i]!.param.label, where);
+    const values: number[] = [this.#flat.length, this.#layout.length];
+    const valueNames = ['the number of parameter elements', 'the number of parameters'];
+    this.paramGroups.forEach((group, gi) => {
+      for (const key of this.#hyperKeys) {
+        const numbers = numbersOf(group[key as keyof AdamParamGroup]);
+        values.push(...numbers);
+        valueNames.push(...numbers.map((_, i) => `paramGroups[${gi}].${key}${numbers.length > 1 ? `[${i}]` : ''}`));
+      }
+    });
+    await agree(this.comm, { flags, values, valueNames, localError }, (i) => this.#layout[i]!.param.label, where);
     if (active.length === 0) return;
     const send = this.#grads.resolve(active);
     for (const piece of this.#pieces) {
