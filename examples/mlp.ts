@@ -22,12 +22,16 @@ export class Linear {
     readonly inputs: number,
     readonly outputs: number,
     random: () => number,
+    adopt?: { weight: Parameter; bias: Parameter },
   ) {
     // PyTorch's nn.Linear default: U(-1/√fan_in, 1/√fan_in) for weight and bias.
     const bound = 1 / Math.sqrt(inputs);
     const uniform = (n: number) => Float32Array.from({ length: n }, () => (2 * random() - 1) * bound);
-    this.weight = new Parameter(uniform(outputs * inputs), { name: `${name}.weight`, shape: [outputs, inputs] });
-    this.bias = new Parameter(uniform(outputs), { name: `${name}.bias`, shape: [outputs] });
+    const weight = uniform(outputs * inputs), bias = uniform(outputs);
+    // Adopted parameters (a ParameterStore's, say) get the same initial values.
+    this.weight = adopt?.weight ?? new Parameter(weight, { name: `${name}.weight`, shape: [outputs, inputs] });
+    this.bias = adopt?.bias ?? new Parameter(bias, { name: `${name}.bias`, shape: [outputs] });
+    if (adopt) adopt.weight.data.set(weight), adopt.bias.data.set(bias);
   }
 
   /** The array backward() adds this parameter's gradient into, created the way autograd does. */
@@ -54,8 +58,12 @@ export class Mlp {
   // half its outputs; skipping those inputs is exact, and several times faster.
   readonly #active: Uint32Array[];
 
-  constructor(sizes: readonly number[], random: () => number) {
-    this.layers = sizes.slice(1).map((outputs, l) => new Linear(`fc${l + 1}`, sizes[l]!, outputs, random));
+  /** `adopt`: parameters to train instead of fresh ones (weight and bias of each layer in order,
+   * as parameters() lists them, e.g. a ParameterStore's), initialized here like fresh ones. */
+  constructor(sizes: readonly number[], random: () => number, adopt?: readonly Parameter[]) {
+    this.layers = sizes
+      .slice(1)
+      .map((outputs, l) => new Linear(`fc${l + 1}`, sizes[l]!, outputs, random, adopt && { weight: adopt[2 * l]!, bias: adopt[2 * l + 1]! }));
     this.#activations = sizes.map((n) => new Float32Array(n));
     this.#deltas = sizes.map((n) => new Float32Array(n));
     this.#active = sizes.map((n) => new Uint32Array(n));

@@ -59,6 +59,7 @@ export class ZeroRedundancyOptimizer {
   readonly #preHooks = new Map<number, StepHook>();
   readonly #postHooks = new Map<number, StepHook>();
   #busy: string | undefined;
+  #direct: { source: Float32Array; views: Float32Array[] } | undefined;
 
   /**
    * @param params A ParameterStore, its `params`, or param groups (`[{ params, lr, ... }]`) over
@@ -155,14 +156,18 @@ export class ZeroRedundancyOptimizer {
     await agree(this.comm, { flags, values, valueNames, localError }, (i) => this.#layout[i]!.param.label, where);
     if (active.length === 0) return;
     const send = this.#grads.resolve(active);
-    for (const piece of this.#pieces) {
+    // A world of one has nothing to reduce or gather: its shard steps on the grads themselves
+    // (unless clipping, which scales the grads it steps on and must not scale the caller's).
+    const alone = this.comm.size === 1 && this.maxGradNorm === undefined;
+    const views = alone ? this.#viewsOf(send) : undefined;
+    this.#pieces.forEach((piece, i) => {
       const whole = piece.whole.param;
-      const grad = flags[piece.whole.id] ? piece.grad : null;
+      const grad = flags[piece.whole.id] ? (views ? views[i]! : piece.grad) : null;
       if (piece.part.requiresGrad !== whole.requiresGrad) piece.part.requiresGrad = whole.requiresGrad;
       if (piece.part.grad !== grad) piece.part.grad = grad;
-    }
+    });
     this.#syncHyperparameters();
-    await this.comm.reduceScatter(send, this.#shardGrad, this.#counts, true);
+    if (!alone) await this.comm.reduceScatter(send, this.#shardGrad, this.#counts, true);
     if (this.maxGradNorm !== undefined) await this.#clip(flags);
     let failure: unknown;
     try {
@@ -172,8 +177,17 @@ export class ZeroRedundancyOptimizer {
       // no rank is left waiting in it.
       failure = error;
     }
-    await this.comm.allGather(this.#flat, this.#counts);
+    if (!alone) await this.comm.allGather(this.#flat, this.#counts);
     if (failure !== undefined) throw failure;
+  }
+
+  /** Each piece's view of `source`, a flat grad array (world of one: the shard is everything).
+   * The same arrays while the source stays, so the shard optimizer's step plan holds. */
+  #viewsOf(source: Float32Array): Float32Array[] {
+    if (this.#direct?.source !== source) {
+      this.#direct = { source, views: this.#pieces.map((piece) => source.subarray(piece.from, piece.to)) };
+    }
+    return this.#direct.views;
   }
 
   /** This rank's own checks, before any collective: grads and hyperparameters. */

