@@ -17,5 +17,5 @@ export function describe(value: unknown): string {
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of length ${(value as unknown as { length: number }).length}`;
   if (typeof value === 'function') return 'a function';
   const ctor = (value as object).constructor?.name;
-  return ctor && ctor !== 'Object' ? `a ${ctor}` : `a ${typeof value}`;
+  return ctor && ctor !== 'Object' ? `a ${ctor}` : 'an object';
 }

@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { mpiMissing, mpirun } from './support/mpirun.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mpiMissing, mpirun, type RankRun } from './support/mpirun.js';
 
 interface Equivalence {
   rank: number;
@@ -71,10 +71,13 @@ describe.skipIf(mpiMissing !== null)('ZeroRedundancyOptimizer over MPI', () => {
   describe('checkpoints', () => {
     const dir = mkdtempSync(join(tmpdir(), 'simd-adam-mpi-'));
     const file = join(dir, 'zero.safetensors');
+    let saved: RankRun<Record<string, unknown> & { rank: number }>;
+    // The save run writes the file each resume test starts from.
+    beforeAll(() => void (saved = mpirun(4, 'checkpoint', { MODE: 'save', FILE: file, SAVED_SIZE: '4' })), 180_000);
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     it('consolidateStateDict() at N=4 gives rank 0 the single optimizer state dict, bit for bit, and null elsewhere', () => {
-      const run = mpirun<Record<string, unknown> & { rank: number }>(4, 'checkpoint', { MODE: 'save', FILE: file, SAVED_SIZE: '4' });
+      const run = saved;
       expect(run.status, run.stderr).toBe(0);
       expect(run.lines.map((l) => l.isNull)).toEqual([false, true, true, true]);
       expect(run.lines[0]).toMatchObject({ sameIds: true, sameState: true, sameGroups: true, sameParams: true });
