@@ -121,6 +121,12 @@ let world: Communicator | undefined;
  * says what to install), or MPI fails to initialize.
  */
 export async function mpiWorld(): Promise<Communicator> {
-  world ??= new Communicator(loadBinding());
+  if (world) return world;
+  const binding = loadBinding();
+  try {
+    world = new Communicator(binding);
+  } catch (cause) {
+    throw new SimdAdamError('ERR_MPI', `mpiWorld(): ${(cause as Error).message}`, { cause });
+  }
   return world;
 }
