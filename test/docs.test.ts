@@ -1,10 +1,13 @@
-/** `npm run docs`: typedoc builds the API reference from the TSDoc comments, with no warnings. */
+/** The docs: typedoc builds the API reference with no warnings, and no doc or comment cites a file
+ * the repository does not hold. */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { danglingReferences, danglingReferencesInRepo } from './support/references.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = mkdtempSync(join(tmpdir(), 'simd-adam-docs-'));
@@ -23,3 +26,25 @@ it('builds an HTML reference of the public API without warnings', () => {
   }
   expect(readFileSync(join(out, 'classes/Parameter.html'), 'utf8')).toContain('requiresGrad');
 }, 60_000);
+
+describe('references to files', () => {
+  it('every file a tracked doc, comment or script cites exists in the repository', () => {
+    const dangling = danglingReferencesInRepo(root).map((d) => `${d.file}:${d.line}: ${d.reference}`);
+    expect(dangling).toEqual([]);
+  });
+
+  it('reports a cited file the repository does not hold, and accepts the ones it does', () => {
+    const tracked = ['README.md', 'docs/api.md', 'docs/errors.md', 'src/optim/adam.ts', 'native/kernels/adam_body.h'];
+    // Spelled with ${dot} so that this file itself cites none of the missing files.
+    const dot = '.';
+    const text = [
+      `See [the API](docs/api.md#options), [errors](docs/errors.md) and https://example.com/x/DESIGN${dot}md.`,
+      `The contract is in DESIGN${dot}md; the kernel body in adam_body.h; the optimizer in src/optim/adam.ts.`,
+      `Gone: [a guide](docs/guide${dot}md), src/adam${dot}ts, native/plan_layout${dot}h and the flags in TOOLCHAIN${dot}md.`,
+    ].join('\n');
+    const found = danglingReferences(root, 'docs/api.md', text, tracked).map((d) => `${d.line}: ${d.reference}`);
+    expect(found).toEqual(
+      ['3: docs/guide', '2: DESIGN', '3: src/adam', '3: native/plan_layout', '3: TOOLCHAIN'].map((r, i) => r + dot + ['md', 'md', 'ts', 'h', 'md'][i]),
+    );
+  });
+});

@@ -38,7 +38,7 @@ function flagsOf(s: AdamScalars): number {
   );
 }
 
-/** Writes one row of scalars (see native/plan_layout.h) at row `k` of `out`. */
+/** Writes one row of scalars (see native/runtime/segment_table.h) at row `k` of `out`. */
 export function writeScalars(out: Float64Array, k: number, s: AdamScalars): void {
   const r = k * C.STRIDE;
   out[r + C.BETA1] = s.beta1;
@@ -88,7 +88,7 @@ export class TableWriter {
   }
 }
 
-/** Encodes segments as the addon's (buffers, table, scalars) triple: see native/plan_layout.h.
+/** Encodes segments as the addon's (buffers, table, scalars) triple: see native/runtime/segment_table.h.
  * Segments that share one scalars object share one scalars row. */
 export function encodePlan(segments: readonly Segment[]): {
   buffers: Array<ArrayBuffer | Uint8Array>;
@@ -107,7 +107,7 @@ export function encodePlan(segments: readonly Segment[]): {
   return { buffers: writer.buffers, table: writer.table, scalars };
 }
 
-/** A read-only pass over the segments before anything is written (native/guard.h). */
+/** A read-only pass over the segments before anything is written (native/runtime/guard.h). */
 export interface PrePass {
   /** Refuse the step if any grad holds NaN or ±Inf. */
   nonFinite: boolean;
@@ -126,7 +126,7 @@ export interface StepOutcome {
 export const RAN: StepOutcome = Object.freeze({});
 
 /** Runs segments once, in one native crossing (or the TypeScript reference): the one-shot path
- * the kernel tests and the benchmark use. Optimizers step through src/step_plan.ts, which also
+ * the kernel tests and the benchmark use. Optimizers step through src/engine/step_plan.ts, which also
  * runs the guard pre-pass. */
 export function runSegments(segments: readonly Segment[]): void {
   if (segments.length === 0) return;
@@ -138,7 +138,7 @@ export function runSegments(segments: readonly Segment[]): void {
   addon.step(buffers, table, scalars);
 }
 
-/** The 'js' backend's pre-pass: the same facts as native/guard.cc, in the same order. */
+/** The 'js' backend's pre-pass: the same facts as native/runtime/guard.cc, in the same order. */
 export function prePassReference(segments: ReadonlyArray<Omit<Segment, 'scalars'>>, prePass: PrePass): StepOutcome {
   if (prePass.nonFinite) {
     for (let k = 0; k < segments.length; k++) {

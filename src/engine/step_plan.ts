@@ -31,7 +31,7 @@ export interface GroupWork {
   work: Work[];
 }
 
-/** Creates state for a group's newcomers (see src/state_arena.ts). */
+/** Creates state for a group's newcomers (see src/engine/state_arena.ts). */
 export type StateAllocator = (groupIndex: number, params: readonly Parameter[], amsgrad: boolean) => AdamState[];
 
 /** A kernel segment's views; its scalars come from its row. */
@@ -44,7 +44,7 @@ interface Counted {
   indices: Int32Array;
 }
 
-/** A state this library did not make (see src/step_counts.ts): checked one by one. */
+/** A state this library did not make (see src/engine/step_counts.ts): checked one by one. */
 interface Foreign {
   state: AdamState;
   row: number;

@@ -169,7 +169,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     return this.#skippedSteps;
   }
 
-  /** The last step's plan, reused while it still describes the step (src/step_plan.ts). */
+  /** The last step's plan, reused while it still describes the step (src/engine/step_plan.ts). */
   #plan: StepPlan | undefined;
   readonly #arenas = new StateArenas();
 
@@ -216,7 +216,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     this.runStepPostHooks();
   }
 
-  /** The pre-pass this optimizer's options ask for, if any (src/step_plan.ts). */
+  /** The pre-pass this optimizer's options ask for, if any (src/engine/step_plan.ts). */
   #prePass(): PrePass | undefined {
     const nonFinite = this.nonFinite !== 'propagate';
     return nonFinite || this.warnOnZeroGrad ? { nonFinite, zeroScan: this.warnOnZeroGrad } : undefined;

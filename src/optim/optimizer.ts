@@ -1,7 +1,7 @@
 /**
  * The optimizer base class: param groups and their defaults, per-parameter state keyed by
  * Parameter identity, zeroGrad, addParamGroup, the hooks, and the group and id half of
- * stateDict and loadStateDict. The algorithm (src/adam.ts) owns its hyperparameter rules, lazy
+ * stateDict and loadStateDict. The algorithm (src/optim/adam.ts) owns its hyperparameter rules, lazy
  * state, what a state entry holds, and the math.
  */
 import { SimdAdamError, typeError } from '../common/errors.js';
