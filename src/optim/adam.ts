@@ -20,48 +20,79 @@ import { checkBoolean, checkNumber, describe } from '../common/validate.js';
 /** A started step: its outcome (or its promise) and what warnOnZeroGrad needs afterwards. */
 type Ran = { outcome: StepOutcome; zeroDivides: boolean[] | null };
 
-/** Adam's hyperparameters, as held by every param group. */
+/**
+ * Adam's hyperparameters, as held by every param group. Each may be given to the constructor
+ * (the optimizer's defaults) or per group, and changed on `paramGroups[i]` between steps: every
+ * step validates them again and throws `ERR_OPTION` (a TypeError for a wrong type, a RangeError
+ * for a value out of range) without changing anything.
+ */
 export interface AdamHyperparameters {
+  /** Learning rate: a finite number ≥ 0. Default 1e-3. */
   lr: number;
+  /** `[beta1, beta2]`, the decay rates of the first and second moments, each a finite number in
+   * [0, 1). Default `[0.9, 0.999]`. */
   betas: [number, number];
+  /** Added to the bias-corrected √v in the denominator: a finite number ≥ 0. Default 1e-8
+   * (tfjs uses 1e-7). With 0, an element whose moments are both 0 becomes NaN, as in PyTorch. */
   eps: number;
+  /** Weight decay factor: a finite number ≥ 0. Default 0 for Adam (coupled: g += wd·p) and 1e-2
+   * for AdamW (decoupled: p *= 1 − lr·wd). */
   weightDecay: number;
+  /** Use the running maximum of the second moment (AMSGrad). Default false. Cannot change for a
+   * group whose parameters already have state (`ERR_AMSGRAD_STATE` at the next step). */
   amsgrad: boolean;
+  /** Maximize the objective: the gradient is negated. Default false. */
   maximize: boolean;
-  /** AdamW's weight decay (p *= 1 − lr·wd) instead of Adam's (g += wd·p). */
+  /** AdamW's weight decay (p *= 1 − lr·wd) instead of Adam's (g += wd·p). Default false for
+   * Adam; AdamW is always decoupled and does not accept this option. */
   decoupledWeightDecay: boolean;
 }
 
-/** Options for `new Adam()` and per-group overrides: any subset of the hyperparameters. */
-export type AdamOptions = Partial<Omit<AdamHyperparameters, 'betas'>> & { betas?: readonly [number, number] };
+/** Options for `new Adam()` and per-group overrides: any subset of the
+ * {@link AdamHyperparameters}, each with its default when left out. An unknown key (such as
+ * `weight_decay`) is a TypeError with code `ERR_OPTION` that suggests the right name. */
+export type AdamOptions = Partial<Omit<AdamHyperparameters, 'betas'>> & {
+  /** `[beta1, beta2]`, each a finite number in [0, 1). Default `[0.9, 0.999]`. */
+  betas?: readonly [number, number];
+};
 
-/** AdamW is always decoupled, so it takes every Adam option but that one. */
+/** AdamW is always decoupled, so it takes every Adam option but that one; its default
+ * `weightDecay` is 1e-2. */
 export type AdamWOptions = Omit<AdamOptions, 'decoupledWeightDecay'>;
 
-/** What step() does when a gradient it is about to use holds NaN or ±Inf. */
+/** What step() does when a gradient it is about to use holds NaN or ±Inf: see
+ * {@link OptimizerOptions.nonFinite}. */
 export type NonFiniteMode = 'propagate' | 'skip' | 'throw';
 
 /** Options of the optimizer as a whole: accepted by the constructor next to the default
- * hyperparameters, but not per group. */
+ * hyperparameters, but not per group (a group that sets one is a TypeError, `ERR_OPTION`). */
 export interface OptimizerOptions {
-  /** 'propagate' (the default, PyTorch's behaviour): NaN and Inf flow into the update.
-   * 'skip': the whole step changes nothing and `skippedSteps` counts it. 'throw': the step
-   * throws a SimdAdamError (code ERR_NON_FINITE) naming the first bad parameter and element,
-   * and changes nothing. Both check every gradient, read-only, before anything is written. */
+  /** Default `'propagate'` (PyTorch's behaviour): NaN and Inf flow into the update, at no cost.
+   * `'skip'`: the whole step changes nothing and `skippedSteps` counts it. `'throw'`: the step
+   * throws a SimdAdamError (code `ERR_NON_FINITE`) naming the first bad parameter and element,
+   * and changes nothing. Both check every gradient, read-only, before anything is written
+   * (about 10% of a step). Another string is a RangeError, another type a TypeError
+   * (`ERR_OPTION`). */
   nonFinite?: NonFiniteMode;
-  /** Emit one process warning (code SIMD_ADAM_ZERO_GRAD) per parameter, the first time step()
-   * moves it although its gradient was all zero (weight decay or momentum did). */
+  /** Default false. When true, emit one process warning (code `SIMD_ADAM_ZERO_GRAD`) per
+   * parameter, the first time step() moves it although its gradient was all zero (weight decay
+   * or momentum did). Costs one read-only pass over the grads per step. */
   warnOnZeroGrad?: boolean;
 }
 
 const NON_FINITE_MODES: readonly NonFiniteMode[] = ['propagate', 'skip', 'throw'];
 
-/** A parameter's state. The arrays are views into the optimizer's storage; they never move. */
+/** A parameter's state, created by its first step with a grad. The arrays are views into the
+ * optimizer's storage, of the parameter's length (`numel`); writing into them changes the
+ * state, and they never move. */
 export interface AdamState {
   /** Steps taken by this parameter (a parameter skipped by a step does not count it). It may be
-   * assigned, as PyTorch's `state['step']` may: the next step uses the new count. */
+   * assigned, as PyTorch's `state['step']` may: the next step uses the new count. A value that
+   * is not an integer ≥ 0 makes the next step throw `ERR_STATE`. */
   step: number;
+  /** The first moment m (PyTorch's `exp_avg`). */
   readonly expAvg: Float32Array;
+  /** The second moment v (PyTorch's `exp_avg_sq`). */
   readonly expAvgSq: Float32Array;
   /** Present exactly when the parameter's group has amsgrad. */
   readonly maxExpAvgSq?: Float32Array;
@@ -132,6 +163,16 @@ const ADAMW = algorithm(
  * Adam (Kingma & Ba), with PyTorch's semantics and numerics: coupled weight decay
  * (g += wd·p), optional amsgrad and maximize, bias-corrected steps computed per parameter.
  *
+ * `new Adam(params, options?)`: `params` is an iterable of Parameters or of param groups
+ * `{ params, ...hyperparameters }`; `options` holds the defaults of every group
+ * ({@link AdamHyperparameters}) and the {@link OptimizerOptions}.
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an unknown option or a value out of range.
+ * @throws TypeError `ERR_PARAM_TYPE` for a params entry that is not a Parameter,
+ *   `ERR_PARAM_GROUP` for params in a form the optimizer cannot use.
+ * @throws SimdAdamError `ERR_EMPTY_PARAMS` (no parameters, or an empty group),
+ *   `ERR_DUPLICATE_PARAM` (a parameter twice), `ERR_PARAM_ALIAS` (two parameters sharing memory).
+ *
  * ```ts
  * const opt = new Adam([w, b], { lr: 1e-3 });
  * w.grad = gw; b.grad = gb;
@@ -164,7 +205,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     this.warnOnZeroGrad = checkBoolean(warnOnZeroGrad, 'warnOnZeroGrad', where);
   }
 
-  /** Steps that nonFinite: 'skip' refused because a gradient held NaN or ±Inf. */
+  /** Steps that `nonFinite: 'skip'` refused because a gradient held NaN or ±Inf; starts at 0. */
   get skippedSteps(): number {
     return this.#skippedSteps;
   }
@@ -179,6 +220,15 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * wrong, nothing is modified. All groups run in one native crossing; large steps are spread
    * over the native thread pool (see setNumThreads). Step pre hooks run first, post hooks after
    * a step that returned normally (one the non-finite guard skipped included).
+   *
+   * @throws SimdAdamError `ERR_BUSY` while a stepAsync() of this optimizer is in flight.
+   * @throws TypeError / RangeError `ERR_OPTION` for a group hyperparameter out of range.
+   * @throws TypeError `ERR_GRAD_TYPE` (a grad neither a Float32Array nor null); RangeError
+   *   `ERR_GRAD_LENGTH` (a grad whose length differs from its parameter's).
+   * @throws SimdAdamError `ERR_GRAD_ALIAS` (a grad sharing memory with what the step writes),
+   *   `ERR_DETACHED` (a parameter's buffer was transferred), `ERR_STATE` (corrupted state),
+   *   `ERR_AMSGRAD_STATE` (amsgrad switched on a group with state), `ERR_NON_FINITE` (with
+   *   `nonFinite: 'throw'`). In every case nothing was changed.
    */
   override step(): void {
     const where = 'step()';
@@ -197,6 +247,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * Every buffer is held against garbage collection until the update ends; do not transfer or
    * write the parameters, grads or state meanwhile: Node-API cannot prevent it. With
    * nonFinite 'skip' or 'throw', the read-only check of the grads runs before this returns.
+   *
+   * @throws Rejects with the errors of {@link Adam.step}, and changes nothing then.
    */
   async stepAsync(): Promise<void> {
     const where = 'stepAsync()';
@@ -307,6 +359,9 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * `{ param, name, group, action, reason }` (see {@link ExplainReason}). It validates exactly
    * as step() does and throws the same errors. Whether a grad (and, for those, the parameter and
    * its exp_avg) is all zero is decided by one native pass over every parameter.
+   *
+   * @throws The errors of {@link Adam.step} but `ERR_NON_FINITE` (explain() reads no values
+   *   beyond all-zero tests).
    */
   explain(): ExplainEntry[] {
     const where = 'explain()';
@@ -391,7 +446,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
 }
 
 /** Adam with decoupled weight decay (Loshchilov & Hutter): p *= 1 − lr·wd before the update.
- * Default weightDecay is 1e-2, as in PyTorch. */
+ * Default weightDecay is 1e-2, as in PyTorch; every other option, default and error is
+ * {@link Adam}'s, and `decoupledWeightDecay` is not accepted (`ERR_OPTION`). */
 export class AdamW extends Adam {
   protected static override readonly algorithm: Algorithm<AdamHyperparameters> = ADAMW;
 

@@ -16,14 +16,18 @@ export interface HookHandle {
   remove(): void;
 }
 
+/** Options of the state-dict hook registrations ({@link Optimizer.registerStateDictPreHook} and
+ * the like). */
 export interface RegisterHookOptions {
-  /** Run this hook before those already registered (PyTorch's `prepend=True`). */
+  /** Default false. When true, run this hook before those already registered (PyTorch's
+   * `prepend=True`). A non-boolean is a TypeError, `ERR_OPTION`. */
   prepend?: boolean;
 }
 
 let nextId = 0;
 
-/** An ordered set of hooks. */
+/** An ordered set of hooks.
+ * @internal */
 export class HookList<F extends (...args: never[]) => unknown> {
   readonly #hooks = new Map<number, F>();
   readonly #kind: string;
@@ -79,23 +83,27 @@ export type LoadStateDictPostHook<O> = (optimizer: O) => void;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyOptimizer = Optimizer<any, any, any>;
 
-/** Hooks every optimizer runs, as torch.optim.optimizer.register_optimizer_step_pre_hook. */
+/** Hooks every optimizer runs, as torch.optim.optimizer.register_optimizer_step_pre_hook.
+ * @internal */
 export const globalStepPreHooks = new HookList<StepPreHook<AnyOptimizer>>('OptimizerStepPreHook');
 export const globalStepPostHooks = new HookList<StepPostHook<AnyOptimizer>>('OptimizerStepPostHook');
 
 /** Registers a step pre hook for every optimizer: it runs before each instance's own pre hooks
- * (PyTorch's register_optimizer_step_pre_hook). */
+ * (PyTorch's register_optimizer_step_pre_hook). Returns a handle whose remove() unregisters it.
+ * @throws TypeError `ERR_HOOK` if `hook` is not a function. */
 export function registerOptimizerStepPreHook(hook: StepPreHook<AnyOptimizer>): HookHandle {
   return globalStepPreHooks.add(hook);
 }
 
 /** Registers a step post hook for every optimizer: it runs after each instance's own post hooks
- * (PyTorch's register_optimizer_step_post_hook). */
+ * (PyTorch's register_optimizer_step_post_hook). Returns a handle whose remove() unregisters it.
+ * @throws TypeError `ERR_HOOK` if `hook` is not a function. */
 export function registerOptimizerStepPostHook(hook: StepPostHook<AnyOptimizer>): HookHandle {
   return globalStepPostHooks.add(hook);
 }
 
-/** A state dict returned by a hook must be an object; undefined means "keep the one given". */
+/** A state dict returned by a hook must be an object; undefined means "keep the one given".
+ * @internal */
 export function hookResult<D extends object>(result: unknown, current: D, kind: string): D {
   if (result === undefined) return current;
   if (result === null || typeof result !== 'object' || Array.isArray(result)) {

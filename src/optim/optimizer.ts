@@ -52,13 +52,15 @@ export interface Algorithm<H> {
   copyValue(key: string, value: unknown): unknown;
 }
 
+/** Options of {@link Optimizer.zeroGrad}. */
 export interface ZeroGradOptions {
-  /** `true` (the default): grad = null, so step() skips the parameter entirely. `false`: fill
+  /** Default `true`: grad = null, so step() skips the parameter entirely. `false`: fill
    * existing grads with zeros, which weight decay and momentum still act on. */
   setToNone?: boolean;
 }
 
-/** One saved state entry matched to its parameter, for the algorithm to validate and build. */
+/** One saved state entry matched to its parameter, for the algorithm to validate and build.
+ * @internal For optimizer implementations (importState), not for users. */
 export interface LoadedEntry {
   param: Parameter;
   /** The entry as saved (PyTorch's keys); not yet validated. */
@@ -117,7 +119,13 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   }
 
   /** Adds a group; its unspecified hyperparameters come from `defaults`. Validated fully before
-   * anything changes: a parameter already in another group is an error. */
+   * anything changes: a parameter already in another group is an error.
+   * @throws TypeError `ERR_PARAM_GROUP` if `spec` is not `{ params, ...options }`; TypeError /
+   *   RangeError `ERR_OPTION` for an unknown or out-of-range hyperparameter; TypeError
+   *   `ERR_PARAM_TYPE` for an entry that is not a Parameter.
+   * @throws SimdAdamError `ERR_EMPTY_PARAMS` (no parameters), `ERR_DUPLICATE_PARAM` (a parameter
+   *   already in this optimizer), `ERR_PARAM_ALIAS` (data sharing memory with another
+   *   parameter's), `ERR_BUSY` (a stepAsync() in flight). */
   addParamGroup(spec: ParamGroupSpec<Partial<H>>): void {
     this.assertIdle('addParamGroup()');
     const where = 'addParamGroup()';
@@ -131,7 +139,10 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   /** Clears gradients. By default sets every grad to null, so that step() skips those
    * parameters bit for bit. With `{ setToNone: false }` existing grads are filled with zeros:
    * weight decay and momentum still move those parameters (the frozen-parameter trap). A frozen
-   * parameter's grad (requiresGrad = false) is always set to null. */
+   * parameter's grad (requiresGrad = false) is always set to null.
+   * @param options `setToNone` defaults to true ({@link ZeroGradOptions}).
+   * @throws TypeError `ERR_OPTION` for an unknown option or a non-boolean `setToNone`;
+   *   SimdAdamError `ERR_BUSY` while a stepAsync() is in flight. */
   zeroGrad(options?: ZeroGradOptions): void {
     const where = 'zeroGrad()';
     this.assertIdle(where);
@@ -152,7 +163,9 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   /**
    * A snapshot in PyTorch's layout and key names: copies, never views. Parameters are numbered
    * in order of first appearance across groups; `state` has entries only for parameters that
-   * have been stepped; groups carry `param_names` when every parameter has a name.
+   * have been stepped; groups carry `param_names` when every parameter has a name. State
+   * dict post hooks may replace what is returned.
+   * @throws SimdAdamError `ERR_BUSY` while a stepAsync() is in flight.
    */
   stateDict(): StateDict<H, E> {
     this.assertIdle('stateDict()');
@@ -180,7 +193,12 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
    * `optimizer.state_dict()`. Saved ids map to parameters by position; saved group keys replace
    * ours, and a key the saved group lacks keeps ours. Everything is validated before anything
    * changes; the loaded state replaces the old wholesale, in fresh storage (state views handed
-   * out before are no longer the optimizer's).
+   * out before are no longer the optimizer's). Tensors may be Float32Arrays, number arrays or
+   * `{ shape, data }`, of each parameter's length.
+   * @throws `ERR_STATE_DICT` (a SimdAdamError, TypeError or RangeError) naming the group,
+   *   parameter and key, for any state dict this optimizer cannot use: counts, lengths, steps,
+   *   hyperparameters, names, unknown keys. Nothing was changed.
+   * @throws SimdAdamError `ERR_BUSY` while a stepAsync() is in flight.
    */
   loadStateDict(stateDict: StateDictInput): void {
     const where = 'loadStateDict()';
@@ -251,35 +269,57 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   /** Registers `hook(optimizer)`, run at the start of every step(), after the global pre hooks
    * (registerOptimizerStepPreHook), in registration order. PyTorch lets a pre hook return
    * `(new_args, new_kwargs)` for step; step() takes no arguments here, so its return value is
-   * ignored. A hook that throws aborts the step before anything is validated or changed. */
+   * ignored. A hook that throws aborts the step before anything is validated or changed.
+   * @throws TypeError `ERR_HOOK` if `hook` is not a function.
+   */
   registerStepPreHook(hook: StepPreHook<this>): HookHandle {
     return this.#stepPreHooks.add(hook as StepPreHook<Optimizer<H, S, E>>);
   }
 
   /** Registers `hook(optimizer)`, run after every step() that returns normally, before the global
-   * post hooks, in registration order. A step that throws runs no post hooks, as in PyTorch. */
+   * post hooks, in registration order. A step that throws runs no post hooks, as in PyTorch.
+   * @throws TypeError `ERR_HOOK` if `hook` is not a function.
+   */
   registerStepPostHook(hook: StepPostHook<this>): HookHandle {
     return this.#stepPostHooks.add(hook as StepPostHook<Optimizer<H, S, E>>);
   }
 
-  /** Registers `hook(optimizer)`, run by stateDict() before it builds the state dict. */
+  /** Registers `hook(optimizer)`, run by stateDict() before it builds the state dict.
+   * @param options `prepend` (default false) runs it before the hooks already registered.
+   * @throws TypeError `ERR_HOOK` if `hook` is not a function; TypeError `ERR_OPTION` for an
+   *   unknown option or a `prepend` that is not a boolean.
+   */
   registerStateDictPreHook(hook: StateDictPreHook<this>, options?: RegisterHookOptions): HookHandle {
     return this.#stateDictPreHooks.add(hook as StateDictPreHook<Optimizer<H, S, E>>, options);
   }
 
   /** Registers `hook(optimizer, stateDict)`, run by stateDict() on what it built, in order: an
-   * object it returns replaces the state dict for the next hooks and the caller. */
+   * object it returns replaces the state dict for the next hooks and the caller.
+   * @param options `prepend` (default false) runs it before the hooks already registered.
+   * @throws TypeError `ERR_HOOK` if `hook` is not a function; TypeError `ERR_OPTION` for an
+   *   unknown option or a `prepend` that is not a boolean.
+   *   A hook that returns something other than an object or undefined: TypeError `ERR_HOOK`
+   *   from stateDict(). */
   registerStateDictPostHook(hook: StateDictPostHook<this>, options?: RegisterHookOptions): HookHandle {
     return this.#stateDictPostHooks.add(hook as StateDictPostHook<Optimizer<H, S, E>>, options);
   }
 
   /** Registers `hook(optimizer, stateDict)`, run by loadStateDict() before it validates anything:
-   * an object it returns replaces the state dict to load. */
+   * an object it returns replaces the state dict to load.
+   * @param options `prepend` (default false) runs it before the hooks already registered.
+   * @throws TypeError `ERR_HOOK` if `hook` is not a function; TypeError `ERR_OPTION` for an
+   *   unknown option or a `prepend` that is not a boolean.
+   *   A hook that returns something other than an object or undefined: TypeError `ERR_HOOK`
+   *   from loadStateDict(). */
   registerLoadStateDictPreHook(hook: LoadStateDictPreHook<this>, options?: RegisterHookOptions): HookHandle {
     return this.#loadStateDictPreHooks.add(hook as LoadStateDictPreHook<Optimizer<H, S, E>>, options);
   }
 
-  /** Registers `hook(optimizer)`, run by loadStateDict() after the state was loaded. */
+  /** Registers `hook(optimizer)`, run by loadStateDict() after the state was loaded.
+   * @param options `prepend` (default false) runs it before the hooks already registered.
+   * @throws TypeError `ERR_HOOK` if `hook` is not a function; TypeError `ERR_OPTION` for an
+   *   unknown option or a `prepend` that is not a boolean.
+   */
   registerLoadStateDictPostHook(hook: LoadStateDictPostHook<this>, options?: RegisterHookOptions): HookHandle {
     return this.#loadStateDictPostHooks.add(hook as LoadStateDictPostHook<Optimizer<H, S, E>>, options);
   }
