@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { danglingReferences, danglingReferencesInRepo } from './support/references.js';
@@ -25,6 +26,9 @@ it('builds an HTML reference of the public API without warnings', () => {
     expect(existsSync(join(out, page)), page).toBe(true);
   }
   expect(readFileSync(join(out, 'classes/Parameter.html'), 'utf8')).toContain('requiresGrad');
+  // The front page is the overview (docs/overview.md), and implementation types stay out.
+  expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain('Where to start');
+  expect(existsSync(join(out, 'interfaces/LoadedEntry.html'))).toBe(false);
 }, 60_000);
 
 describe('references to files', () => {
@@ -46,5 +50,45 @@ describe('references to files', () => {
     expect(found).toEqual(
       ['3: docs/guide', '2: DESIGN', '3: src/adam', '3: native/plan_layout', '3: TOOLCHAIN'].map((r, i) => r + dot + ['md', 'md', 'ts', 'h', 'md'][i]),
     );
+  });
+});
+
+describe('the public API documents itself', () => {
+  // The TypeScript compiler's own view of what src/index.ts exports, docs included.
+  const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.build.json'), {}, {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (d) => {
+      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    },
+  })!;
+  const program = ts.createProgram([join(root, 'src/index.ts')], config.options);
+  const checker = program.getTypeChecker();
+  const exports = new Map(
+    checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(join(root, 'src/index.ts'))!)!).map((s) => [
+      s.name,
+      s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s,
+    ]),
+  );
+  const docOf = (symbol: ts.Symbol) =>
+    [ts.displayPartsToString(symbol.getDocumentationComment(checker)), ...symbol.getJsDocTags().map((t) => ts.displayPartsToString(t.text))].join(' ');
+
+  it('states the default of every option of every exported options type', () => {
+    const optionTypes = [...exports.keys()].filter((name) => /Options$/.test(name) || ['AdamHyperparameters', 'ParameterSpec', 'CheckpointExtras'].includes(name));
+    expect(optionTypes.length).toBeGreaterThan(15);
+    const undocumented: string[] = [];
+    for (const name of optionTypes) {
+      const properties = checker.getPropertiesOfType(checker.getDeclaredTypeOfSymbol(exports.get(name)!));
+      expect(properties.length, name).toBeGreaterThan(0);
+      for (const property of properties) if (!/\bdefault\b/i.test(docOf(property))) undocumented.push(`${name}.${property.name}`);
+    }
+    expect(undocumented).toEqual([]);
+  });
+
+  it('describes every error code in docs/errors.md', () => {
+    const codes = checker.getDeclaredTypeOfSymbol(exports.get('ErrorCode')!);
+    const names = (codes.isUnion() ? codes.types : [codes]).map((t) => (t as ts.StringLiteralType).value);
+    expect(names).toContain('ERR_OPTION');
+    const table = readFileSync(join(root, 'docs/errors.md'), 'utf8');
+    expect(names.filter((code) => !table.includes(`| \`${code}\` |`))).toEqual([]);
   });
 });
