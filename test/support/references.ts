@@ -17,7 +17,7 @@ const REFERENCED = 'md|ts|cc|h|cjs|sh|json';
 const TOKEN = new RegExp(`(?<![\\w./@$-])(?:\\.{1,2}/)?[\\w@*<>{},.$-]*[\\w*>}](?:/[\\w@*<>{},.$-]+)*\\.(?:${REFERENCED})(?![\\w-])`, 'g');
 const MARKDOWN_LINK = /\]\(([^)\s]+)\)/g;
 const URL = /\b[a-z][a-z0-9+.-]*:\/\/[^\s)'"`>\]]+/gi;
-/** `#include <x.h>`: a system or dependency header, found on the compiler's include path. */
+/** `#include <...>`: a system or dependency header, found on the compiler's include path. */
 const SYSTEM_INCLUDE = /^\s*#\s*include\s*<[^>]*>/gm;
 
 /**
@@ -46,7 +46,7 @@ function isScript(root: string, file: string): boolean {
   return readFileSync(join(root, file), 'utf8').startsWith('#!');
 }
 
-// Glob-ish references (`latest.{json,md}`, `fixtures/*.json`, `test/**/*.test.ts`, `<stamp>.json`,
+// Glob-ish references (`latest.{json,md}`, `test/fixtures/pytorch/*.json`, `test/**/*.test.ts`, `<stamp>.json`,
 // `${dir}/native/build.json`, `$name.cc`) as a pattern over repository paths.
 function pattern(reference: string): RegExp | undefined {
   if (!/[*{<$]/.test(reference)) return undefined;
