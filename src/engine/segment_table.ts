@@ -123,10 +123,10 @@ export interface StepOutcome {
 }
 
 /** A step that ran with nothing to report. */
-export const RAN: StepOutcome = Object.freeze({});
+export const CLEAN_OUTCOME: StepOutcome = Object.freeze({});
 
 /** Runs segments once, in one native crossing (or the TypeScript reference): the one-shot path
- * the kernel tests and the benchmark use. Optimizers step through src/engine/step_plan.ts, which also
+ * the kernel tests and the benchmark use. Optimizers step through step_plan.ts, which also
  * runs the guard pre-pass. */
 export function runSegments(segments: readonly Segment[]): void {
   if (segments.length === 0) return;
@@ -146,7 +146,7 @@ export function prePassReference(segments: ReadonlyArray<Omit<Segment, 'scalars'
       if (element >= 0) return { stopped: { segment: k, element } };
     }
   }
-  if (!prePass.zeroScan) return RAN;
+  if (!prePass.zeroScan) return CLEAN_OUTCOME;
   const G = addon.reduceLayout.guard;
   const zeroReport = new Uint8Array(segments.length);
   segments.forEach((s, k) => {
@@ -168,5 +168,5 @@ export function guardArguments(prePass: PrePass, count: number): { flags: number
 /** What a guarded native call returned, as an outcome. */
 export function guardOutcome(stop: readonly [number, number] | null | undefined, zeroReport: Uint8Array | null): StepOutcome {
   if (stop) return { stopped: { segment: stop[0], element: stop[1] } };
-  return zeroReport ? { zeroReport } : RAN;
+  return zeroReport ? { zeroReport } : CLEAN_OUTCOME;
 }

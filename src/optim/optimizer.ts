@@ -1,13 +1,11 @@
 /**
  * The optimizer base class: param groups and their defaults, per-parameter state keyed by
  * Parameter identity, zeroGrad, addParamGroup, the hooks, and the group and id half of
- * stateDict and loadStateDict. The algorithm (src/optim/adam.ts) owns its hyperparameter rules, lazy
+ * stateDict and loadStateDict, as torch.optim.Optimizer. The algorithm (adam.ts) owns its hyperparameter rules, lazy
  * state, what a state entry holds, and the math.
  */
 import { SimdAdamError, typeError } from '../common/errors.js';
 import {
-  globalStepPostHooks,
-  globalStepPreHooks,
   hookResult,
   HookList,
   type HookHandle,
@@ -19,11 +17,33 @@ import {
   type StepPostHook,
   type StepPreHook,
 } from './hooks.js';
-import { firstSelfOverlap } from '../engine/overlap.js';
 import { Parameter } from '../nn/parameter.js';
+import { checkParamOverlap, normalizeParams, toParameterList } from './param_groups.js';
 import { asStateDictError, groupToDict, readSaved, type StateDict, type StateDictInput } from './state_dict.js';
 import { VersionedMap } from '../common/versioned_map.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
+
+/** Any optimizer, whatever its hyperparameters and state: what global hooks receive. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyOptimizer = Optimizer<any, any, any>;
+
+/** Hooks every optimizer runs, as torch.optim.optimizer.register_optimizer_step_pre_hook. */
+const globalStepPreHooks = new HookList<StepPreHook<AnyOptimizer>>('OptimizerStepPreHook');
+const globalStepPostHooks = new HookList<StepPostHook<AnyOptimizer>>('OptimizerStepPostHook');
+
+/** Registers a step pre hook for every optimizer: it runs before each instance's own pre hooks
+ * (PyTorch's register_optimizer_step_pre_hook). Returns a handle whose remove() unregisters it.
+ * @throws TypeError `ERR_HOOK` if `hook` is not a function. */
+export function registerOptimizerStepPreHook(hook: StepPreHook<AnyOptimizer>): HookHandle {
+  return globalStepPreHooks.add(hook);
+}
+
+/** Registers a step post hook for every optimizer: it runs after each instance's own post hooks
+ * (PyTorch's register_optimizer_step_post_hook). Returns a handle whose remove() unregisters it.
+ * @throws TypeError `ERR_HOOK` if `hook` is not a function. */
+export function registerOptimizerStepPostHook(hook: StepPostHook<AnyOptimizer>): HookHandle {
+  return globalStepPostHooks.add(hook);
+}
 
 /** A param group as passed in: the parameters plus any hyperparameter overrides. */
 export type ParamGroupSpec<O> = O & { params: Iterable<Parameter> };
@@ -270,56 +290,46 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
    * (registerOptimizerStepPreHook), in registration order. PyTorch lets a pre hook return
    * `(new_args, new_kwargs)` for step; step() takes no arguments here, so its return value is
    * ignored. A hook that throws aborts the step before anything is validated or changed.
-   * @throws TypeError `ERR_HOOK` if `hook` is not a function.
-   */
+   * @throws TypeError `ERR_HOOK` if `hook` is not a function. */
   registerStepPreHook(hook: StepPreHook<this>): HookHandle {
     return this.#stepPreHooks.add(hook as StepPreHook<Optimizer<H, S, E>>);
   }
 
   /** Registers `hook(optimizer)`, run after every step() that returns normally, before the global
    * post hooks, in registration order. A step that throws runs no post hooks, as in PyTorch.
-   * @throws TypeError `ERR_HOOK` if `hook` is not a function.
-   */
+   * @throws TypeError `ERR_HOOK` if `hook` is not a function. */
   registerStepPostHook(hook: StepPostHook<this>): HookHandle {
     return this.#stepPostHooks.add(hook as StepPostHook<Optimizer<H, S, E>>);
   }
 
   /** Registers `hook(optimizer)`, run by stateDict() before it builds the state dict.
-   * @param options `prepend` (default false) runs it before the hooks already registered.
-   * @throws TypeError `ERR_HOOK` if `hook` is not a function; TypeError `ERR_OPTION` for an
-   *   unknown option or a `prepend` that is not a boolean.
-   */
+   * @param options `prepend` (default false): run it before the hooks already registered.
+   * @throws TypeError `ERR_HOOK` (hook not a function), `ERR_OPTION` (bad options). */
   registerStateDictPreHook(hook: StateDictPreHook<this>, options?: RegisterHookOptions): HookHandle {
     return this.#stateDictPreHooks.add(hook as StateDictPreHook<Optimizer<H, S, E>>, options);
   }
 
   /** Registers `hook(optimizer, stateDict)`, run by stateDict() on what it built, in order: an
    * object it returns replaces the state dict for the next hooks and the caller.
-   * @param options `prepend` (default false) runs it before the hooks already registered.
-   * @throws TypeError `ERR_HOOK` if `hook` is not a function; TypeError `ERR_OPTION` for an
-   *   unknown option or a `prepend` that is not a boolean.
-   *   A hook that returns something other than an object or undefined: TypeError `ERR_HOOK`
-   *   from stateDict(). */
+   * @param options `prepend` (default false): run it before the hooks already registered.
+   * @throws TypeError `ERR_HOOK` (hook not a function), `ERR_OPTION` (bad options). A hook
+   *   that returns neither an object nor undefined makes stateDict() throw TypeError `ERR_HOOK`. */
   registerStateDictPostHook(hook: StateDictPostHook<this>, options?: RegisterHookOptions): HookHandle {
     return this.#stateDictPostHooks.add(hook as StateDictPostHook<Optimizer<H, S, E>>, options);
   }
 
   /** Registers `hook(optimizer, stateDict)`, run by loadStateDict() before it validates anything:
    * an object it returns replaces the state dict to load.
-   * @param options `prepend` (default false) runs it before the hooks already registered.
-   * @throws TypeError `ERR_HOOK` if `hook` is not a function; TypeError `ERR_OPTION` for an
-   *   unknown option or a `prepend` that is not a boolean.
-   *   A hook that returns something other than an object or undefined: TypeError `ERR_HOOK`
-   *   from loadStateDict(). */
+   * @param options `prepend` (default false): run it before the hooks already registered.
+   * @throws TypeError `ERR_HOOK` (hook not a function), `ERR_OPTION` (bad options). A hook
+   *   that returns neither an object nor undefined makes loadStateDict() throw TypeError `ERR_HOOK`. */
   registerLoadStateDictPreHook(hook: LoadStateDictPreHook<this>, options?: RegisterHookOptions): HookHandle {
     return this.#loadStateDictPreHooks.add(hook as LoadStateDictPreHook<Optimizer<H, S, E>>, options);
   }
 
   /** Registers `hook(optimizer)`, run by loadStateDict() after the state was loaded.
-   * @param options `prepend` (default false) runs it before the hooks already registered.
-   * @throws TypeError `ERR_HOOK` if `hook` is not a function; TypeError `ERR_OPTION` for an
-   *   unknown option or a `prepend` that is not a boolean.
-   */
+   * @param options `prepend` (default false): run it before the hooks already registered.
+   * @throws TypeError `ERR_HOOK` (hook not a function), `ERR_OPTION` (bad options). */
   registerLoadStateDictPostHook(hook: LoadStateDictPostHook<this>, options?: RegisterHookOptions): HookHandle {
     return this.#loadStateDictPostHooks.add(hook as LoadStateDictPostHook<Optimizer<H, S, E>>, options);
   }
@@ -428,59 +438,6 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   }
 }
 
-function toParameterList(value: unknown, where: string): Parameter[] {
-  if (value instanceof Parameter) {
-    throw typeError('ERR_PARAM_GROUP', `${where}: params must be an iterable of Parameters, got a single Parameter (wrap it in an array)`);
-  }
-  if (value === null || typeof value !== 'object' || !(Symbol.iterator in value)) {
-    throw typeError('ERR_PARAM_GROUP', `${where}: params must be an iterable of Parameters, got ${describe(value)}`);
-  }
-  const list = [...(value as Iterable<unknown>)];
-  if (list.length === 0) throw new SimdAdamError('ERR_EMPTY_PARAMS', `${where}: got an empty parameter list`);
-  list.forEach((p, i) => {
-    if (!(p instanceof Parameter)) {
-      throw typeError('ERR_PARAM_TYPE', `${where}: params[${i}] must be a Parameter, got ${describe(p)}`);
-    }
-  });
-  return list as Parameter[];
-}
-
-/** Parameters → one group spec; group specs → themselves. Mixing the two is an error. */
-function normalizeParams(params: unknown, where: string): Record<string, unknown>[] {
-  if (params instanceof Parameter) {
-    throw typeError('ERR_PARAM_GROUP', `${where}: params must be an iterable of Parameters or param groups, got a single Parameter (wrap it in an array)`);
-  }
-  if (params === null || typeof params !== 'object' || !(Symbol.iterator in params)) {
-    throw typeError('ERR_PARAM_GROUP', `${where}: params must be an iterable of Parameters or param groups, got ${describe(params)}`);
-  }
-  const list = [...(params as Iterable<unknown>)];
-  if (list.length === 0) throw new SimdAdamError('ERR_EMPTY_PARAMS', `${where}: got an empty parameter list`);
-  if (list.every((p) => p instanceof Parameter)) return [{ params: list }];
-  return list.map((spec, i) => {
-    if (spec === null || typeof spec !== 'object' || spec instanceof Parameter || Array.isArray(spec) || !('params' in spec)) {
-      throw typeError(
-        'ERR_PARAM_GROUP',
-        `${where}: params[${i}] must be a param group { params, ...options } (do not mix Parameters and groups), got ${describe(spec)}`,
-      );
-    }
-    return spec as Record<string, unknown>;
-  });
-}
-
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-/** Throws ERR_PARAM_ALIAS when two parameters' data share memory. Each is updated in place, by
- * threads that split the work at cache lines of each: overlapping updates would race, and a
- * frozen parameter overlapping a trained one would move. Tied weights are one Parameter. */
-function checkParamOverlap(groups: ReadonlyArray<{ readonly params: readonly Parameter[] }>, where: string): void {
-  const spans = groups.flatMap((g, gi) => g.params.map((param, pi) => ({ view: param.data, tag: `group ${gi}, parameter ${pi} (${param.label})` })));
-  const hit = firstSelfOverlap(spans);
-  if (!hit) return;
-  throw new SimdAdamError(
-    'ERR_PARAM_ALIAS',
-    `${where}: ${hit.b.tag} shares memory with ${hit.a.tag}; parameters must not overlap, since updating both in place would ` +
-      'race between threads (for tied weights, pass the one Parameter once)',
-  );
 }
