@@ -93,12 +93,26 @@ export function danglingReferences(root: string, file: string, text: string, tra
   };
   // Markdown links in Markdown only: in code, the path-like tokens below find the references.
   for (const m of file.endsWith('.md') ? cleaned.matchAll(MARKDOWN_LINK) : []) {
-    const target = m[1]!.split('#')[0]!;
-    if (target === '' || /^[a-z][a-z0-9+.-]*:/i.test(target)) continue;
-    check(decodeURIComponent(target), m.index!, false);
+    const [target = '', anchor] = m[1]!.split('#');
+    if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue;
+    if (target !== '') check(decodeURIComponent(target), m.index!, false);
+    const page = target === '' ? file : normalize(join(dirname(file), decodeURIComponent(target)));
+    if (anchor && page.endsWith('.md') && existsSync(join(root, page)) && !headingSlugs(readFileSync(join(root, page), 'utf8')).has(anchor)) {
+      out.push({ file, line: lineOf(m.index!), reference: `${target}#${anchor}` });
+    }
   }
   for (const m of cleaned.matchAll(TOKEN)) check(m[0], m.index!, true);
   return out;
+}
+
+/** The anchors GitHub gives a Markdown file's headings: lower case, punctuation dropped, spaces
+ * as hyphens (`## \`opt.explain()\`` → `optexplain`). */
+function headingSlugs(markdown: string): Set<string> {
+  const slugs = new Set<string>();
+  for (const m of markdown.replace(/```[\s\S]*?```/g, '').matchAll(/^#{1,6}\s+(.+?)\s*#*$/gm)) {
+    slugs.add(m[1]!.toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-'));
+  }
+  return slugs;
 }
 
 /** Every dangling reference in the repository's tracked text files. */
