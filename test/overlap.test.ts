@@ -49,7 +49,7 @@ describe('firstOverlap', () => {
     const writes = Array.from({ length: 3 * n }, (_, i) => ({ view: arena.subarray(4 * i, 4 * i + 4), tag: i }));
     const reads = Array.from({ length: n }, (_, i) => ({ view: arena.subarray(4 * (3 * n + i), 4 * (3 * n + i) + 4), tag: i }));
     expect(firstOverlap(reads, writes)).toBeUndefined();
-    reads[n - 7] = { view: arena.subarray(4 * 12345 + 3, 4 * 12345 + 5), tag: n - 7 };
+    reads[n - 7] = { view: arena.subarray(4 * 12345 + 1, 4 * 12345 + 3), tag: n - 7 };
     const hit = firstOverlap(reads, writes);
     expect(hit?.read.tag).toBe(n - 7);
     expect(hit?.write.tag).toBe(12345);
