@@ -44,3 +44,4 @@ export {
 } from './hooks.js';
 export { numThreads, setNumThreads } from './threads.js';
 export { ParameterStore, type ParameterSpec } from './parameter_store.js';
+export { version } from './version.js';
