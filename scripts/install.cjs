@@ -34,6 +34,23 @@ function libc() {
 
 const firstLine = (err) => String(err && err.message ? err.message : err).split('\n')[0];
 
+// glibc reports an addon built for another CPU as "cannot open shared object file: No such file
+// or directory"; the ELF header says what it really is.
+const MACHINES = { 3: 'ia32', 40: 'arm', 62: 'x64', 183: 'arm64' };
+function wrongMachine(file) {
+  try {
+    const head = Buffer.alloc(20);
+    const fd = fs.openSync(file, 'r');
+    fs.readSync(fd, head, 0, 20, 0);
+    fs.closeSync(fd);
+    if (head.readUInt32BE(0) !== 0x7f454c46) return '';
+    const machine = MACHINES[head.readUInt16LE(18)] || `ELF machine ${head.readUInt16LE(18)}`;
+    return machine === process.arch ? '' : ` (the file is built for ${machine}, this is ${process.arch})`;
+  } catch {
+    return '';
+  }
+}
+
 /** @returns {{ file?: string, why?: string }} file when a prebuild loads; else why not. */
 function tryPrebuild() {
   if (!fs.existsSync(path.join(root, 'prebuilds'))) {
@@ -52,7 +69,7 @@ function tryPrebuild() {
       if (typeof require(full).step === 'function') return { file: full };
       reasons.push(`prebuilds/${platform}/${file} loads but does not export step()`);
     } catch (err) {
-      reasons.push(`prebuilds/${platform}/${file} does not load: ${firstLine(err)}`);
+      reasons.push(`prebuilds/${platform}/${file} does not load: ${firstLine(err)}${wrongMachine(full)}`);
     }
   }
   return { why: reasons.join('; '), rejected: true };
@@ -118,7 +135,12 @@ function fail(tried, prebuild, source) {
     );
   }
   if (prebuild && prebuild.rejected && /GLIBC_|GLIBCXX_/.test(prebuild.why)) {
-    lines.push(`The prebuilt binaries need glibc 2.28 or later, as Node 20's own Linux binaries do.`);
+    const [major, minor] = (libc().split(' ')[1] || '0.0').split('.').map(Number);
+    lines.push(
+      major < 2 || (major === 2 && minor < 28)
+        ? "Or run on glibc 2.28 or later (what Node 20's own Linux binaries need), where the prebuilt binary loads."
+        : 'The prebuilt binaries are built to need no more than glibc 2.28: this one asks for more, please report it.',
+    );
   }
   console.error(`${lines.join('\n')}\n`);
   process.exit(1);
