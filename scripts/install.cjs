@@ -54,7 +54,7 @@ function wrongMachine(file) {
 /** @returns {{ file?: string, why?: string }} file when a prebuild loads; else why not. */
 function tryPrebuild() {
   if (!fs.existsSync(path.join(root, 'prebuilds'))) {
-    return { why: 'this copy has no prebuilds/ folder (a git checkout: `npm pack` makes them)' };
+    return { why: 'this copy has no prebuilds/ folder (a git checkout: `npm pack` makes them)', checkout: true };
   }
   const dir = path.join(root, 'prebuilds', platform);
   const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.node')) : [];
@@ -153,7 +153,8 @@ if (!force) {
     console.log(`simd-adam: using the prebuilt ${path.relative(root, prebuild.file)}`);
     process.exit(0);
   }
-  console.error(`simd-adam: no usable prebuilt binary: ${prebuild.why}. Building from source instead.`);
+  if (prebuild.checkout) console.error(`simd-adam: ${prebuild.why}; compiling.`);
+  else console.error(`simd-adam: no usable prebuilt binary: ${prebuild.why}. Building from source instead.`);
 }
 const source = sourceBuild();
 if (source.file) {
