@@ -4,7 +4,11 @@
  * stateDict and loadStateDict, as torch.optim.Optimizer. The algorithm (adam.ts) owns its hyperparameter rules, lazy
  * state, what a state entry holds, and the math.
  */
+import { inspect } from 'node:util';
 import { SimdAdamError, typeError } from '../common/errors.js';
+import { lockFields, readOnlyError, refusePytorchSpellings } from '../common/members.js';
+import { countOptimizerStep, registerOptimizer } from '../common/optimizer_steps.js';
+import { formatOptimizer } from './repr.js';
 import {
   hookResult,
   HookList,
@@ -127,11 +131,21 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     this.state = this.stateMap;
     const specs = normalizeParams(params, where);
     this.#groups = Object.freeze(this.#buildGroups(specs, where));
+    lockFields(this, algorithm.name, {
+      defaults: 'pass hyperparameters to the constructor, or set them on paramGroups[i]',
+      state: 'load state with loadStateDict(), or write into the state views it holds',
+    });
+    registerOptimizer(this);
   }
 
-  /** The param groups, in order. Change hyperparameters on them; add groups with addParamGroup. */
+  /** The param groups, in order. Change hyperparameters on them; add groups with addParamGroup.
+   * @throws TypeError (code ERR_READONLY) on assignment. */
   get paramGroups(): readonly ParamGroup<H>[] {
     return this.#groups;
+  }
+
+  set paramGroups(_value: never) {
+    throw readOnlyError(`${this.#algorithm.name}.paramGroups`, 'change hyperparameters on its groups; add groups with addParamGroup()');
   }
 
   /** Adds a group; its unspecified hyperparameters come from `defaults`. Validated fully before
@@ -164,8 +178,10 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     }
   }
 
-  /** Updates every parameter that has a grad and requiresGrad. */
-  abstract step(): void;
+  /** Updates every parameter that has a grad and requiresGrad. With a closure (which
+   * re-evaluates the model and returns the loss, as in PyTorch), calls it first, after the step
+   * pre hooks, and returns what it returned; without one, returns undefined. */
+  abstract step<R = undefined>(closure?: () => R): R;
 
   /**
    * A snapshot in PyTorch's layout and key names: copies, never views. Parameters are numbered
@@ -188,7 +204,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     const state: Record<number, E> = {};
     for (const [param, id] of ids) {
       const entry = this.stateMap.get(param);
-      if (entry) state[id] = this.exportState(entry, param);
+      if (entry) state[id] = this.exportState(entry, param, `stateDict(): state[${id}] (${param.label})`);
     }
     return this.runStateDictPostHooks({ state, param_groups } as StateDict<H, E>);
   }
@@ -210,8 +226,9 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     this.runLoadStateDictPostHooks();
   }
 
-  /** The algorithm's half of stateDict(): one parameter's state under PyTorch's keys, as copies. */
-  protected abstract exportState(state: S, param: Parameter): E;
+  /** The algorithm's half of stateDict(): one parameter's state under PyTorch's keys, as copies.
+   * It checks the state first (code ERR_STATE, `where` names the entry), as step() does. */
+  protected abstract exportState(state: S, param: Parameter, where: string): E;
 
   /** The algorithm's half of loadStateDict(): validates every entry against its parameter and its
    * group-to-be, then builds the new state in fresh storage. Must not modify the optimizer. */
@@ -268,8 +285,8 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
 
   /** Registers `hook(optimizer)`, run at the start of every step(), after the global pre hooks
    * (registerOptimizerStepPreHook), in registration order. PyTorch lets a pre hook return
-   * `(new_args, new_kwargs)` for step; step() takes no arguments here, so its return value is
-   * ignored. A hook that throws aborts the step before anything is validated or changed. */
+   * `(new_args, new_kwargs)` for step; here its return value is ignored (step()'s one argument,
+   * the closure, cannot be replaced). A hook that throws aborts the step before anything is validated or changed. */
   registerStepPreHook(hook: StepPreHook<this>): HookHandle {
     return this.#stepPreHooks.add(hook as StepPreHook<Optimizer<H, S, E>>);
   }
@@ -305,6 +322,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   /** Global pre hooks, then this optimizer's (PyTorch's order). Subclasses call it first thing
    * in step() (and in any other way of stepping). */
   protected runStepPreHooks(): void {
+    countOptimizerStep(this);
     for (const hook of [...globalStepPreHooks.list(), ...this.#stepPreHooks.list()]) hook(this);
   }
 
@@ -335,6 +353,16 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   /** For loadStateDict(): call once the state dict was loaded. */
   protected runLoadStateDictPostHooks(): void {
     for (const hook of this.#loadStateDictPostHooks.list()) hook(this);
+  }
+
+  /** PyTorch's repr: the class, then every group's hyperparameters and parameter count. */
+  toString(): string {
+    return formatOptimizer(this.#algorithm.name, this.#groups);
+  }
+
+  /** What console.log and util.inspect show: {@link toString}. */
+  [inspect.custom](): string {
+    return this.toString();
   }
 
   /** Checks a group's hyperparameters again (users and schedulers mutate them). */
@@ -409,3 +437,5 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
+
+refusePytorchSpellings(Optimizer);
