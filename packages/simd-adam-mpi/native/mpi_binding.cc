@@ -51,7 +51,10 @@ std::string PromoteLibmpi() {
 }
 
 void FinalizeAtExit(void*) {
-  std::lock_guard<std::mutex> lock(mpi_mutex);
+  // A collective still running (the process is exiting mid-step) may wait forever for a peer
+  // that is gone; finalizing would wait for it. mpirun then reports the exit instead.
+  std::unique_lock<std::mutex> lock(mpi_mutex, std::try_to_lock);
+  if (!lock.owns_lock()) return;
   int already = 0;
   MPI_Finalized(&already);
   if (initialized && !finalized && !already) MPI_Finalize();

@@ -32,7 +32,8 @@ export interface RankRun<T> {
   seconds: number;
 }
 
-/** `mpirun -np np node --import tsx ranks/<script>.ts`, one JSON line per rank, sorted by rank. */
+/** `mpirun -np np node --import tsx` on the rank script named `script` (in ranks/); one JSON line
+ * per rank, sorted by rank. */
 export function mpirun<T extends { rank: number }>(np: number, script: string, env: Record<string, string> = {}, timeoutMs = 120_000): RankRun<T> {
   const args = ['--oversubscribe', '--mca', 'btl', 'self,tcp', '--mca', 'btl_tcp_if_include', 'lo', '--mca', 'pml', 'ob1', '-np', String(np)];
   args.push(process.execPath, '--import', 'tsx', join(packageRoot, 'test', 'ranks', `${script}.ts`));
