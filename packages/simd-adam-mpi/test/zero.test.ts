@@ -18,6 +18,8 @@ interface Equivalence {
   flatElements: number;
   stateBytes: number;
   refStateBytes: number;
+  hookCalls: { pre: number; post: number };
+  explained: string[];
 }
 
 describe.skipIf(mpiMissing !== null)('ZeroRedundancyOptimizer over MPI', () => {
@@ -31,6 +33,10 @@ describe.skipIf(mpiMissing !== null)('ZeroRedundancyOptimizer over MPI', () => {
           expect(line.identical, `rank ${line.rank}`).toBe(true);
           expect(line.frozenUntouched).toBe(true);
         }
+        // Hooks ran once per step on every rank; explain() reads the grads of the last step, in
+        // which 'sometimes' had none.
+        expect(run.lines.every((l) => l.hookCalls.pre === 20 && l.hookCalls.post === 20)).toBe(true);
+        expect(run.lines[0]!.explained).toEqual(['w:gradient', 'b:gradient', 'frozen:frozen', 'empty:zero-grad-no-op', 'big:gradient', 'sometimes:no-grad']);
         // Each rank holds its shard's state: together exactly the single optimizer's.
         expect(run.lines.reduce((sum, l) => sum + l.stateBytes, 0)).toBe(run.lines[0]!.refStateBytes);
       });
@@ -64,6 +70,7 @@ describe.skipIf(mpiMissing !== null)('ZeroRedundancyOptimizer over MPI', () => {
         for (const key of ['nullGrad', 'frozen', 'badGrad', 'lr', 'badLr']) expect(line[`${key}Unchanged`], key).toBe(true);
         expect(line.seconds as number).toBeLessThan(5);
         expect(line.recovered).toBe(true);
+        expect(line.busy).toBe('ERR_BUSY');
       }
     }
   });

@@ -19,6 +19,9 @@ const ref = makeStore();
 const single = new AdamW(ref.params, options);
 const refSchedule = new StepLR(single, { stepSize: 5, gamma: 0.5 });
 const bytes: number[] = [];
+const hookCalls = { pre: 0, post: 0 };
+zero.registerStepPreHook((opt) => void (opt === zero && hookCalls.pre++));
+const post = zero.registerStepPostHook(() => void hookCalls.post++);
 for (let step = 0; step < 20; step++) {
   setGrads(store, comm.rank, step);
   if (step % 4 === 3) for (const p of store.params) if (p.grad) p.grad = p.grad.slice();
@@ -31,6 +34,7 @@ for (let step = 0; step < 20; step++) {
   schedule.step();
   refSchedule.step();
 }
+post.remove();
 let refStateBytes = 0;
 for (const s of single.state.values()) refStateBytes += s.expAvg.byteLength + s.expAvgSq.byteLength + (s.maxExpAvgSq?.byteLength ?? 0);
 console.log(
@@ -46,5 +50,7 @@ console.log(
     stateBytes: zero.localStateBytes(),
     refStateBytes,
     lr: zero.paramGroups[0]!.lr,
+    hookCalls,
+    explained: zero.explain().map((e) => `${e.name}:${e.reason}`),
   }),
 );

@@ -51,4 +51,9 @@ outcome.seconds = (Date.now() - started) / 1000;
 setGrads(store, comm.rank, 0);
 await zero.stepAsync();
 outcome.recovered = !sameBits(before, store.data) && zero.localStateBytes() > 0;
+// A second stepAsync() while one is in flight is refused on this rank before any collective.
+setGrads(store, comm.rank, 1);
+const inFlight = zero.stepAsync();
+outcome.busy = await zero.stepAsync().then(() => 'stepped', (error: { code?: string }) => error.code);
+await inFlight;
 console.log(JSON.stringify(outcome));
