@@ -121,4 +121,13 @@ describe.skipIf(mpiMissing !== null)('ZeroRedundancyOptimizer over MPI', () => {
       }
     }, 300_000);
   }
+
+  it('the data-parallel MNIST example trains at N=2: the loss falls below ln 10, and every rank ends with the same parameters', () => {
+    const run = mpirun(2, 'examples/distributed.ts', { SIMD_ADAM_DEMO_QUICK: '1' }, 180_000);
+    expect(run.status, run.stderr).toBe(0);
+    const loss = Number(/mean loss ([0-9.]+)/.exec(run.stdout)?.[1]);
+    expect(loss).toBeLessThan(Math.log(10));
+    expect(run.stdout).toMatch(/test accuracy [0-9.]+%, 0\.44 MB sent per rank per step/);
+    expect(run.stdout).toMatch(/state on this rank 0\.44 MB \(one AdamW would hold 0\.88 MB\)/);
+  }, 200_000);
 });

@@ -28,15 +28,16 @@ if (mpiMissing) console.warn(`simd-adam-mpi: skipping the MPI tests: ${mpiMissin
 export interface RankRun<T> {
   status: number | null;
   lines: T[];
+  stdout: string;
   stderr: string;
   seconds: number;
 }
 
-/** `mpirun -np np node --import tsx` on the rank script named `script` (in ranks/); one JSON line
- * per rank, sorted by rank. */
+/** `mpirun -np np node --import tsx` on the rank script named `script` (in ranks/), or on a file
+ * of the repository when `script` is a path; one JSON line per rank, sorted by rank. */
 export function mpirun<T extends { rank: number }>(np: number, script: string, env: Record<string, string> = {}, timeoutMs = 120_000): RankRun<T> {
   const args = ['--oversubscribe', '--mca', 'btl', 'self,tcp', '--mca', 'btl_tcp_if_include', 'lo', '--mca', 'pml', 'ob1', '-np', String(np)];
-  args.push(process.execPath, '--import', 'tsx', join(packageRoot, 'test', 'ranks', `${script}.ts`));
+  args.push(process.execPath, '--import', 'tsx', script.includes('/') ? join(repoRoot, script) : join(packageRoot, 'test', 'ranks', `${script}.ts`));
   const started = process.hrtime.bigint();
   const run = spawnSync('mpirun', args, {
     cwd: repoRoot,
@@ -50,5 +51,5 @@ export function mpirun<T extends { rank: number }>(np: number, script: string, e
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as T)
     .sort((a, b) => a.rank - b.rank);
-  return { status: run.status, lines, stderr: run.stderr + (run.error ? String(run.error) : ''), seconds };
+  return { status: run.status, lines, stdout: run.stdout, stderr: run.stderr + (run.error ? String(run.error) : ''), seconds };
 }
