@@ -11,7 +11,7 @@ import type { Parameter } from '../nn/parameter.js';
 import type { AdamHyper } from '../reference/adam.js';
 import { allZeroEach } from '../engine/reduce.js';
 import { allocateState, StateArenas } from '../engine/state_arena.js';
-import type { StateDict } from './state_dict.js';
+import type { LiveStateEntry, LiveTensor, StateDict } from './state_dict.js';
 import { StepPlan, type GroupWork, type PrePass, type StepOutcome, type Work } from '../engine/step_plan.js';
 import { asTensor, checkStep, checkTensor, type CheckedTensor } from './state_dict_tensor.js';
 import { beginAsyncStep } from '../engine/threads.js';
@@ -346,6 +346,13 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
       exp_avg_sq: asTensor(state.expAvgSq.slice(), param.shape),
     };
     if (state.maxExpAvgSq) entry.max_exp_avg_sq = asTensor(state.maxExpAvgSq.slice(), param.shape);
+    return entry;
+  }
+
+  protected override liveState(state: AdamState, param: Parameter): LiveStateEntry {
+    const f32 = (data: Float32Array): LiveTensor => ({ dtype: 'F32', shape: param.shape, data });
+    const entry: LiveStateEntry = { step: state.step, exp_avg: f32(state.expAvg), exp_avg_sq: f32(state.expAvgSq) };
+    if (state.maxExpAvgSq) entry.max_exp_avg_sq = f32(state.maxExpAvgSq);
     return entry;
   }
 

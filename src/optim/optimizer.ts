@@ -19,10 +19,10 @@ import {
   type StepPostHook,
   type StepPreHook,
 } from './hooks.js';
-import { firstSelfOverlap } from '../engine/overlap.js';
 import { Parameter } from '../nn/parameter.js';
-import { asStateDictError, groupToDict, readSaved, type StateDict, type StateDictInput } from './state_dict.js';
+import { asStateDictError, groupDicts, readSaved, type LiveStateDict, type LiveStateEntry, type StateDict, type StateDictInput } from './state_dict.js';
 import { VersionedMap } from '../common/versioned_map.js';
+import { checkParamOverlap, isPlainObject, normalizeParams, toParameterList } from './param_list.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
 
 /** A param group as passed in: the parameters plus any hyperparameter overrides. */
@@ -157,22 +157,53 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   stateDict(): StateDict<H, E> {
     this.assertIdle('stateDict()');
     this.runStateDictPreHooks();
-    const params = this.#groups.flatMap((group) => group.params);
-    const ids = new Map(params.map((param, id) => [param, id]));
-    const named = params.every((param) => param.name !== undefined);
-    const param_groups = this.#groups.map((group) =>
-      groupToDict(
-        group as Record<string, unknown>,
-        group.params.map((param) => ids.get(param)!),
-        named ? group.params.map((param) => param.name!) : undefined,
-      ),
-    );
+    const { ids, param_groups } = groupDicts(this.#groups);
     const state: Record<number, E> = {};
     for (const [param, id] of ids) {
       const entry = this.stateMap.get(param);
       if (entry) state[id] = this.exportState(entry, param);
     }
     return this.runStateDictPostHooks({ state, param_groups } as StateDict<H, E>);
+  }
+
+  /**
+   * @internal For `writeStateDict(path, optimizer)`, which streams the state without copying it:
+   * the groups as stateDict() writes them, and each stepped parameter's state (in id order) as
+   * views of the optimizer's storage. Undefined when the algorithm has no such form or a state
+   * dict hook is registered (hooks need what stateDict() builds). The views hold still only while
+   * {@link beginExclusiveUse} holds the optimizer.
+   */
+  liveStateDict(): LiveStateDict | undefined {
+    this.assertIdle('liveStateDict()');
+    if (this.#stateDictPreHooks.list().length + this.#stateDictPostHooks.list().length > 0) return undefined;
+    const { ids, param_groups } = groupDicts(this.#groups);
+    const state: LiveStateDict['state'] = [];
+    for (const [param, id] of ids) {
+      const entry = this.stateMap.get(param);
+      const live = entry && this.liveState(entry, param);
+      if (entry && !live) return undefined;
+      if (live) state.push([id, live]);
+    }
+    return { state, param_groups };
+  }
+
+  /**
+   * @internal Holds this optimizer for `what` (a checkpoint write) until the returned function is
+   * called (a second call does nothing): meanwhile every call that reads or writes parameters,
+   * grads or state refuses with ERR_BUSY, nothing changed, as while a stepAsync() runs.
+   * @throws SimdAdamError ERR_BUSY when a stepAsync() or another hold is in flight.
+   */
+  beginExclusiveUse(what: string): () => void {
+    this.assertIdle(what);
+    const release = this.markBusy(what);
+    let held = true;
+    return () => void (held && ((held = false), release()));
+  }
+
+  /** The algorithm's half of liveStateDict(): one parameter's state as views of its storage, or
+   * undefined (the default) when the algorithm has no such form. */
+  protected liveState(_state: S, _param: Parameter): LiveStateEntry | undefined {
+    return undefined;
   }
 
   /**
@@ -386,61 +417,4 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     checkParamOverlap([...this.#groups, ...groups], where);
     return groups;
   }
-}
-
-function toParameterList(value: unknown, where: string): Parameter[] {
-  if (value instanceof Parameter) {
-    throw typeError('ERR_PARAM_GROUP', `${where}: params must be an iterable of Parameters, got a single Parameter (wrap it in an array)`);
-  }
-  if (value === null || typeof value !== 'object' || !(Symbol.iterator in value)) {
-    throw typeError('ERR_PARAM_GROUP', `${where}: params must be an iterable of Parameters, got ${describe(value)}`);
-  }
-  const list = [...(value as Iterable<unknown>)];
-  if (list.length === 0) throw new SimdAdamError('ERR_EMPTY_PARAMS', `${where}: got an empty parameter list`);
-  list.forEach((p, i) => {
-    if (!(p instanceof Parameter)) {
-      throw typeError('ERR_PARAM_TYPE', `${where}: params[${i}] must be a Parameter, got ${describe(p)}`);
-    }
-  });
-  return list as Parameter[];
-}
-
-/** Parameters → one group spec; group specs → themselves. Mixing the two is an error. */
-function normalizeParams(params: unknown, where: string): Record<string, unknown>[] {
-  if (params instanceof Parameter) {
-    throw typeError('ERR_PARAM_GROUP', `${where}: params must be an iterable of Parameters or param groups, got a single Parameter (wrap it in an array)`);
-  }
-  if (params === null || typeof params !== 'object' || !(Symbol.iterator in params)) {
-    throw typeError('ERR_PARAM_GROUP', `${where}: params must be an iterable of Parameters or param groups, got ${describe(params)}`);
-  }
-  const list = [...(params as Iterable<unknown>)];
-  if (list.length === 0) throw new SimdAdamError('ERR_EMPTY_PARAMS', `${where}: got an empty parameter list`);
-  if (list.every((p) => p instanceof Parameter)) return [{ params: list }];
-  return list.map((spec, i) => {
-    if (spec === null || typeof spec !== 'object' || spec instanceof Parameter || Array.isArray(spec) || !('params' in spec)) {
-      throw typeError(
-        'ERR_PARAM_GROUP',
-        `${where}: params[${i}] must be a param group { params, ...options } (do not mix Parameters and groups), got ${describe(spec)}`,
-      );
-    }
-    return spec as Record<string, unknown>;
-  });
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-/** Throws ERR_PARAM_ALIAS when two parameters' data share memory. Each is updated in place, by
- * threads that split the work at cache lines of each: overlapping updates would race, and a
- * frozen parameter overlapping a trained one would move. Tied weights are one Parameter. */
-function checkParamOverlap(groups: ReadonlyArray<{ readonly params: readonly Parameter[] }>, where: string): void {
-  const spans = groups.flatMap((g, gi) => g.params.map((param, pi) => ({ view: param.data, tag: `group ${gi}, parameter ${pi} (${param.label})` })));
-  const hit = firstSelfOverlap(spans);
-  if (!hit) return;
-  throw new SimdAdamError(
-    'ERR_PARAM_ALIAS',
-    `${where}: ${hit.b.tag} shares memory with ${hit.a.tag}; parameters must not overlap, since updating both in place would ` +
-      'race between threads (for tied weights, pass the one Parameter once)',
-  );
 }

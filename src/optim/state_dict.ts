@@ -5,6 +5,7 @@
  */
 import { SimdAdamError, rangeError, typeError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
+import type { Parameter } from '../nn/parameter.js';
 
 /** A camelCase key as PyTorch spells it: `weightDecay` → `weight_decay`. */
 export type SnakeCase<S extends string> = S extends `${infer C}${infer Rest}`
@@ -68,6 +69,43 @@ export function groupToDict(group: Record<string, unknown>, ids: number[], names
   out.params = ids;
   if (names) out.param_names = names;
   return out;
+}
+
+/** Ids numbering the parameters in order of first appearance across groups, and the groups in
+ * state dict form (`param_names` when every parameter has a name). */
+export function groupDicts(groups: ReadonlyArray<{ readonly params: readonly Parameter[] }>): { ids: Map<Parameter, number>; param_groups: StateDictParamGroup[] } {
+  const params = groups.flatMap((group) => group.params);
+  const ids = new Map(params.map((param, id) => [param, id]));
+  const named = params.every((param) => param.name !== undefined);
+  const param_groups = groups.map((group) =>
+    groupToDict(
+      group as Record<string, unknown>,
+      group.params.map((param) => ids.get(param)!),
+      named ? group.params.map((param) => param.name!) : undefined,
+    ),
+  ) as StateDictParamGroup[];
+  return { ids, param_groups };
+}
+
+/** A tensor of an optimizer's own state, as a checkpoint writer streams it. */
+export interface LiveTensor {
+  /** The safetensors dtype of `data`'s elements: 'F32' for a Float32Array, 'BF16' for bfloat16
+   * bits in a Uint16Array, 'U8' for a Uint8Array, ... */
+  dtype: string;
+  shape: readonly number[];
+  /** A view of the optimizer's storage, in the host's byte order. */
+  data: ArrayBufferView;
+}
+
+/** One parameter's live state under its state dict keys (a key may name a part of a moment, as
+ * `exp_avg.codes`): `step` as a number, every other key a view. */
+export type LiveStateEntry = Record<string, number | LiveTensor>;
+
+/** What `Optimizer#liveStateDict()` returns: [id, entry] for each parameter that has state, in
+ * id order, and the groups as stateDict() writes them. */
+export interface LiveStateDict {
+  state: Array<[number, LiveStateEntry]>;
+  param_groups: StateDictParamGroup[];
 }
 
 /** A saved group, read and translated but not yet matched against the optimizer's groups. */
