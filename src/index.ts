@@ -30,10 +30,8 @@ export type { Checkpoint, CheckpointTensor } from './checkpoint/restore.js';
 export * from './lr_scheduler/index.js';
 export { clipGradNorm, type ClipGradNormOptions } from './nn/clip_grad.js';
 export type { ExplainEntry, ExplainReason } from './optim/explain.js';
+export { registerOptimizerStepPostHook, registerOptimizerStepPreHook, type AnyOptimizer } from './optim/optimizer.js';
 export {
-  registerOptimizerStepPostHook,
-  registerOptimizerStepPreHook,
-  type AnyOptimizer,
   type HookHandle,
   type LoadStateDictPostHook,
   type LoadStateDictPreHook,

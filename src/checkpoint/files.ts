@@ -12,7 +12,7 @@ import { basename, dirname, join } from 'node:path';
 import { SimdAdamError, typeError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
 import { Optimizer } from '../optim/optimizer.js';
-import type { AnyOptimizer } from '../optim/hooks.js';
+import type { AnyOptimizer } from '../optim/optimizer.js';
 import type { StateDictInput } from '../optim/state_dict.js';
 import { foreignFormat } from './foreign.js';
 import { planLive, planStateDict, type CheckpointExtras, type CheckpointPlan } from './layout.js';

@@ -2,131 +2,41 @@
  * Adam and AdamW: hyperparameter rules, lazy state, per-tensor scalars in double, and the one
  * native crossing per step. AdamW is Adam with decoupled weight decay, not a second copy.
  */
-import { rangeError, SimdAdamError, typeError } from '../common/errors.js';
-import { zeroDividesReference, zeroGradReason, type ExplainEntry } from './explain.js';
+import { SimdAdamError, rangeError, typeError } from '../common/errors.js';
+import { checkBoolean, describe } from '../common/validate.js';
+import type { AdamState } from '../engine/adam_state.js';
 import { checkGrad, checkGradAliases } from '../engine/grad_check.js';
+import { allZeroEach } from '../engine/reduce.js';
+import { StateArenas } from '../engine/state_arena.js';
+import { StepPlan, type GroupUpdates, type ParamUpdate, type PrePass, type StepOutcome } from '../engine/step_plan.js';
+import { beginAsyncStep } from '../engine/threads.js';
 import { addon } from '../native/addon.js';
-import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
 import type { Parameter } from '../nn/parameter.js';
 import type { AdamHyper } from '../reference/adam.js';
-import { allZeroEach } from '../engine/reduce.js';
-import { allocateState, StateArenas } from '../engine/state_arena.js';
-import type { LiveStateEntry, LiveTensor, StateDict } from './state_dict.js';
-import { StepPlan, type GroupWork, type PrePass, type StepOutcome, type Work } from '../engine/step_plan.js';
-import { asTensor, checkStep, checkTensor, type CheckedTensor } from './state_dict_tensor.js';
-import { beginAsyncStep } from '../engine/threads.js';
-import { checkBoolean, checkNumber, describe } from '../common/validate.js';
+import {
+  ADAM,
+  ADAMW,
+  checkAdamHyperparameters,
+  NON_FINITE_MODES,
+  type AdamHyperparameters,
+  type AdamOptions,
+  type AdamWOptions,
+  type NonFiniteMode,
+  type OptimizerOptions,
+} from './adam_options.js';
+import { checkState, exportAdamState, importAdamState, liveAdamState, type AdamStateDictEntry } from './adam_state_dict.js';
+import { zeroDividesReference, zeroGradReason, type ExplainEntry } from './explain.js';
+import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
+import type { LiveStateEntry } from './state_dict.js';
+
+export type { AdamState } from '../engine/adam_state.js';
+export type { AdamHyperparameters, AdamOptions, AdamWOptions, NonFiniteMode, OptimizerOptions } from './adam_options.js';
+export type { AdamStateDict, AdamStateDictEntry } from './adam_state_dict.js';
 
 /** A started step: its outcome (or its promise) and what warnOnZeroGrad needs afterwards. */
-type Ran = { outcome: StepOutcome; zeroDivides: boolean[] | null };
-
-/** Adam's hyperparameters, as held by every param group. */
-export interface AdamHyperparameters {
-  lr: number;
-  betas: [number, number];
-  eps: number;
-  weightDecay: number;
-  amsgrad: boolean;
-  maximize: boolean;
-  /** AdamW's weight decay (p *= 1 − lr·wd) instead of Adam's (g += wd·p). */
-  decoupledWeightDecay: boolean;
-}
-
-/** Options for `new Adam()` and per-group overrides: any subset of the hyperparameters. */
-export type AdamOptions = Partial<Omit<AdamHyperparameters, 'betas'>> & { betas?: readonly [number, number] };
-
-/** AdamW is always decoupled, so it takes every Adam option but that one. */
-export type AdamWOptions = Omit<AdamOptions, 'decoupledWeightDecay'>;
-
-/** What step() does when a gradient it is about to use holds NaN or ±Inf. */
-export type NonFiniteMode = 'propagate' | 'skip' | 'throw';
-
-/** Options of the optimizer as a whole: accepted by the constructor next to the default
- * hyperparameters, but not per group. */
-export interface OptimizerOptions {
-  /** 'propagate' (the default, PyTorch's behaviour): NaN and Inf flow into the update.
-   * 'skip': the whole step changes nothing and `skippedSteps` counts it. 'throw': the step
-   * throws a SimdAdamError (code ERR_NON_FINITE) naming the first bad parameter and element,
-   * and changes nothing. Both check every gradient, read-only, before anything is written. */
-  nonFinite?: NonFiniteMode;
-  /** Emit one process warning (code SIMD_ADAM_ZERO_GRAD) per parameter, the first time step()
-   * moves it although its gradient was all zero (weight decay or momentum did). */
-  warnOnZeroGrad?: boolean;
-}
-
-const NON_FINITE_MODES: readonly NonFiniteMode[] = ['propagate', 'skip', 'throw'];
-
-/** A parameter's state. The arrays are views into the optimizer's storage; they never move. */
-export interface AdamState {
-  /** Steps taken by this parameter (a parameter skipped by a step does not count it). It may be
-   * assigned, as PyTorch's `state['step']` may: the next step uses the new count. */
-  step: number;
-  readonly expAvg: Float32Array;
-  readonly expAvgSq: Float32Array;
-  /** Present exactly when the parameter's group has amsgrad. */
-  readonly maxExpAvgSq?: Float32Array;
-}
+type StartedStep = { outcome: StepOutcome; zeroDivides: boolean[] | null };
 
 export type AdamParamGroup = ParamGroup<AdamHyperparameters>;
-
-/** A parameter's entry in a state dict, under PyTorch's keys. The arrays are copies that carry
- * the parameter's shape and serialise as `{ shape, data }`. */
-export type AdamStateDictEntry = {
-  step: number;
-  exp_avg: Float32Array;
-  exp_avg_sq: Float32Array;
-  max_exp_avg_sq?: Float32Array;
-};
-
-/** What `Adam#stateDict()` returns. */
-export type AdamStateDict = StateDict<AdamHyperparameters, AdamStateDictEntry>;
-
-const STATE_KEYS = ['step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] as const;
-
-const ADAM_KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize', 'decoupledWeightDecay'] as const;
-
-/** Validates a group's hyperparameters and returns them in the form the math uses. */
-export function checkAdamHyperparameters(group: Record<string, unknown>, where: string): AdamHyper {
-  const lr = checkNumber(group.lr, 'lr', where, { min: 0 });
-  const betas = group.betas;
-  if (!Array.isArray(betas) || betas.length !== 2) {
-    throw typeError('ERR_OPTION', `${where}: betas must be an array of two numbers [beta1, beta2], got ${describe(betas)}`);
-  }
-  const beta1 = checkNumber(betas[0], 'betas[0]', where, { min: 0, max: 1 });
-  const beta2 = checkNumber(betas[1], 'betas[1]', where, { min: 0, max: 1 });
-  return {
-    lr,
-    beta1,
-    beta2,
-    eps: checkNumber(group.eps, 'eps', where, { min: 0 }),
-    weightDecay: checkNumber(group.weightDecay, 'weightDecay', where, { min: 0 }),
-    amsgrad: checkBoolean(group.amsgrad, 'amsgrad', where),
-    maximize: checkBoolean(group.maximize, 'maximize', where),
-    decoupledWeightDecay: checkBoolean(group.decoupledWeightDecay, 'decoupledWeightDecay', where),
-  };
-}
-
-function algorithm(name: string, defaults: AdamHyperparameters, keys: readonly (keyof AdamHyperparameters)[]): Algorithm<AdamHyperparameters> {
-  return {
-    name,
-    defaults,
-    keys,
-    optimizerKeys: ['nonFinite', 'warnOnZeroGrad'],
-    check: (group, where) => void checkAdamHyperparameters(group, where),
-    copyValue: (key, value) => (key === 'betas' && Array.isArray(value) ? [...value] : value),
-  };
-}
-
-const ADAM = algorithm(
-  'Adam',
-  { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, decoupledWeightDecay: false },
-  ADAM_KEYS,
-);
-const ADAMW = algorithm(
-  'AdamW',
-  { ...ADAM.defaults, weightDecay: 1e-2, decoupledWeightDecay: true },
-  ADAM_KEYS.filter((k) => k !== 'decoupledWeightDecay'),
-);
 
 /**
  * Adam (Kingma & Ba), with PyTorch's semantics and numerics: coupled weight decay
@@ -169,7 +79,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     return this.#skippedSteps;
   }
 
-  /** The last step's plan, reused while it still describes the step (src/step_plan.ts). */
+  /** The last step's plan, reused while it still describes the step (src/engine/step_plan.ts). */
   #plan: StepPlan | undefined;
   readonly #arenas = new StateArenas();
 
@@ -205,7 +115,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.runAsync(h, pre)));
     const release = this.markBusy(where);
     const end = beginAsyncStep();
-    let outcome: Ran;
+    let outcome: StartedStep;
     try {
       outcome = { ...result, outcome: await result.outcome };
     } finally {
@@ -216,7 +126,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     this.runStepPostHooks();
   }
 
-  /** The pre-pass this optimizer's options ask for, if any (src/step_plan.ts). */
+  /** The pre-pass this optimizer's options ask for, if any (src/engine/step_plan.ts). */
   #prePass(): PrePass | undefined {
     const nonFinite = this.nonFinite !== 'propagate';
     return nonFinite || this.warnOnZeroGrad ? { nonFinite, zeroScan: this.warnOnZeroGrad } : undefined;
@@ -225,7 +135,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
   /** Starts a step over `plan`. warnOnZeroGrad needs to know, before the kernel overwrites the
    * moments, whether eps = 0 would make a zero grad divide 0 by 0. */
   #run<R>(plan: StepPlan, hypers: AdamHyper[], go: (pre: PrePass | undefined) => R): { outcome: R; zeroDivides: boolean[] | null } {
-    const zeroDivides = this.warnOnZeroGrad ? plan.works.map((w) => zeroDividesReference(hypers[w.group]!, w.param.numel, w.state)) : null;
+    const zeroDivides = this.warnOnZeroGrad ? plan.updates.map((w) => zeroDividesReference(hypers[w.group]!, w.param.numel, w.state)) : null;
     return { outcome: go(this.#prePass()), zeroDivides };
   }
 
@@ -251,23 +161,23 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     const hypers = groups.map((group, gi) => checkAdamHyperparameters(group, `${where}: paramGroups[${gi}]`));
     const cached = this.#plan;
     if (cached && cached.matches(groups, hypers, this.stateMap.version)) return { plan: cached, hypers, reused: true };
-    const work = this.#collect(where, hypers);
+    const validated = this.#collect(where, hypers);
     const coalesce = this.#prePass() === undefined;
-    const plan = StepPlan.build(groups, work, (gi, params, amsgrad) => this.#arenas.allocate(groups[gi]!, params, amsgrad), coalesce);
+    const plan = StepPlan.build(groups, validated, (gi, params, amsgrad) => this.#arenas.allocate(groups[gi]!, params, amsgrad), coalesce);
     this.#plan = plan;
     return { plan, hypers, reused: false };
   }
 
   /** After the kernel ran, or the pre-pass refused the step (then nothing was written: the
    * plan's fresh state stays unregistered and no step count moves). */
-  #finish(where: string, plan: StepPlan, hypers: readonly AdamHyper[], ran: Ran): void {
+  #finish(where: string, plan: StepPlan, hypers: readonly AdamHyper[], ran: StartedStep): void {
     const { outcome, zeroDivides } = ran;
     if (outcome.stopped) {
       if (this.nonFinite === 'skip') {
         this.#skippedSteps++;
         return;
       }
-      const w = plan.works[outcome.stopped.segment]!;
+      const w = plan.updates[outcome.stopped.segment]!;
       const value = w.param.grad![outcome.stopped.element]!;
       throw new SimdAdamError(
         'ERR_NON_FINITE',
@@ -283,7 +193,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
   /** warnOnZeroGrad: one warning per parameter that an all-zero grad did not keep in place. */
   #warnZeroGrads(plan: StepPlan, hypers: readonly AdamHyper[], report: Uint8Array, zeroDivides: readonly boolean[]): void {
     const G = addon.reduceLayout.guard;
-    plan.works.forEach((w, k) => {
+    plan.updates.forEach((w, k) => {
       const bits = report[k]!;
       if (!(bits & G.ZERO_GRAD) || this.#warned.has(w.param)) return;
       const reason = zeroGradReason(hypers[w.group]!, {
@@ -312,14 +222,14 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     const where = 'explain()';
     this.assertIdle(where);
     const hypers = this.paramGroups.map((group, gi) => checkAdamHyperparameters(group, `${where}: paramGroups[${gi}]`));
-    const plan = this.#collect(where, hypers);
+    const validated = this.#collect(where, hypers);
     const views: Float32Array[] = [];
-    for (const { work } of plan) for (const w of work) views.push(w.param.grad!, w.param.data, w.state ? w.state.expAvg : new Float32Array(0));
+    for (const { updates } of validated) for (const w of updates) views.push(w.param.grad!, w.param.data, w.state ? w.state.expAvg : new Float32Array(0));
     const zero = allZeroEach(views);
     const reasons = new Map<Parameter, ExplainEntry['reason']>();
     let k = 0;
-    for (const { hyper, work } of plan) {
-      for (const w of work) {
+    for (const { hyper, updates } of validated) {
+      for (const w of updates) {
         const [gradZero, paramAllZero, expAvgAllZero] = [zero[k]!, zero[k + 1]!, zero[k + 2]!];
         k += 3;
         reasons.set(w.param, gradZero ? this.#zeroGradReason(hyper, w, paramAllZero, expAvgAllZero) : 'gradient');
@@ -334,66 +244,40 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     );
   }
 
-  #zeroGradReason(hyper: AdamHyper, w: Work, paramAllZero: boolean, expAvgAllZero: boolean): ExplainEntry['reason'] {
+  #zeroGradReason(hyper: AdamHyper, w: ParamUpdate, paramAllZero: boolean, expAvgAllZero: boolean): ExplainEntry['reason'] {
     const zeroDivides = zeroDividesReference(hyper, w.param.numel, w.state);
     return zeroGradReason(hyper, { paramAllZero, expAvgAllZero, zeroDivides });
   }
 
   protected override exportState(state: AdamState, param: Parameter): AdamStateDictEntry {
-    const entry: AdamStateDictEntry = {
-      step: state.step,
-      exp_avg: asTensor(state.expAvg.slice(), param.shape),
-      exp_avg_sq: asTensor(state.expAvgSq.slice(), param.shape),
-    };
-    if (state.maxExpAvgSq) entry.max_exp_avg_sq = asTensor(state.maxExpAvgSq.slice(), param.shape);
-    return entry;
+    return exportAdamState(state, param);
   }
 
   protected override liveState(state: AdamState, param: Parameter): LiveStateEntry {
-    const f32 = (data: Float32Array): LiveTensor => ({ dtype: 'F32', shape: param.shape, data });
-    const entry: LiveStateEntry = { step: state.step, exp_avg: f32(state.expAvg), exp_avg_sq: f32(state.expAvgSq) };
-    if (state.maxExpAvgSq) entry.max_exp_avg_sq = f32(state.maxExpAvgSq);
-    return entry;
+    return liveAdamState(state, param);
   }
 
   protected override importState(entries: readonly LoadedEntry[]): Map<Parameter, AdamState> {
-    const checked = entries.map(checkEntry);
-    // Fresh storage for everything loaded: one buffer per amsgrad setting (see state_arena.ts).
-    const fresh = new Map<CheckedEntry, AdamState>();
-    for (const amsgrad of [false, true]) {
-      const some = checked.filter((c) => (c.max !== undefined) === amsgrad);
-      allocateState(some.map((c) => c.param), amsgrad).forEach((state, i) => fresh.set(some[i]!, state));
-    }
-    const out = new Map<Parameter, AdamState>();
-    checked.forEach((entry) => {
-      const { param, step, expAvg, expAvgSq, max } = entry;
-      const state = fresh.get(entry)!;
-      state.step = step;
-      state.expAvg.set(expAvg.values);
-      state.expAvgSq.set(expAvgSq.values);
-      if (max) state.maxExpAvgSq!.set(max.values);
-      out.set(param, state);
-    });
-    return out;
+    return importAdamState(entries);
   }
 
   /** Validation only: returns, per group, the hyperparameters and the parameters to update. */
-  #collect(where: string, hypers: readonly AdamHyper[]): GroupWork[] {
-    const plan = this.paramGroups.map((group, gi) => {
+  #collect(where: string, hypers: readonly AdamHyper[]): GroupUpdates[] {
+    const validated = this.paramGroups.map((group, gi) => {
       const hyper = hypers[gi]!;
-      const work: Work[] = [];
+      const updates: ParamUpdate[] = [];
       group.params.forEach((param, pi) => {
         if (!param.requiresGrad || param.grad === null) return;
         const at = `${where}: group ${gi}, parameter ${pi} (${param.label})`;
         checkGrad(param, at);
         const state = this.stateMap.get(param);
         if (state) checkState(state, param, hyper, at);
-        work.push({ param, group: gi, index: pi, state });
+        updates.push({ param, group: gi, index: pi, state });
       });
-      return { hyper, work };
+      return { hyper, updates };
     });
-    checkGradAliases(where, plan, this.stateMap, this.paramGroups);
-    return plan;
+    checkGradAliases(where, validated, this.stateMap, this.paramGroups);
+    return validated;
   }
 }
 
@@ -407,61 +291,3 @@ export class AdamW extends Adam {
   }
 }
 
-function checkState(state: AdamState, param: Parameter, hyper: AdamHyper, at: string): void {
-  if (!Number.isInteger(state.step) || state.step < 0) {
-    throw new SimdAdamError('ERR_STATE', `${at}: state.step must be a non-negative integer, got ${describe(state.step)}`);
-  }
-  if (hyper.amsgrad !== (state.maxExpAvgSq !== undefined)) {
-    throw new SimdAdamError(
-      'ERR_AMSGRAD_STATE',
-      `${at}: amsgrad is ${hyper.amsgrad ? 'on' : 'off'} but this parameter's state was created with it ${hyper.amsgrad ? 'off' : 'on'}; ` +
-        'amsgrad cannot change once a group has state (set it at construction, or load a state dict)',
-    );
-  }
-  if (state.expAvg.length !== param.numel || state.expAvgSq.length !== param.numel) {
-    const detached = state.expAvg.buffer.byteLength === 0 && param.numel > 0 ? ' (detached: was a state buffer transferred?)' : '';
-    throw new SimdAdamError('ERR_STATE', `${at}: state arrays do not match the parameter's ${param.numel} elements${detached}`);
-  }
-}
-
-interface CheckedEntry {
-  param: Parameter;
-  step: number;
-  expAvg: CheckedTensor;
-  expAvgSq: CheckedTensor;
-  max: CheckedTensor | undefined;
-}
-
-/** One saved entry against its parameter and its group-to-be: known keys only, the required ones
- * present, max_exp_avg_sq exactly when amsgrad is on, every tensor the parameter's length. */
-function checkEntry({ param, entry, group, where }: LoadedEntry): CheckedEntry {
-  for (const key of Object.keys(entry)) {
-    if (!(STATE_KEYS as readonly string[]).includes(key)) {
-      throw new SimdAdamError('ERR_STATE_DICT', `${where}: unknown state key '${key}'; Adam's state has ${STATE_KEYS.join(', ')}`);
-    }
-  }
-  for (const key of ['step', 'exp_avg', 'exp_avg_sq'] as const) {
-    if (entry[key] === undefined) throw new SimdAdamError('ERR_STATE_DICT', `${where}: state key '${key}' is missing`);
-  }
-  const amsgrad = group.amsgrad === true;
-  if (amsgrad !== (entry.max_exp_avg_sq !== undefined)) {
-    throw new SimdAdamError(
-      'ERR_STATE_DICT',
-      `${where}: the group has amsgrad ${amsgrad ? 'on' : 'off'} but the state ${amsgrad ? 'lacks' : 'has'} 'max_exp_avg_sq'`,
-    );
-  }
-  const tensor = (key: string): CheckedTensor => {
-    const checked = checkTensor(entry[key], key, where);
-    if (checked.values.length !== param.numel) {
-      throw rangeError('ERR_STATE_DICT', `${where}: ${key} has ${checked.values.length} elements but the parameter has ${param.numel}`);
-    }
-    return checked;
-  };
-  return {
-    param,
-    step: checkStep(entry.step, where),
-    expAvg: tensor('exp_avg'),
-    expAvgSq: tensor('exp_avg_sq'),
-    max: amsgrad ? tensor('max_exp_avg_sq') : undefined,
-  };
-}

@@ -1,13 +1,11 @@
 /**
  * The optimizer base class: param groups and their defaults, per-parameter state keyed by
  * Parameter identity, zeroGrad, addParamGroup, the hooks, and the group and id half of
- * stateDict and loadStateDict. The algorithm (src/adam.ts) owns its hyperparameter rules, lazy
+ * stateDict and loadStateDict, as torch.optim.Optimizer. The algorithm (adam.ts) owns its hyperparameter rules, lazy
  * state, what a state entry holds, and the math.
  */
 import { SimdAdamError, typeError } from '../common/errors.js';
 import {
-  globalStepPostHooks,
-  globalStepPreHooks,
   hookResult,
   HookList,
   type HookHandle,
@@ -20,10 +18,30 @@ import {
   type StepPreHook,
 } from './hooks.js';
 import { Parameter } from '../nn/parameter.js';
+import { checkParamOverlap, normalizeParams, toParameterList } from './param_groups.js';
 import { asStateDictError, groupDicts, readSaved, type LiveStateDict, type LiveStateEntry, type StateDict, type StateDictInput } from './state_dict.js';
 import { VersionedMap } from '../common/versioned_map.js';
-import { checkParamOverlap, isPlainObject, normalizeParams, toParameterList } from './param_list.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
+
+/** Any optimizer, whatever its hyperparameters and state: what global hooks receive. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyOptimizer = Optimizer<any, any, any>;
+
+/** Hooks every optimizer runs, as torch.optim.optimizer.register_optimizer_step_pre_hook. */
+const globalStepPreHooks = new HookList<StepPreHook<AnyOptimizer>>('OptimizerStepPreHook');
+const globalStepPostHooks = new HookList<StepPostHook<AnyOptimizer>>('OptimizerStepPostHook');
+
+/** Registers a step pre hook for every optimizer: it runs before each instance's own pre hooks
+ * (PyTorch's register_optimizer_step_pre_hook). */
+export function registerOptimizerStepPreHook(hook: StepPreHook<AnyOptimizer>): HookHandle {
+  return globalStepPreHooks.add(hook);
+}
+
+/** Registers a step post hook for every optimizer: it runs after each instance's own post hooks
+ * (PyTorch's register_optimizer_step_post_hook). */
+export function registerOptimizerStepPostHook(hook: StepPostHook<AnyOptimizer>): HookHandle {
+  return globalStepPostHooks.add(hook);
+}
 
 /** A param group as passed in: the parameters plus any hyperparameter overrides. */
 export type ParamGroupSpec<O> = O & { params: Iterable<Parameter> };
@@ -417,4 +435,8 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     checkParamOverlap([...this.#groups, ...groups], where);
     return groups;
   }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

@@ -1,7 +1,7 @@
 /**
  * State dicts in PyTorch's layout: the types, the camelCase ↔ snake_case translation of group
  * keys, and the structural reading of a saved state dict. What a per-parameter entry holds is the
- * algorithm's business (src/adam.ts); mapping saved ids onto parameters is the base class's.
+ * algorithm's business (src/optim/adam.ts); mapping saved ids onto parameters is the base class's.
  */
 import { SimdAdamError, rangeError, typeError } from '../common/errors.js';
 import { describe } from '../common/validate.js';

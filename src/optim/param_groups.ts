@@ -1,13 +1,10 @@
-/**
- * The parameter lists an optimizer is built from: a constructor's `params` (parameters, or param
- * group specs) read into group specs, a group's parameters checked, and the overlap check that
- * keeps parameters from sharing memory.
- */
+/** Turning the constructor's and addParamGroup's `params` into validated lists of Parameters. */
 import { SimdAdamError, typeError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
 import { firstSelfOverlap } from '../engine/overlap.js';
 import { Parameter } from '../nn/parameter.js';
 
+/** A group's `params`: a non-empty iterable of Parameters. */
 export function toParameterList(value: unknown, where: string): Parameter[] {
   if (value instanceof Parameter) {
     throw typeError('ERR_PARAM_GROUP', `${where}: params must be an iterable of Parameters, got a single Parameter (wrap it in an array)`);
@@ -45,10 +42,6 @@ export function normalizeParams(params: unknown, where: string): Record<string, 
     }
     return spec as Record<string, unknown>;
   });
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** Throws ERR_PARAM_ALIAS when two parameters' data share memory. Each is updated in place, by
