@@ -29,14 +29,22 @@ const arg = (name: string, fallback: string) => {
   return i >= 0 ? process.argv[i + 1]! : fallback;
 };
 
-/** The kernel's peak RSS since the last reset, in bytes. */
+/** The kernel's peak RSS since the last reset, in bytes; elsewhere than Linux, the process's
+ * peak so far (which the reset cannot lower: run one measurement per process there). */
 function peakRss(): number {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
+  try {
+    return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
+  } catch {
+    return process.resourceUsage().maxRSS * 1024;
+  }
 }
 
 function resetPeak(): void {
-  writeFileSync('/proc/self/clear_refs', '5');
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+  } catch {
+    // Not Linux: peakRss() falls back to the process's lifetime peak.
+  }
 }
 
 function median(xs: number[]): number {
