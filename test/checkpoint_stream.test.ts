@@ -3,7 +3,7 @@
  * bytes as from a state dict, the optimizer held (ERR_BUSY) exactly while a write runs, staging
  * boundaries crossed bit for bit, user metadata, and files of other formats named.
  */
-import { closeSync, ftruncateSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -111,6 +111,23 @@ describe('writeStateDict(path, optimizer)', () => {
     await expect(writeStateDict(join(dir, 'missing', 'x.safetensors'), opt)).rejects.toMatchObject({ code: 'ERR_CHECKPOINT' });
     params[0]!.grad = new Float32Array(8).fill(1);
     expect(() => opt.step()).not.toThrow();
+  });
+
+  it('a buffer transferred while the write runs fails it with ERR_DETACHED; the old file stays and no temporary is left', async () => {
+    const dir = join(work, 'detach');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    const path = join(dir, 'run.safetensors');
+    const { params, opt } = trained([2 ** 20]);
+    await writeStateDict(path, opt, { params });
+    const before = readFileSync(path);
+    const writing = writeStateDict(path, opt, { params });
+    const buffer = params[0]!.data.buffer as ArrayBuffer;
+    const moved = structuredClone(buffer, { transfer: [buffer] });
+    await expect(writing).rejects.toMatchObject({ code: 'ERR_DETACHED', message: expect.stringMatching(/tensor 'param.p0' was detached/) });
+    expect(moved.byteLength).toBe(4 * 2 ** 20);
+    expect(readFileSync(path).equals(before)).toBe(true);
+    expect(readdirSync(dir)).toEqual(['run.safetensors']);
   });
 
   it('with a state dict hook registered, writes what stateDict() returns after the hooks', async () => {

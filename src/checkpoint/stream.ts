@@ -17,6 +17,27 @@ export const CHUNK_BYTES = 16 * 2 ** 20;
 /** Tensors smaller than this are staged (copied) rather than written or read on their own. */
 const STAGE_BELOW = 2 ** 20;
 
+/** Chunks of one large tensor in flight at once: libuv's default thread pool has 4 threads, and
+ * the page faults of fresh arrays and the copies then proceed on every core. */
+const IN_FLIGHT = 4;
+
+/** Runs `io(at, n)` over [0, total) in CHUNK_BYTES pieces, IN_FLIGHT at a time. A batch settles
+ * whole before an error surfaces, so no call is left running unobserved. */
+async function chunked(total: number, io: (at: number, n: number) => Promise<void>, before: () => void = () => {}): Promise<void> {
+  for (let at = 0; at < total; ) {
+    before();
+    const batch: Array<Promise<void>> = [];
+    for (let k = 0; k < IN_FLIGHT && at < total; k++) {
+      const n = Math.min(CHUNK_BYTES, total - at);
+      batch.push(io(at, n));
+      at += n;
+    }
+    const results = await Promise.allSettled(batch);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+}
+
 /** A tensor to write: its elements in the host's byte order, and the byte count it had when the
  * write was planned (a view whose buffer is detached meanwhile reads as empty). */
 export interface TensorSource {
@@ -61,15 +82,15 @@ export class ChunkedWriter {
     const width = dtypeSize(t.dtype)!;
     const swap = !LITTLE_ENDIAN && width > 1;
     const direct = !swap && t.byteLength >= STAGE_BELOW;
-    if (direct) await this.flush();
+    if (direct) {
+      await this.flush();
+      const start = this.#position;
+      this.#position += t.byteLength;
+      await chunked(t.byteLength, (at, n) => this.#writeAt(chunkOf(t.data, at, n), start + at), () => this.#checkAttached(t));
+      return;
+    }
     for (let at = 0; at < t.byteLength; ) {
       this.#checkAttached(t);
-      if (direct) {
-        const n = Math.min(CHUNK_BYTES, t.byteLength - at);
-        await this.#write(chunkOf(t.data, at, n));
-        at += n;
-        continue;
-      }
       // Staged: whole elements only, so that a swap never straddles two stagings.
       if (this.#stage.byteLength - this.#staged < width) await this.flush();
       const room = this.#stage.byteLength - this.#staged;
@@ -97,11 +118,16 @@ export class ChunkedWriter {
   }
 
   async #write(bytes: Uint8Array): Promise<void> {
+    const start = this.#position;
+    this.#position += bytes.byteLength;
+    await this.#writeAt(bytes, start);
+  }
+
+  async #writeAt(bytes: Uint8Array, position: number): Promise<void> {
     for (let done = 0; done < bytes.byteLength; ) {
-      const { bytesWritten } = await this.#handle.write(bytes, done, bytes.byteLength - done, this.#position);
-      if (bytesWritten <= 0) throw new SimdAdamError('ERR_CHECKPOINT', `${this.#where}: the file system accepted no bytes at offset ${this.#position}`);
+      const { bytesWritten } = await this.#handle.write(bytes, done, bytes.byteLength - done, position + done);
+      if (bytesWritten <= 0) throw new SimdAdamError('ERR_CHECKPOINT', `${this.#where}: the file system accepted no bytes at offset ${position + done}`);
       done += bytesWritten;
-      this.#position += bytesWritten;
     }
   }
 }
@@ -142,12 +168,9 @@ export class ChunkedReader {
       at = buffered;
     }
     if (total - at >= STAGE_BELOW) {
-      while (at < total) {
-        const n = Math.min(CHUNK_BYTES, total - at);
-        await this.#read(bytes(at, n), this.#position);
-        this.#position += n;
-        at += n;
-      }
+      const [first, start] = [at, this.#position];
+      await chunked(total - first, (k, n) => this.#read(bytes(first + k, n), start + k));
+      this.#position += total - first;
     } else if (at < total) {
       await this.#refill();
       const n = total - at;
