@@ -13,7 +13,7 @@ import { SimdAdamError, typeError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
 import { Optimizer } from '../optim/optimizer.js';
 import type { AnyOptimizer } from '../optim/optimizer.js';
-import type { StateDictInput } from '../optim/state_dict.js';
+import type { LiveStateSource, StateDictInput } from '../optim/state_dict.js';
 import { foreignFormat } from './foreign.js';
 import { planLive, planStateDict, type CheckpointExtras, type CheckpointPlan } from './layout.js';
 import { assemble, checkLayout, type Checkpoint } from './restore.js';
@@ -59,7 +59,8 @@ export async function writeStateDict(path: string, source: StateDictInput | AnyO
   let release = () => {};
   if (source instanceof Optimizer) {
     // Planned and held in one synchronous stretch: nothing can step in between.
-    const live = source.liveStateDict();
+    const streams = source as unknown as Partial<LiveStateSource>;
+    const live = typeof streams.liveStateDict === 'function' ? streams.liveStateDict() : undefined;
     plan = live ? planLive(live, extras, where) : planStateDict(source.stateDict(), extras, where);
     release = source.beginExclusiveUse(where);
   } else {

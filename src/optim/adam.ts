@@ -27,7 +27,9 @@ import {
 import { checkState, exportAdamState, importAdamState, liveAdamState, type AdamStateDictEntry } from './adam_state_dict.js';
 import { zeroDividesReference, zeroGradReason, type ExplainEntry } from './explain.js';
 import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
-import type { LiveStateEntry } from './state_dict.js';
+import { checkClosure } from './param_groups.js';
+import { lockFields, refusePytorchSpellings } from '../common/members.js';
+import { groupDicts, type LiveStateDict } from './state_dict.js';
 
 export type { AdamState } from '../engine/adam_state.js';
 export type { AdamHyperparameters, AdamOptions, AdamWOptions, NonFiniteMode, OptimizerOptions } from './adam_options.js';
@@ -72,6 +74,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     }
     this.nonFinite = nonFinite as NonFiniteMode;
     this.warnOnZeroGrad = checkBoolean(warnOnZeroGrad, 'warnOnZeroGrad', where);
+    const fixed = 'it is fixed at construction (an option of the constructor)';
+    lockFields(this, (new.target as typeof Adam).algorithm.name, { nonFinite: fixed, warnOnZeroGrad: fixed });
   }
 
   /** Steps that nonFinite: 'skip' refused because a gradient held NaN or ±Inf. */
@@ -89,14 +93,24 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * wrong, nothing is modified. All groups run in one native crossing; large steps are spread
    * over the native thread pool (see setNumThreads). Step pre hooks run first, post hooks after
    * a step that returned normally (one the non-finite guard skipped included).
+   *
+   * `closure`, as in PyTorch, re-evaluates the model (zeroGrad, forward, backward) and returns the
+   * loss: it is called after the pre hooks, before anything is validated, and step() returns
+   * what it returned (undefined without a closure).
+   * @throws TypeError (code ERR_OPTION) if closure is given and is not a function.
    */
-  override step(): void {
+  override step<R = undefined>(closure?: () => R): R {
     const where = 'step()';
     this.assertIdle(where);
+    checkClosure(closure, where);
     this.runStepPreHooks();
+    const loss = closure === undefined ? (undefined as R) : closure();
+    // The closure may have started a stepAsync() of this optimizer.
+    this.assertIdle(where);
     const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.run(h, pre)));
     this.#finish(where, plan, hypers, result);
     this.runStepPostHooks();
+    return loss;
   }
 
   /**
@@ -107,11 +121,20 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * Every buffer is held against garbage collection until the update ends; do not transfer or
    * write the parameters, grads or state meanwhile: Node-API cannot prevent it. With
    * nonFinite 'skip' or 'throw', the read-only check of the grads runs before this returns.
+   *
+   * `closure` works as in step(), and may be async: it is awaited (the optimizer is not busy
+   * meanwhile, so it may call zeroGrad()), then the step is validated and started, and the
+   * promise resolves to what the closure returned.
+   * @throws TypeError (code ERR_OPTION) if closure is given and is not a function.
    */
-  async stepAsync(): Promise<void> {
+  async stepAsync<R = undefined>(closure?: () => R): Promise<Awaited<R>> {
     const where = 'stepAsync()';
     this.assertIdle(where);
+    checkClosure(closure, where);
     this.runStepPreHooks();
+    // Without a closure nothing is awaited here, so validation still happens before this returns.
+    const loss = closure === undefined ? undefined : await closure();
+    if (closure !== undefined) this.assertIdle(where);
     const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.runAsync(h, pre)));
     const release = this.markBusy(where);
     const end = beginAsyncStep();
@@ -124,6 +147,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     }
     this.#finish(where, plan, hypers, outcome);
     this.runStepPostHooks();
+    return loss as Awaited<R>;
   }
 
   /** The pre-pass this optimizer's options ask for, if any (src/engine/step_plan.ts). */
@@ -249,12 +273,27 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     return zeroGradReason(hyper, { paramAllZero, expAvgAllZero, zeroDivides });
   }
 
-  protected override exportState(state: AdamState, param: Parameter): AdamStateDictEntry {
-    return exportAdamState(state, param);
+  protected override exportState(state: AdamState, param: Parameter, where: string): AdamStateDictEntry {
+    return exportAdamState(state, param, where);
   }
 
-  protected override liveState(state: AdamState, param: Parameter): LiveStateEntry {
-    return liveAdamState(state, param);
+  /**
+   * @internal For writeStateDict(path, optimizer), which streams the state without copying it:
+   * stateDict()'s groups, and each stepped parameter's state as views of this optimizer's storage
+   * (they hold still while beginExclusiveUse() holds it). Undefined when a state dict hook is
+   * registered: the hooks need what stateDict() builds.
+   * @throws SimdAdamError ERR_BUSY during a stepAsync(); ERR_STATE for a bad step or detached state.
+   */
+  liveStateDict(): LiveStateDict | undefined {
+    this.assertIdle('liveStateDict()');
+    if (this.hasStateDictHooks) return undefined;
+    const { ids, param_groups } = groupDicts(this.paramGroups);
+    const state: LiveStateDict['state'] = [];
+    for (const [param, id] of ids) {
+      const entry = this.stateMap.get(param);
+      if (entry) state.push([id, liveAdamState(entry, param, `writeStateDict(): state[${id}] (${param.label})`)]);
+    }
+    return { state, param_groups };
   }
 
   protected override importState(entries: readonly LoadedEntry[]): Map<Parameter, AdamState> {
@@ -291,3 +330,4 @@ export class AdamW extends Adam {
   }
 }
 
+refusePytorchSpellings(Adam, ['nonFinite', 'warnOnZeroGrad']);

@@ -4,7 +4,11 @@
  * stateDict and loadStateDict, as torch.optim.Optimizer. The algorithm (adam.ts) owns its hyperparameter rules, lazy
  * state, what a state entry holds, and the math.
  */
+import { inspect } from 'node:util';
 import { SimdAdamError, typeError } from '../common/errors.js';
+import { lockFields, readOnlyError, refusePytorchSpellings } from '../common/members.js';
+import { countOptimizerStep, registerOptimizer } from '../common/optimizer_steps.js';
+import { formatOptimizer } from './repr.js';
 import {
   hookResult,
   HookList,
@@ -19,7 +23,7 @@ import {
 } from './hooks.js';
 import { Parameter } from '../nn/parameter.js';
 import { checkParamOverlap, normalizeParams, toParameterList } from './param_groups.js';
-import { asStateDictError, groupDicts, readSaved, type LiveStateDict, type LiveStateEntry, type StateDict, type StateDictInput } from './state_dict.js';
+import { asStateDictError, groupDicts, readSaved, type StateDict, type StateDictInput } from './state_dict.js';
 import { VersionedMap } from '../common/versioned_map.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
 
@@ -127,11 +131,21 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     this.state = this.stateMap;
     const specs = normalizeParams(params, where);
     this.#groups = Object.freeze(this.#buildGroups(specs, where));
+    lockFields(this, algorithm.name, {
+      defaults: 'pass hyperparameters to the constructor, or set them on paramGroups[i]',
+      state: 'load state with loadStateDict(), or write into the state views it holds',
+    });
+    registerOptimizer(this);
   }
 
-  /** The param groups, in order. Change hyperparameters on them; add groups with addParamGroup. */
+  /** The param groups, in order. Change hyperparameters on them; add groups with addParamGroup.
+   * @throws TypeError (code ERR_READONLY) on assignment. */
   get paramGroups(): readonly ParamGroup<H>[] {
     return this.#groups;
+  }
+
+  set paramGroups(_value: never) {
+    throw readOnlyError(`${this.#algorithm.name}.paramGroups`, 'change hyperparameters on its groups; add groups with addParamGroup()');
   }
 
   /** Adds a group; its unspecified hyperparameters come from `defaults`. Validated fully before
@@ -164,8 +178,10 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     }
   }
 
-  /** Updates every parameter that has a grad and requiresGrad. */
-  abstract step(): void;
+  /** Updates every parameter that has a grad and requiresGrad. With a closure (which
+   * re-evaluates the model and returns the loss, as in PyTorch), calls it first, after the step
+   * pre hooks, and returns what it returned; without one, returns undefined. */
+  abstract step<R = undefined>(closure?: () => R): R;
 
   /**
    * A snapshot in PyTorch's layout and key names: copies, never views. Parameters are numbered
@@ -179,38 +195,14 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     const state: Record<number, E> = {};
     for (const [param, id] of ids) {
       const entry = this.stateMap.get(param);
-      if (entry) state[id] = this.exportState(entry, param);
+      if (entry) state[id] = this.exportState(entry, param, `stateDict(): state[${id}] (${param.label})`);
     }
     return this.runStateDictPostHooks({ state, param_groups } as StateDict<H, E>);
   }
 
-  /**
-   * @internal For `writeStateDict(path, optimizer)`, which streams the state without copying it:
-   * the groups as stateDict() writes them, and each stepped parameter's state (in id order) as
-   * views of the optimizer's storage. Undefined when the algorithm has no such form or a state
-   * dict hook is registered (hooks need what stateDict() builds). The views hold still only while
-   * {@link beginExclusiveUse} holds the optimizer.
-   */
-  liveStateDict(): LiveStateDict | undefined {
-    this.assertIdle('liveStateDict()');
-    if (this.#stateDictPreHooks.list().length + this.#stateDictPostHooks.list().length > 0) return undefined;
-    const { ids, param_groups } = groupDicts(this.#groups);
-    const state: LiveStateDict['state'] = [];
-    for (const [param, id] of ids) {
-      const entry = this.stateMap.get(param);
-      const live = entry && this.liveState(entry, param);
-      if (entry && !live) return undefined;
-      if (live) state.push([id, live]);
-    }
-    return { state, param_groups };
-  }
-
-  /**
-   * @internal Holds this optimizer for `what` (a checkpoint write) until the returned function is
-   * called (a second call does nothing): meanwhile every call that reads or writes parameters,
-   * grads or state refuses with ERR_BUSY, nothing changed, as while a stepAsync() runs.
-   * @throws SimdAdamError ERR_BUSY when a stepAsync() or another hold is in flight.
-   */
+  /** @internal Holds this optimizer for `what` (a checkpoint write) until the returned function is
+   * called (again: a no-op): meanwhile every call that reads or writes parameters, grads or state
+   * refuses with ERR_BUSY, as during a stepAsync(). @throws SimdAdamError ERR_BUSY if held. */
   beginExclusiveUse(what: string): () => void {
     this.assertIdle(what);
     const release = this.markBusy(what);
@@ -218,10 +210,9 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     return () => void (held && ((held = false), release()));
   }
 
-  /** The algorithm's half of liveStateDict(): one parameter's state as views of its storage, or
-   * undefined (the default) when the algorithm has no such form. */
-  protected liveState(_state: S, _param: Parameter): LiveStateEntry | undefined {
-    return undefined;
+  /** Whether stateDict() has hooks to run: a copy-free view of the state must not bypass them. */
+  protected get hasStateDictHooks(): boolean {
+    return this.#stateDictPreHooks.list().length + this.#stateDictPostHooks.list().length > 0;
   }
 
   /**
@@ -241,8 +232,9 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     this.runLoadStateDictPostHooks();
   }
 
-  /** The algorithm's half of stateDict(): one parameter's state under PyTorch's keys, as copies. */
-  protected abstract exportState(state: S, param: Parameter): E;
+  /** The algorithm's half of stateDict(): one parameter's state under PyTorch's keys, as copies.
+   * It checks the state first (code ERR_STATE, `where` names the entry), as step() does. */
+  protected abstract exportState(state: S, param: Parameter, where: string): E;
 
   /** The algorithm's half of loadStateDict(): validates every entry against its parameter and its
    * group-to-be, then builds the new state in fresh storage. Must not modify the optimizer. */
@@ -299,8 +291,8 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
 
   /** Registers `hook(optimizer)`, run at the start of every step(), after the global pre hooks
    * (registerOptimizerStepPreHook), in registration order. PyTorch lets a pre hook return
-   * `(new_args, new_kwargs)` for step; step() takes no arguments here, so its return value is
-   * ignored. A hook that throws aborts the step before anything is validated or changed. */
+   * `(new_args, new_kwargs)` for step; here its return value is ignored (step()'s one argument,
+   * the closure, cannot be replaced). A hook that throws aborts the step before anything is validated or changed. */
   registerStepPreHook(hook: StepPreHook<this>): HookHandle {
     return this.#stepPreHooks.add(hook as StepPreHook<Optimizer<H, S, E>>);
   }
@@ -336,6 +328,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   /** Global pre hooks, then this optimizer's (PyTorch's order). Subclasses call it first thing
    * in step() (and in any other way of stepping). */
   protected runStepPreHooks(): void {
+    countOptimizerStep(this);
     for (const hook of [...globalStepPreHooks.list(), ...this.#stepPreHooks.list()]) hook(this);
   }
 
@@ -366,6 +359,16 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   /** For loadStateDict(): call once the state dict was loaded. */
   protected runLoadStateDictPostHooks(): void {
     for (const hook of this.#loadStateDictPostHooks.list()) hook(this);
+  }
+
+  /** PyTorch's repr: the class, then every group's hyperparameters and parameter count. */
+  toString(): string {
+    return formatOptimizer(this.#algorithm.name, this.#groups);
+  }
+
+  /** What console.log and util.inspect show: {@link toString}. */
+  [inspect.custom](): string {
+    return this.toString();
   }
 
   /** Checks a group's hyperparameters again (users and schedulers mutate them). */
@@ -440,3 +443,5 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
+
+refusePytorchSpellings(Optimizer);
