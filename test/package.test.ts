@@ -61,6 +61,7 @@ describe('the packed tarball', () => {
     expect(files).toContain('CMakeLists.txt');
     expect(files).toContain('native/kernels/adam_step_f32_avx512.cc');
     expect(files).toContain(prebuild);
+    expect(files, 'the PyTorch converter the checkpoint docs and errors point to').toContain('tools/torch_checkpoint.py');
     expect(files.some((f) => f.startsWith('test/') || f.startsWith('src/') || f.startsWith('build/'))).toBe(false);
     // The prebuild is made for the tarball, not left in the working tree.
     expect(existsSync(join(root, 'prebuilds'))).toBe(false);
