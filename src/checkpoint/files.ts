@@ -45,12 +45,17 @@ function checkPath(path: unknown, where: string): string {
  * Everything is validated before the disk is touched. The write is atomic: a crash or an error
  * never leaves a torn file at `path`.
  *
- * @param path the file to create or replace.
+ * @param path The file to write (replaced if it exists); its folder must exist.
  * @param source an Adam/AdamW optimizer, or a state dict.
  * @param extras `{ params?, scheduler?, metadata? }`, see {@link CheckpointExtras}.
- * @throws SimdAdamError ERR_BUSY when `source` is an optimizer with a stepAsync() in flight (or
- *   another write), ERR_STATE_DICT / ERR_STATE for invalid state, ERR_DETACHED for a transferred
- *   buffer, ERR_CHECKPOINT for a bad path, bad extras or a failed write.
+ * @throws SimdAdamError `ERR_BUSY` when `source` is an optimizer with a stepAsync() (or another
+ *   write) in flight; `ERR_STATE_DICT` (SimdAdamError, TypeError or RangeError) for a state dict
+ *   that cannot be saved, `ERR_STATE` for corrupted live state; `ERR_DETACHED` for a buffer
+ *   transferred before or during the write.
+ * @throws `ERR_CHECKPOINT`: a TypeError for an empty or non-string `path` or extras of the wrong
+ *   type (a `scheduler` that is not an object, `metadata` that is not JSON-serialisable); a
+ *   SimdAdamError for unnamed or duplicate parameter names in `params`, a header beyond 100 MB,
+ *   or an I/O error (the old file, if any, is left as it was).
  */
 export async function writeStateDict(path: string, source: StateDictInput | AnyOptimizer, extras?: CheckpointExtras): Promise<void> {
   const where = 'writeStateDict()';
@@ -120,9 +125,11 @@ async function syncDirectory(dir: string): Promise<void> {
  * the file's size first; then each tensor is read straight into the Float32Array returned for
  * it: peak memory is the returned arrays plus 16 MiB.
  *
- * @throws SimdAdamError ERR_CHECKPOINT for a missing or malformed file (never an allocation
- *   larger than the file), a file of another format (a torch.save zip or pickle, JSON: the
- *   message says how to convert it), or a tensor beyond the 2^32 elements a typed array can hold.
+ * @throws TypeError `ERR_CHECKPOINT` for an empty or non-string `path`; SimdAdamError
+ *   `ERR_CHECKPOINT` for a missing or malformed file (never an allocation larger than the file),
+ *   a file of another format (a torch.save zip or pickle, JSON: the message says how to convert
+ *   it), or a tensor beyond the 2^32 elements a typed array can hold. A well-formed file holding
+ *   an invalid state dict is refused later, by loadStateDict() (`ERR_STATE_DICT`).
  */
 export async function readStateDict(path: string): Promise<Checkpoint> {
   const where = `readStateDict(): ${checkPath(path, 'readStateDict()')}`;

@@ -15,10 +15,13 @@ import { dtypeSize, type Safetensors } from './safetensors.js';
 import type { TensorSource } from './stream.js';
 
 /** What a checkpoint may hold beside the optimizer's state dict, so one file resumes a run. */
+/** What {@link writeStateDict} can store beside the optimizer's state dict. */
 export interface CheckpointExtras {
-  /** The model's parameters, each with a unique name (stored as `param.<name>`), or tensors by name. */
+  /** The model's parameters, each with a unique name (stored as `param.<name>`, float32, in its
+   * shape), or tensors by name. Default: none stored. */
   params?: Iterable<Parameter> | Readonly<Record<string, TensorLike>>;
-  /** A scheduler's `stateDict()` (any JSON-able object). */
+  /** A scheduler's `stateDict()` (any JSON-able object), stored as JSON in the metadata.
+   * Default: none stored. */
   scheduler?: Readonly<Record<string, unknown>>;
   /** Any JSON-serialisable value of your own (epoch, RNG state, data-loader position), returned
    * by readStateDict as `metadata`. It goes through JSON.stringify: NaN becomes null, a Date a
