@@ -24,8 +24,8 @@ export interface CheckpointExtras {
    * Default: none stored. */
   scheduler?: Readonly<Record<string, unknown>>;
   /** Any JSON-serialisable value of your own (epoch, RNG state, data-loader position), returned
-   * by readStateDict as `metadata`. It goes through JSON.stringify: NaN becomes null, a Date a
-   * string, `undefined` members vanish. */
+   * by readStateDict as `metadata`, stored as JSON in the header. It goes through JSON.stringify:
+   * NaN becomes null, a Date a string, `undefined` members vanish. Default: none stored. */
   metadata?: unknown;
 }
 
@@ -79,7 +79,7 @@ export function planStateDict(stateDict: unknown, extras: unknown, where: string
  * optimizer is held (Optimizer#beginExclusiveUse). */
 export function planLive(live: LiveStateDict, extras: unknown, where: string): CheckpointPlan {
   const tensors: TensorSource[] = [];
-  for (const [id, entry] of live.state) {
+  for (const [id, entry] of Object.entries(live.state)) {
     const at = `${where}: the state of parameter ${id}`;
     for (const [key, value] of Object.entries(entry)) {
       if (key === 'step') {

@@ -29,7 +29,7 @@ import { zeroDividesReference, zeroGradReason, type ExplainEntry } from './expla
 import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
 import { checkClosure } from './param_groups.js';
 import { lockFields, refusePytorchSpellings } from '../common/members.js';
-import { groupDicts, type LiveStateDict } from './state_dict.js';
+import { collectStateDict, type LiveStateDict } from './state_dict.js';
 
 export type { AdamState } from '../engine/adam_state.js';
 export type { AdamHyperparameters, AdamOptions, AdamWOptions, NonFiniteMode, OptimizerOptions } from './adam_options.js';
@@ -309,13 +309,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
   liveStateDict(): LiveStateDict | undefined {
     this.assertIdle('liveStateDict()');
     if (this.hasStateDictHooks) return undefined;
-    const { ids, param_groups } = groupDicts(this.paramGroups);
-    const state: LiveStateDict['state'] = [];
-    for (const [param, id] of ids) {
-      const entry = this.stateMap.get(param);
-      if (entry) state.push([id, liveAdamState(entry, param, `writeStateDict(): state[${id}] (${param.label})`)]);
-    }
-    return { state, param_groups };
+    return collectStateDict(this.paramGroups, this.stateMap, (entry, param, id) => liveAdamState(entry, param, `writeStateDict(): state[${id}] (${param.label})`));
   }
 
   protected override importState(entries: readonly LoadedEntry[]): Map<Parameter, AdamState> {

@@ -76,9 +76,14 @@ export function groupToDict(group: Record<string, unknown>, ids: number[], names
   return out;
 }
 
-/** Ids numbering the parameters in order of first appearance across groups, and the groups in
- * state dict form (`param_names` when every parameter has a name). */
-export function groupDicts(groups: ReadonlyArray<{ readonly params: readonly Parameter[] }>): { ids: Map<Parameter, number>; param_groups: StateDictParamGroup[] } {
+/** The state dict layout of `groups`: ids number the parameters in order of first appearance
+ * across groups, `entryOf` gives each stepped parameter's entry, and groups carry `param_names`
+ * when every parameter has a name. */
+export function collectStateDict<S, T>(
+  groups: ReadonlyArray<{ readonly params: readonly Parameter[] }>,
+  states: ReadonlyMap<Parameter, S>,
+  entryOf: (state: S, param: Parameter, id: number) => T,
+): { state: Record<number, T>; param_groups: StateDictParamGroup[] } {
   const params = groups.flatMap((group) => group.params);
   const ids = new Map(params.map((param, id) => [param, id]));
   const named = params.every((param) => param.name !== undefined);
@@ -89,7 +94,12 @@ export function groupDicts(groups: ReadonlyArray<{ readonly params: readonly Par
       named ? group.params.map((param) => param.name!) : undefined,
     ),
   ) as StateDictParamGroup[];
-  return { ids, param_groups };
+  const state: Record<number, T> = {};
+  for (const [param, id] of ids) {
+    const entry = states.get(param);
+    if (entry) state[id] = entryOf(entry, param, id);
+  }
+  return { state, param_groups };
 }
 
 /** A tensor of an optimizer's own state, as a checkpoint writer streams it. */
@@ -106,10 +116,9 @@ export interface LiveTensor {
  * `exp_avg.codes`): `step` as a number, every other key a view. */
 export type LiveStateEntry = Record<string, number | LiveTensor>;
 
-/** What `Adam#liveStateDict()` returns: [id, entry] for each parameter that has state, in
- * id order, and the groups as stateDict() writes them. */
+/** What `Adam#liveStateDict()` returns: stateDict()'s layout, each entry views. */
 export interface LiveStateDict {
-  state: Array<[number, LiveStateEntry]>;
+  state: Record<number, LiveStateEntry>;
   param_groups: StateDictParamGroup[];
 }
 
