@@ -91,10 +91,10 @@ abstract class SimdAdamBase extends tf.Optimizer {
     return weights;
   }
 
-  /** Replaces all state with weights from getWeights(), ours or tf.train.adam's. Matched to
-   * variables by name when every name is a registered variable of the right size, else by
-   * position in the next step's gradient list (as tf.train.adam does). Reads copies: the
-   * caller may dispose the tensors.
+  /** Replaces all state with weights from getWeights(), ours or tf.train.adam's. The next step
+   * matches them to its variables by name when every name is among them, else by position in
+   * its gradient list (as tf.train.adam does), and throws SimdAdamError (code ERR_STATE_DICT)
+   * if the sizes or the count disagree. Reads copies: the caller may dispose the tensors.
    * @throws SimdAdamError (code ERR_STATE_DICT) naming a missing or malformed weight; nothing
    * is changed then. */
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
@@ -134,8 +134,9 @@ export class SimdAdam extends SimdAdamBase {
     super(options, false, 'SimdAdam');
   }
 
+  /** From getConfig()'s output; other keys (tfjs-layers adds `customObjects`) are ignored. */
   static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
-    return new cls(config);
+    return new cls(optionsFrom(config));
   }
 }
 
@@ -151,9 +152,15 @@ export class SimdAdamW extends SimdAdamBase {
     super(options, true, 'SimdAdamW');
   }
 
+  /** From getConfig()'s output; other keys (tfjs-layers adds `customObjects`) are ignored. */
   static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
-    return new cls(config);
+    return new cls(optionsFrom(config));
   }
+}
+
+function optionsFrom(config: tf.serialization.ConfigDict): SimdAdamOptions {
+  const { lr, betas, eps, weightDecay, amsgrad, maximize } = config as Record<string, unknown>;
+  return { lr, betas, eps, weightDecay, amsgrad, maximize } as SimdAdamOptions;
 }
 
 /** The variables named, in order, and the updates: trainable ones with a gradient. */

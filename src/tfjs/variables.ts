@@ -39,8 +39,7 @@ interface Slot {
 export class VariableTable {
   readonly #slots = new Map<string, Slot>();
   #executor: Executor | undefined;
-  /** setWeights() states whose names are not registered variables: matched by position in
-   * the next step's list, as tf.train.adam matches all of its state. */
+  /** setWeights() states, matched to the next step's variables by matchLoaded(). */
   #pending: NamedState[] | undefined;
   /** cpu arrays this table allocated: no tensor but their variable holds them. */
   readonly #owned = new WeakSet<Float32Array>();
@@ -51,7 +50,7 @@ export class VariableTable {
    * @throws SimdAdamError (code ERR_STATE_DICT) when loaded state does not fit by position.
    */
   step(listed: readonly tf.Variable[], updates: readonly Update[], hyper: Hyperparameters, core: AdamOptions, where: string): void {
-    const matched = this.#pending ? matchByPosition(this.#pending, listed, where) : [];
+    const matched = this.#pending ? matchLoaded(this.#pending, listed, where) : [];
     matched.forEach(([v, s]) => (this.#slotFor(v).loaded = s));
     this.#pending = undefined;
     this.#dropDisposed();
@@ -89,17 +88,10 @@ export class VariableTable {
     return [...out, ...(this.#pending ?? [])];
   }
 
-  /** Replaces all state. States whose names all are registered variables of the same size
-   * attach to them now; otherwise all attach by position at the next step. */
+  /** Replaces all state; the states attach to variables at the next step (see matchLoaded). */
   load(states: NamedState[]): void {
-    const registered = tf.engine().registeredVariables;
-    const byName = states.every((s) => registered[s.name] !== undefined && registered[s.name]!.size === s.m.length);
     this.clear();
-    if (!byName) {
-      this.#pending = states;
-      return;
-    }
-    for (const { name, shape: _shape, ...saved } of states) this.#slotFor(registered[name]!).loaded = saved;
+    this.#pending = states;
   }
 
   /** Forgets every variable and its state. */
@@ -199,19 +191,23 @@ function gradValues(grad: tf.Tensor, cpuArrays: ReadonlySet<ArrayBufferLike>): F
   return owner.io === 'cpu' && cpuArrays.has(view.buffer) ? view.slice() : view;
 }
 
-/** Loaded states against the variables listed, position by position, sizes checked. */
-function matchByPosition(states: readonly NamedState[], listed: readonly tf.Variable[], where: string): Array<[tf.Variable, SavedState]> {
-  if (states.length !== listed.length) {
+/** Loaded states against the variables a step lists: by name when every state names one of
+ * them, else position by position as tf.train.adam does (a model loaded in the same process
+ * as the one saved has new variable names). Sizes are checked either way. */
+function matchLoaded(states: readonly NamedState[], listed: readonly tf.Variable[], where: string): Array<[tf.Variable, SavedState]> {
+  const byName = new Map(listed.map((v) => [v.name, v]));
+  const named = states.every((s) => byName.has(s.name));
+  if (!named && states.length !== listed.length) {
     throw new SimdAdamError(
       'ERR_STATE_DICT',
-      `${where}: setWeights() loaded state for ${states.length} variables whose names are not registered variables, so it is matched by position; ` +
-        `this step lists ${listed.length}`,
+      `${where}: setWeights() loaded state for ${states.length} variables; their names are not all in this step, so they are matched by position, ` +
+        `but this step lists ${listed.length} variables`,
     );
   }
   return states.map(({ name, shape: _shape, ...saved }, i) => {
-    const v = listed[i]!;
+    const v = named ? byName.get(name)! : listed[i]!;
     if (v.size !== saved.m.length) {
-      throw new SimdAdamError('ERR_STATE_DICT', `${where}: loaded state '${name}' has ${saved.m.length} elements but variable ${i} ('${v.name}') has ${v.size}`);
+      throw new SimdAdamError('ERR_STATE_DICT', `${where}: loaded state '${name}' has ${saved.m.length} elements but variable '${v.name}' has ${v.size}`);
     }
     return [v, saved];
   });
