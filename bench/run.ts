@@ -2,7 +2,7 @@
  * `npm run bench`: ns/element and GB/s of simd-adam per backend and thread count, against a
  * plain JS loop, tfjs (cpu, wasm) and the memory roofline, on single tensors of 4K-16M floats
  * and on many tensors in separate buffers and in one buffer. Then the issue's targets, each as
- * a ratio of interleaved medians. Writes bench/results/<stamp>.json, latest.json, latest.svg,
+ * a ratio of interleaved medians, and simd-adam/tfjs against tf.train.adam (bench/tfjs.ts). Writes bench/results/<stamp>.json, latest.json, latest.svg,
  * latest.html (self-contained) and latest.md.
  *
  * `npm run bench -- --quick`: smaller sizes and fewer samples, to check that it all runs.
@@ -19,6 +19,7 @@ import { availableBackends, backend, numThreads, setBackend, setNumThreads, type
 import { htmlPage, svgChart } from './chart.js';
 import { layoutPlan, separate, stored, type Model } from './models.js';
 import { plainJsStep, tfjsStep } from './peers.js';
+import { tfjsTargets } from './tfjs.js';
 import { htmlTable, markdownTable, type ResultRow } from './report.js';
 import { median, probe, probeArrays, repsFor } from './roofline.js';
 import { addon } from '../src/native.js';
@@ -232,6 +233,7 @@ async function main(): Promise<void> {
   await manyTensorSuites();
   await tfjsSuites();
   const goals = await targets();
+  goals.push(...(await tfjsTargets(quick)));
   const loadAfter = loadavg();
   const order = [...new Set(rows.map((r) => r.workload))];
   rows.sort((x, y) => order.indexOf(x.workload) - order.indexOf(y.workload));

@@ -1,21 +1,15 @@
 /** tfjs for the simd-adam/tfjs tests: the cpu and wasm backends, offline, single-threaded,
  * and the small models and data the tests train. */
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-
 import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+
+import { loadTfjs } from '../../examples/tfjs/model.js';
 
 export { tf };
 export type Backend = 'cpu' | 'wasm';
 export const BACKENDS: readonly Backend[] = ['cpu', 'wasm'];
 
-setWasmPaths(`${dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'))}/`);
-tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-
 export async function useBackend(name: Backend): Promise<void> {
-  if (!(await tf.setBackend(name))) throw new Error(`tfjs backend ${name} did not initialise`);
-  await tf.ready();
+  await loadTfjs(name);
 }
 
 /** A dense model 8 → 16 (relu) → 4, its weights drawn from `seed`. */
