@@ -168,6 +168,9 @@ describe('bad input', () => {
   it('refuses bad options with the core\'s codes, naming the class', () => {
     expect(() => new SimdAdam({ lr: -1 })).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OPTION', message: expect.stringMatching(/^new SimdAdam\(\): lr/) }));
     expect(() => new SimdAdamW({ betas: [0.9] as unknown as [number, number] })).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_OPTION' }));
+    const opt = new SimdAdam({ lr: 0.1 });
+    expect(() => (opt.learningRate = -1)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OPTION', message: expect.stringMatching(/^SimdAdam\.lr: lr/) }));
+    expect(opt.lr).toBe(0.1);
     expect(() => new SimdAdam({ epsilon: 1e-7 } as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_OPTION', message: expect.stringContaining("'epsilon'") }));
   });
 

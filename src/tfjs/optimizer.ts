@@ -22,16 +22,17 @@ abstract class SimdAdamBase extends tf.Optimizer {
   protected constructor(options: SimdAdamOptions | undefined, decoupled: boolean, className: string) {
     super();
     this.#decoupled = decoupled;
-    this.#hyper = resolveOptions(options, decoupled, className);
+    this.#hyper = resolveOptions(options, decoupled, `new ${className}()`);
   }
 
-  /** Learning rate, ≥ 0; may be changed between steps. */
+  /** Learning rate, ≥ 0; may be changed between steps.
+   * @throws RangeError / TypeError (code ERR_OPTION) for a bad value; nothing changes then. */
   get lr(): number {
     return this.#hyper.lr;
   }
 
   set lr(value: number) {
-    this.#hyper = resolveOptions({ ...this.#hyper, lr: value }, this.#decoupled, this.getClassName());
+    this.#hyper = resolveOptions({ ...this.#hyper, lr: value }, this.#decoupled, `${this.getClassName()}.lr`);
   }
 
   /** The learning rate under tf.train.adam's name, for callbacks written against it. */
@@ -116,6 +117,11 @@ abstract class SimdAdamBase extends tf.Optimizer {
     return { lr: h.lr, betas: [h.betas[0], h.betas[1]], eps: h.eps, weightDecay: h.weightDecay, amsgrad: h.amsgrad, maximize: h.maximize };
   }
 
+  /** From getConfig()'s output; other keys (tfjs-layers adds `customObjects`) are ignored. */
+  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
+    return new cls(optionsFrom(config));
+  }
+
   #core(): AdamOptions {
     return coreOptions(this.#hyper, this.#decoupled);
   }
@@ -133,11 +139,6 @@ export class SimdAdam extends SimdAdamBase {
   constructor(options?: SimdAdamOptions) {
     super(options, false, 'SimdAdam');
   }
-
-  /** From getConfig()'s output; other keys (tfjs-layers adds `customObjects`) are ignored. */
-  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
-    return new cls(optionsFrom(config));
-  }
 }
 
 /**
@@ -150,11 +151,6 @@ export class SimdAdamW extends SimdAdamBase {
 
   constructor(options?: SimdAdamOptions) {
     super(options, true, 'SimdAdamW');
-  }
-
-  /** From getConfig()'s output; other keys (tfjs-layers adds `customObjects`) are ignored. */
-  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
-    return new cls(optionsFrom(config));
   }
 }
 

@@ -27,11 +27,10 @@ export type Hyperparameters = Required<Omit<SimdAdamOptions, 'betas'>> & { betas
 
 const KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize'] as const;
 
-/** Defaults filled in and every value checked by simd-adam.
+/** Defaults filled in and every value checked by simd-adam; `where` names the caller in messages.
  * @throws TypeError (code ERR_OPTION) for an unknown key or a value of the wrong type;
  * RangeError (code ERR_OPTION) for a value out of range. */
-export function resolveOptions(options: unknown, decoupled: boolean, className: string): Hyperparameters {
-  const where = `new ${className}()`;
+export function resolveOptions(options: unknown, decoupled: boolean, where: string): Hyperparameters {
   if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
     throw Object.assign(new TypeError(`${where}: options must be an object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`), { code: 'ERR_OPTION' });
   }
