@@ -57,6 +57,8 @@ describe('the packed tarball', () => {
   it('carries dist/, the native sources and a prebuilt addon for this platform, and nothing from src/ or test/', () => {
     expect(files).toContain('dist/index.js');
     expect(files).toContain('dist/index.d.ts');
+    expect(files).toContain('dist/tfjs/index.js');
+    expect(files).toContain('dist/tfjs/index.d.ts');
     expect(files).toContain('binding.gyp');
     expect(files).toContain('CMakeLists.txt');
     expect(files).toContain('native/adam_avx512.cc');
