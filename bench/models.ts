@@ -2,8 +2,8 @@
  * many tensors allocated in one buffer by a ParameterStore. Values stay in a realistic range
  * over thousands of steps (no denormals, no NaN). */
 import { Adam, Parameter, ParameterStore } from '../src/index.js';
-import { encodePlan } from '../src/plan.js';
-import { adamScalars } from '../src/reference.js';
+import { encodePlan } from '../src/engine/segment_table.js';
+import { adamScalars } from '../src/reference/adam.js';
 
 export interface Model {
   params: Parameter[];

@@ -1,7 +1,7 @@
 /** The memory roofline, timed natively over the same thread pool as a step: a kernel with an
  * Adam step's 28 bytes/element of traffic and no math, and STREAM triad. Also the bare kernel:
  * the selected Adam kernel on one thread, with no Node-API call around it. */
-import { addon, type ProbeKind } from '../src/native.js';
+import { probes, type ProbeKind } from './probe_addon.js';
 
 export interface ProbeArrays {
   param: Float32Array;
@@ -23,8 +23,8 @@ export function median(values: ArrayLike<number>): number {
 
 /** Median ns of one pass of `kind` over the arrays; `parallel` uses the current thread count. */
 export function probe(kind: ProbeKind, a: ProbeArrays, reps: number, parallel: boolean): number {
-  addon.probe(kind, a.param, a.grad, a.expAvg, a.expAvgSq, 2, parallel); // warm caches and threads
-  return median(addon.probe(kind, a.param, a.grad, a.expAvg, a.expAvgSq, reps, parallel));
+  probes().probe(kind, a.param, a.grad, a.expAvg, a.expAvgSq, 2, parallel); // warm caches and threads
+  return median(probes().probe(kind, a.param, a.grad, a.expAvg, a.expAvgSq, reps, parallel));
 }
 
 /** Repetitions giving about `budgetMs` of timing for `n` elements at ~1 ns/element. */

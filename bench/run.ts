@@ -22,7 +22,7 @@ import { plainJsStep, tfjsStep } from './peers.js';
 import { tfjsTargets } from './tfjs.js';
 import { htmlTable, markdownTable, type ResultRow } from './report.js';
 import { median, probe, probeArrays, repsFor } from './roofline.js';
-import { addon } from '../src/native.js';
+import { probes } from './probe_addon.js';
 import { interleave, target, timeCall, timeProbe, timeProbePlan, type Target } from './targets.js';
 
 const quick = process.argv.includes('--quick');
@@ -116,8 +116,8 @@ function layoutRows(workload: string, model: Model): void {
   const { buffers, table } = layoutPlan(model);
   const reps = Math.max(7, repsFor(model.elements) >> 1);
   for (const [kind, name] of [['traffic', 'memory roofline over these buffers'], ['adam', 'bare kernel over these buffers']] as const) {
-    addon.probePlan(kind, buffers, table, 2, threads > 1);
-    row(workload, model.elements, name, 'probe', threads, median(addon.probePlan(kind, buffers, table, reps, threads > 1)), reps, 'native timer');
+    probes().probePlan(kind, buffers, table, 2, threads > 1);
+    row(workload, model.elements, name, 'probe', threads, median(probes().probePlan(kind, buffers, table, reps, threads > 1)), reps, 'native timer');
   }
 }
 

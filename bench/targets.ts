@@ -3,7 +3,8 @@
  * so that load from other processes (this machine is shared) hits both sides alike. benny's
  * suites run cases one after the other, which a change of load in between would skew.
  */
-import { addon } from '../src/native.js';
+import type { Buffers } from '../src/native/addon.js';
+import { probes } from './probe_addon.js';
 import { median, type ProbeArrays } from './roofline.js';
 
 export interface Target {
@@ -30,12 +31,12 @@ export function timeCall(fn: () => void): Timed {
 }
 
 export function timeProbe(kind: 'adam' | 'traffic', arrays: ProbeArrays, parallel: boolean): Timed {
-  return () => addon.probe(kind, arrays.param, arrays.grad, arrays.expAvg, arrays.expAvgSq, 1, parallel)[0]!;
+  return () => probes().probe(kind, arrays.param, arrays.grad, arrays.expAvg, arrays.expAvgSq, 1, parallel)[0]!;
 }
 
 /** The traffic probe or the bare kernel over a plan's buffers, natively timed: one pass. */
-export function timeProbePlan(kind: 'adam' | 'traffic', plan: { buffers: Parameters<typeof addon.probePlan>[1]; table: Float64Array }, parallel: boolean): Timed {
-  return () => addon.probePlan(kind, plan.buffers, plan.table, 1, parallel)[0]!;
+export function timeProbePlan(kind: 'adam' | 'traffic', plan: { buffers: Buffers; table: Float64Array }, parallel: boolean): Timed {
+  return () => probes().probePlan(kind, plan.buffers, plan.table, 1, parallel)[0]!;
 }
 
 /** Medians of `a` and `b` over `rounds` alternating runs, after one warm-up of each. */

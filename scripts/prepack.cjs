@@ -25,7 +25,7 @@ function die(message) {
 }
 
 try {
-  for (const entry of ['package.json', 'binding.gyp', 'native', 'scripts/sources.cjs']) {
+  for (const entry of ['package.json', 'binding.gyp', 'native', 'scripts/native-build.cjs']) {
     fs.cpSync(path.join(root, entry), path.join(staging, entry), { recursive: true });
   }
   // binding.gyp finds node-addon-api, and prebuildify finds node-gyp, through node_modules.

@@ -4,10 +4,10 @@
 # this machine's kernels, then NEON cross-compiled for aarch64 and run under qemu-aarch64, so
 # NEON is covered on an x86-64 machine.
 #
-# Kernel objects get binding.gyp's kernel_cflags (plus the ISA flags of their target), the
-# harness the baseline: a kernel compiled differently here than in the addon would prove
-# nothing. Never -ffast-math or -march=native: the first breaks NaN/Inf parity, the second would
-# let the baseline harness and scalar kernel use instructions dispatch.cc never assumes.
+# Kernel objects get the flags of native/build.json (common, kernel and their ISA's), exactly as
+# binding.gyp and CMakeLists.txt build them; the harness the baseline: a kernel compiled
+# differently here than in the addon would prove nothing. Never -ffast-math or -march=native: the first breaks NaN/Inf parity, the second would
+# let the baseline harness and scalar kernel use instructions native/runtime/dispatch.cc never assumes.
 #
 # Usage: scripts/test-kernels.sh [--allow-missing-cross]
 #   --allow-missing-cross  exit 0 when the aarch64 cross compiler or qemu-aarch64 is missing
@@ -35,15 +35,16 @@ CXX="${CXX:-g++}"
 CROSS_CXX="${CROSS_CXX:-aarch64-linux-gnu-g++}"
 QEMU_AARCH64="${QEMU_AARCH64:-qemu-aarch64}"
 
-# binding.gyp: target_defaults cflags_cc and cflags, then the kernel targets' kernel_cflags.
 # -Wall -Wextra are node-gyp's defaults too; warnings are shown, not fatal.
-common=(-std=c++17 -fPIC -Wall -Wextra -ffp-contract=off -fvisibility=hidden)
-kernel_cflags=(-O3 -fno-math-errno -ffp-contract=off -fno-exceptions -fvisibility=hidden)
+list() { node scripts/native-build.cjs "$1" "$2"; }
+read -r -a common <<<"-std=c++17 -fPIC -Wall -Wextra -Inative $(list flags common)"
+read -r -a kernel_cflags <<<"$(list flags kernel)"
 harness_cflags=(-O2)
 
 elapsed() { echo $(( ($(date +%s%N) - start_ns) / 1000000 )); }
 
-# Weak symbols in a kernel object are how AVX-512 code leaks into baseline callers (TOOLCHAIN.md).
+# Weak symbols in a kernel object are how AVX-512 code leaks into baseline callers: an inline
+# function compiled with -mavx512f, emitted weak, can be the copy the linker keeps for all.
 check_no_weak() {
   local nm_tool="$1"; shift
   local obj weak bad=0
@@ -63,36 +64,27 @@ status=0
 # ---- native -------------------------------------------------------------------------------
 arch="$(uname -m)"
 echo "== native ($arch, $("$CXX" --version | head -n1))"
-native_objs=()
-native_reduce_objs=()
-compile_kernel() { # compiler dir name extra-flags...: the Adam kernel and the reductions of one ISA
-  local cxx="$1" dir="$2" name="$3"; shift 3
-  "$cxx" "${common[@]}" "${kernel_cflags[@]}" "$@" -c "native/adam_$name.cc" -o "$dir/adam_$name.o"
-  "$cxx" "${common[@]}" "${kernel_cflags[@]}" "$@" -c "native/reduce_$name.cc" -o "$dir/reduce_$name.o"
+objs=()
+compile_kernel() { # compiler dir isa: every source of the ISA's group, with its flags; appends to objs
+  local cxx="$1" dir="$2" isa="$3" src obj
+  local -a isa_flags
+  read -r -a isa_flags <<<"$(list flags "$isa")"
+  for src in $(list sources "$isa"); do
+    obj="$dir/$(basename "${src%.cc}").o"
+    "$cxx" "${common[@]}" "${kernel_cflags[@]}" "${isa_flags[@]}" -c "$src" -o "$obj"
+    objs+=("$obj")
+  done
 }
 compile_kernel "$CXX" "$out/native" scalar
-native_objs+=("$out/native/adam_scalar.o")
-native_reduce_objs+=("$out/native/reduce_scalar.o")
 case "$arch" in
-  x86_64|amd64)
-    compile_kernel "$CXX" "$out/native" avx2 -mavx2 -mfma
-    compile_kernel "$CXX" "$out/native" avx512 -mavx512f -Wno-maybe-uninitialized
-    native_objs+=("$out/native/adam_avx2.o" "$out/native/adam_avx512.o")
-    native_reduce_objs+=("$out/native/reduce_avx2.o" "$out/native/reduce_avx512.o")
-    ;;
-  aarch64|arm64)
-    compile_kernel "$CXX" "$out/native" neon
-    native_objs+=("$out/native/adam_neon.o")
-    native_reduce_objs+=("$out/native/reduce_neon.o")
-    ;;
+  x86_64|amd64) compile_kernel "$CXX" "$out/native" avx2; compile_kernel "$CXX" "$out/native" avx512 ;;
+  aarch64|arm64) compile_kernel "$CXX" "$out/native" neon ;;
 esac
-check_no_weak nm "${native_objs[@]}" "${native_reduce_objs[@]}" || status=1
-"$CXX" "${common[@]}" "${harness_cflags[@]}" native/test/kernel_check.cc "${native_objs[@]}" -lm \
-  -o "$out/native/kernel_check"
-"$out/native/kernel_check" || status=1
-"$CXX" "${common[@]}" "${harness_cflags[@]}" native/test/reduce_check.cc "${native_reduce_objs[@]}" -lm \
-  -o "$out/native/reduce_check"
-"$out/native/reduce_check" || status=1
+check_no_weak nm "${objs[@]}" || status=1
+for harness in kernel_check reduce_check; do
+  "$CXX" "${common[@]}" "${harness_cflags[@]}" "native/test/$harness.cc" "${objs[@]}" -lm -o "$out/native/$harness"
+  "$out/native/$harness" || status=1
+done
 echo "   native done at $(elapsed) ms"
 
 # ---- aarch64 under qemu ---------------------------------------------------------------------
@@ -115,18 +107,17 @@ else
   else
     echo "   $("$CROSS_CXX" --version | head -n1); $("$QEMU_AARCH64" --version | head -n1)"
     a64="$out/aarch64"
+    objs=()
     compile_kernel "$CROSS_CXX" "$a64" scalar
     compile_kernel "$CROSS_CXX" "$a64" neon
     cross_nm="${CROSS_CXX%g++}nm"
     command -v "$cross_nm" >/dev/null 2>&1 || cross_nm=nm
-    check_no_weak "$cross_nm" "$a64/adam_scalar.o" "$a64/adam_neon.o" "$a64/reduce_scalar.o" "$a64/reduce_neon.o" || status=1
+    check_no_weak "$cross_nm" "${objs[@]}" || status=1
     # Static, so qemu needs no aarch64 sysroot (QEMU_LD_PREFIX) at run time.
-    "$CROSS_CXX" "${common[@]}" "${harness_cflags[@]}" -static native/test/kernel_check.cc \
-      "$a64/adam_scalar.o" "$a64/adam_neon.o" -lm -o "$a64/kernel_check"
-    "$QEMU_AARCH64" "$a64/kernel_check" || status=1
-    "$CROSS_CXX" "${common[@]}" "${harness_cflags[@]}" -static native/test/reduce_check.cc \
-      "$a64/reduce_scalar.o" "$a64/reduce_neon.o" -lm -o "$a64/reduce_check"
-    "$QEMU_AARCH64" "$a64/reduce_check" || status=1
+    for harness in kernel_check reduce_check; do
+      "$CROSS_CXX" "${common[@]}" "${harness_cflags[@]}" -static "native/test/$harness.cc" "${objs[@]}" -lm -o "$a64/$harness"
+      "$QEMU_AARCH64" "$a64/$harness" || status=1
+    done
     echo "   aarch64 done at $(elapsed) ms"
   fi
 fi

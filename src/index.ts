@@ -1,4 +1,4 @@
-export { Parameter, type ParameterOptions } from './param.js';
+export { Parameter, type ParameterOptions } from './nn/parameter.js';
 export {
   Optimizer,
   type LoadedEntry,
@@ -6,9 +6,9 @@ export {
   type ParamGroupSpec,
   type ParamsInput,
   type ZeroGradOptions,
-} from './optimizer.js';
-export type { SnakeCase, StateDict, StateDictInput, StateDictParamGroup } from './state_dict.js';
-export type { TensorJson, TensorLike } from './tensor.js';
+} from './optim/optimizer.js';
+export type { SnakeCase, StateDict, StateDictInput, StateDictParamGroup } from './optim/state_dict.js';
+export type { TensorJson, TensorLike } from './optim/state_dict_tensor.js';
 export {
   Adam,
   AdamW,
@@ -21,18 +21,16 @@ export {
   type AdamStateDict,
   type AdamStateDictEntry,
   type AdamWOptions,
-} from './adam.js';
-export { SimdAdamError, type ErrorCode } from './errors.js';
-export { availableBackends, backend, setBackend, type BackendName } from './backend.js';
+} from './optim/adam.js';
+export { SimdAdamError, type ErrorCode } from './common/errors.js';
+export { availableBackends, backend, setBackend, type BackendName } from './native/backend.js';
 export { readStateDict, writeStateDict } from './checkpoint/files.js';
 export type { Checkpoint, CheckpointExtras, CheckpointTensor } from './checkpoint/layout.js';
 export * from './lr_scheduler/index.js';
-export { clipGradNorm, type ClipGradNormOptions } from './clip_grad.js';
-export type { ExplainEntry, ExplainReason } from './explain.js';
+export { clipGradNorm, type ClipGradNormOptions } from './nn/clip_grad.js';
+export type { ExplainEntry, ExplainReason } from './optim/explain.js';
+export { registerOptimizerStepPostHook, registerOptimizerStepPreHook, type AnyOptimizer } from './optim/optimizer.js';
 export {
-  registerOptimizerStepPostHook,
-  registerOptimizerStepPreHook,
-  type AnyOptimizer,
   type HookHandle,
   type LoadStateDictPostHook,
   type LoadStateDictPreHook,
@@ -41,6 +39,6 @@ export {
   type StateDictPreHook,
   type StepPostHook,
   type StepPreHook,
-} from './hooks.js';
-export { numThreads, setNumThreads } from './threads.js';
-export { ParameterStore, type ParameterSpec } from './parameter_store.js';
+} from './optim/hooks.js';
+export { numThreads, setNumThreads } from './engine/threads.js';
+export { ParameterStore, type ParameterSpec } from './nn/parameter_store.js';

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { addon } from '../src/native.js';
+import { addon } from '../src/native/addon.js';
 
 const S = addon.planLayout.segment;
 const C = addon.planLayout.scalars;

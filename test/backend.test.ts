@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { availableBackends, backend, setBackend } from '../src/index.js';
-import { addon } from '../src/native.js';
+import { addon } from '../src/native/addon.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const initial = backend();

@@ -6,8 +6,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { availableBackends, backend, setBackend } from '../src/index.js';
-import { runSegments, type Segment } from '../src/plan.js';
-import { adamScalars, adamStepReference, type AdamHyper } from '../src/reference.js';
+import { runSegments, type Segment } from '../src/engine/segment_table.js';
+import { adamScalars, adamStepReference, type AdamHyper } from '../src/reference/adam.js';
 import { firstBitDifference } from './support/compare.js';
 import { fillValues, rng, SPECIALS } from './support/random.js';
 

@@ -1,13 +1,13 @@
 /**
- * The interval index behind ERR_GRAD_ALIAS (src/overlap.ts) agrees with the obvious quadratic
+ * The interval index behind ERR_GRAD_ALIAS (src/engine/overlap.ts) agrees with the obvious quadratic
  * check on random views over a few shared buffers, and stays near-linear on a model's worth of
  * parameters.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { firstOverlap, firstSelfOverlap, type Span } from '../src/overlap.js';
-import { overlaps } from '../src/validate.js';
+import { firstOverlap, firstSelfOverlap, type Span } from '../src/engine/overlap.js';
+import { overlaps } from '../src/common/validate.js';
 
 const RUNS = Number(process.env.SIMD_ADAM_PROPERTY_RUNS ?? 300);
 const buffers = [new ArrayBuffer(64), new ArrayBuffer(64), new ArrayBuffer(0)];

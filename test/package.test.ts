@@ -61,7 +61,7 @@ describe('the packed tarball', () => {
     expect(files).toContain('dist/tfjs/index.d.ts');
     expect(files).toContain('binding.gyp');
     expect(files).toContain('CMakeLists.txt');
-    expect(files).toContain('native/adam_avx512.cc');
+    expect(files).toContain('native/kernels/adam_step_f32_avx512.cc');
     expect(files).toContain(prebuild);
     expect(files.some((f) => f.startsWith('test/') || f.startsWith('src/') || f.startsWith('build/'))).toBe(false);
     // The prebuild is made for the tarball, not left in the working tree.

@@ -7,8 +7,8 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { availableBackends, backend, setBackend } from '../src/index.js';
-import { runSegments } from '../src/plan.js';
-import { adamScalars, adamStepReference, type AdamHyper } from '../src/reference.js';
+import { runSegments } from '../src/engine/segment_table.js';
+import { adamScalars, adamStepReference, type AdamHyper } from '../src/reference/adam.js';
 import { firstBitDifference } from './support/compare.js';
 
 const initial = backend();

@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { availableBackends, backend, setBackend } from '../src/index.js';
-import { allZeroEach, reduceEach, scaleEach, type ReduceOp } from '../src/reduce.js';
+import { allZeroEach, reduceEach, scaleEach, type ReduceOp } from '../src/engine/reduce.js';
 import {
   allZeroReference,
   firstNonFiniteReference,
@@ -16,7 +16,7 @@ import {
   sumAbsReference,
   sumPowAbsReference,
   sumSqReference,
-} from '../src/reduce_reference.js';
+} from '../src/reference/reduce.js';
 import { firstBitDifference } from './support/compare.js';
 import { fillValues, rng, SPECIALS } from './support/random.js';
 

@@ -2,8 +2,8 @@
 import { describe, expect, it, vi } from 'vitest';
 
 import { Adam, AdamW, Parameter, SimdAdamError } from '../src/index.js';
-import { addon } from '../src/native.js';
-import { adamScalars, adamStepReference } from '../src/reference.js';
+import { addon } from '../src/native/addon.js';
+import { adamScalars, adamStepReference } from '../src/reference/adam.js';
 import { firstBitDifference } from './support/compare.js';
 import { fillValues, rng } from './support/random.js';
 import { expectUnchanged, snapshot } from './support/snapshot.js';

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 
 import { Adam, availableBackends, backend, numThreads, Parameter, setBackend, setNumThreads } from '../src/index.js';
-import { addon } from '../src/native.js';
+import { addon } from '../src/native/addon.js';
 import { firstBitDifference } from './support/compare.js';
 import { fillValues, rng } from './support/random.js';
 
@@ -119,7 +119,7 @@ describe('while a stepAsync is in flight', () => {
     expect(() => setBackend('scalar')).toThrow(refused);
     expect(() => setNumThreads(1)).toThrow(refused);
     await pending;
-    // Afterwards everything works again.
+    // Afterwards everything updates again.
     setNumThreads(numThreads());
     opt.zeroGrad();
     expect(params[0]!.grad).toBeNull();

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { Adam, Parameter, ParameterStore } from '../src/index.js';
-import { addon } from '../src/native.js';
+import { addon } from '../src/native/addon.js';
 import { firstBitDifference } from './support/compare.js';
 import { fillValues, rng } from './support/random.js';
 import { expectUnchanged, snapshot } from './support/snapshot.js';

@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { Adam, AdamW, availableBackends, backend, numThreads, Parameter, ParameterStore, setBackend, setNumThreads } from '../src/index.js';
-import { addon } from '../src/native.js';
+import { addon } from '../src/native/addon.js';
 import { firstBitDifference } from './support/compare.js';
 import { fillValues, rng, SPECIALS } from './support/random.js';
 

@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-import { SimdAdamError, typeError } from '../errors.js';
-import type { StateDictInput } from '../state_dict.js';
-import { describe } from '../validate.js';
+import { SimdAdamError, typeError } from '../common/errors.js';
+import type { StateDictInput } from '../optim/state_dict.js';
+import { describe } from '../common/validate.js';
 import { fromSafetensors, toSafetensors, type Checkpoint, type CheckpointExtras } from './layout.js';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 

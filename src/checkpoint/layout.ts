@@ -3,11 +3,11 @@
  * shape; `step` a 0-d I64 so counts stay exact beyond 2^24), `param.<name>` tensors for the model's
  * parameters, and JSON strings in `__metadata__` for `param_groups` and a scheduler's state dict.
  */
-import { SimdAdamError, typeError } from '../errors.js';
-import { Parameter } from '../param.js';
-import { readSaved, type StateDict } from '../state_dict.js';
-import { asTensor, checkStep, checkTensor, type TensorLike } from '../tensor.js';
-import { checkKeys, checkOptionsObject, describe, isDetached } from '../validate.js';
+import { SimdAdamError, typeError } from '../common/errors.js';
+import { Parameter } from '../nn/parameter.js';
+import { readSaved, type StateDict } from '../optim/state_dict.js';
+import { asTensor, checkStep, checkTensor, type TensorLike } from '../optim/state_dict_tensor.js';
+import { checkKeys, checkOptionsObject, describe, isDetached } from '../common/validate.js';
 import type { RawTensor, Safetensors } from './safetensors.js';
 
 /** A model parameter as a checkpoint holds it. */

@@ -8,7 +8,7 @@
  * The decoder treats its input as hostile: every length and offset is checked against the bytes
  * actually present before anything is sliced, decoded or allocated.
  */
-import { SimdAdamError } from '../errors.js';
+import { SimdAdamError } from '../common/errors.js';
 
 /** Bytes per element of every dtype the spec names. */
 const DTYPE_SIZES: Readonly<Record<string, number>> = {

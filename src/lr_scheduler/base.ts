@@ -1,5 +1,5 @@
-import { rangeError, typeError } from '../errors.js';
-import { describe } from '../validate.js';
+import { rangeError, typeError } from '../common/errors.js';
+import { describe } from '../common/validate.js';
 import { StateReader } from './internal.js';
 
 /**

@@ -1,6 +1,6 @@
 /** Cosine annealing: CosineAnnealingLR and CosineAnnealingWarmRestarts (SGDR). */
-import { rangeError } from '../errors.js';
-import { checkKeys, checkNumber, checkOptionsObject } from '../validate.js';
+import { rangeError } from '../common/errors.js';
+import { checkKeys, checkNumber, checkOptionsObject } from '../common/validate.js';
 import { LRScheduler, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
 import { readLastEpoch, type StateReader } from './internal.js';
 

@@ -1,7 +1,7 @@
 /** Schedulers that only ever multiply the lr down: StepLR, MultiStepLR, ExponentialLR and
  * PolynomialLR. */
-import { rangeError, typeError } from '../errors.js';
-import { checkKeys, checkNumber, checkOptionsObject, describe } from '../validate.js';
+import { rangeError, typeError } from '../common/errors.js';
+import { checkKeys, checkNumber, checkOptionsObject, describe } from '../common/validate.js';
 import { LRScheduler, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
 import { bisectRight, readLastEpoch, type StateReader } from './internal.js';
 

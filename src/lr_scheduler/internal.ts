@@ -1,7 +1,7 @@
 /** Helpers shared by the schedulers: option readers and a validating state-dict reader. Not part
  * of the public API. */
-import { rangeError, typeError } from '../errors.js';
-import { checkNumber, describe, type NumberRule } from '../validate.js';
+import { rangeError, typeError } from '../common/errors.js';
+import { checkNumber, describe, type NumberRule } from '../common/validate.js';
 
 /** `lastEpoch` as PyTorch takes it: -1 starts a fresh schedule, anything else resumes one. */
 export function readLastEpoch(value: unknown, where: string): number {

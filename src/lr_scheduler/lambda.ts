@@ -1,5 +1,5 @@
-import { rangeError, typeError } from '../errors.js';
-import { checkKeys, checkOptionsObject, describe } from '../validate.js';
+import { rangeError, typeError } from '../common/errors.js';
+import { checkKeys, checkOptionsObject, describe } from '../common/validate.js';
 import { LRScheduler, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
 import { readLastEpoch, type StateReader } from './internal.js';
 

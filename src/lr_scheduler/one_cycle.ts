@@ -1,7 +1,7 @@
 /** OneCycleLR: the 1cycle policy of "Super-Convergence" (Smith & Topin), as fastai and PyTorch
  * implement it. */
-import { rangeError, typeError } from '../errors.js';
-import { checkBoolean, checkKeys, checkNumber, checkOptionsObject, describe } from '../validate.js';
+import { rangeError, typeError } from '../common/errors.js';
+import { checkBoolean, checkKeys, checkNumber, checkOptionsObject, describe } from '../common/validate.js';
 import {
   LRScheduler,
   groupRecord,

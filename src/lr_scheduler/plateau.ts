@@ -1,5 +1,5 @@
-import { typeError } from '../errors.js';
-import { checkKeys, checkNumber, checkOptionsObject, describe } from '../validate.js';
+import { typeError } from '../common/errors.js';
+import { checkKeys, checkNumber, checkOptionsObject, describe } from '../common/validate.js';
 import type { LRSchedulerStateDict, SchedulableOptimizer } from './base.js';
 import { checkChoice, perGroup, StateReader } from './internal.js';
 

@@ -1,5 +1,5 @@
-import { rangeError, typeError } from '../errors.js';
-import { checkKeys, checkNumber, checkOptionsObject, describe } from '../validate.js';
+import { rangeError, typeError } from '../common/errors.js';
+import { checkKeys, checkNumber, checkOptionsObject, describe } from '../common/validate.js';
 import {
   LRScheduler,
   groupRecord,

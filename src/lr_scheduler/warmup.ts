@@ -1,6 +1,6 @@
 /** Schedulers that scale the lr by a factor for the first `totalIters` epochs, typically as a
  * warm-up: ConstantLR and LinearLR. */
-import { checkKeys, checkNumber, checkOptionsObject } from '../validate.js';
+import { checkKeys, checkNumber, checkOptionsObject } from '../common/validate.js';
 import { LRScheduler, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
 import { readLastEpoch, type StateReader } from './internal.js';
 

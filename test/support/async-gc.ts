@@ -6,11 +6,11 @@
  *
  * The addon is driven directly because an optimizer's TypeScript step plan holds its Parameters
  * strongly: through Adam.stepAsync() the buffers would survive even if the addon did not hold
- * them. Here the plan's references are the addon's own, weak between steps (native/plan_napi.h).
+ * them. Here the plan's references are the addon's own, weak between steps (native/napi/prepared_plan.h).
  */
-import { addon } from '../../src/native.js';
-import { encodePlan } from '../../src/plan.js';
-import { adamScalars } from '../../src/reference.js';
+import { addon } from '../../src/native/addon.js';
+import { encodePlan } from '../../src/engine/segment_table.js';
+import { adamScalars } from '../../src/reference/adam.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');

@@ -1,0 +1,62 @@
+/* AVX2 operations (x86-64-v3). Include only in files built with -mavx2 -mfma; nothing here may
+ * run on an older CPU. FMA is allowed by the flags but never emitted: -ffp-contract=off. */
+#ifndef SIMD_ADAM_OPS_AVX2_H
+#define SIMD_ADAM_OPS_AVX2_H
+
+#include <immintrin.h>
+#include <stddef.h>
+
+namespace {
+
+struct avx2_ops {
+  typedef __m256 V;
+  typedef __m256d D;
+  static const size_t lanes = 8;
+  static V load(const float *p) { return _mm256_loadu_ps(p); }
+  static void store(float *p, V x) { _mm256_storeu_ps(p, x); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V div(V a, V b) { return _mm256_div_ps(a, b); }
+  static V sqrt(V a) { return _mm256_sqrt_ps(a); }
+  static V sign_mask(bool on) { return _mm256_castsi256_ps(_mm256_set1_epi32(on ? (int)0x80000000u : 0)); }
+  static V flip_sign(V x, V sign) { return _mm256_xor_ps(x, sign); }
+  /* maxps returns b unless a > b, so only a NaN in a needs patching in. */
+  static V max_nan(V a, V b) { return _mm256_blendv_ps(_mm256_max_ps(a, b), a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q)); }
+
+  static V abs(V x) { return _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff))); }
+  static V max(V a, V b) { return _mm256_max_ps(a, b); }
+  static bool any_nonzero(V x) {
+    return !_mm256_testz_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7fffffff));
+  }
+  static bool any_non_finite(V x) {
+    const __m256i exponent = _mm256_set1_epi32(0x7f800000);
+    const __m256i e = _mm256_and_si256(_mm256_castps_si256(x), exponent);
+    return _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(e, exponent))) != 0;
+  }
+  static bool any_nan(V x) { return _mm256_movemask_ps(_mm256_cmp_ps(x, x, _CMP_UNORD_Q)) != 0; }
+  static float max_lane(V x) {
+    const __m128 h = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    const __m128 q = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    return _mm_cvtss_f32(_mm_max_ss(q, _mm_shuffle_ps(q, q, 1)));
+  }
+  static D zero_d() { return _mm256_setzero_pd(); }
+  static void add_wide(D &lo, D &hi, V x) {
+    lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(x)));
+    hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)));
+  }
+  static void add_wide_squares(D &lo, D &hi, V x) {
+    const D l = _mm256_cvtps_pd(_mm256_castps256_ps128(x)), h = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
+    lo = _mm256_add_pd(lo, _mm256_mul_pd(l, l));
+    hi = _mm256_add_pd(hi, _mm256_mul_pd(h, h));
+  }
+  static D add_d(D a, D b) { return _mm256_add_pd(a, b); }
+  static double sum_d(D a) {
+    const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+  }
+};
+
+}  // namespace
+
+#endif

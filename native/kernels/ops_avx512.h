@@ -1,0 +1,67 @@
+/* AVX-512F operations. Include only in files built with -mavx512f; nothing here may run on an
+ * older CPU. Only AVX512F instructions: the DQ and BW extensions are not assumed. */
+#ifndef SIMD_ADAM_OPS_AVX512_H
+#define SIMD_ADAM_OPS_AVX512_H
+
+#include <immintrin.h>
+#include <stddef.h>
+
+namespace {
+
+struct avx512_ops {
+  typedef __m512 V;
+  typedef __m512d D;
+  static const size_t lanes = 16;
+  static V load(const float *p) { return _mm512_loadu_ps(p); }
+  static void store(float *p, V x) { _mm512_storeu_ps(p, x); }
+  static V set1(float x) { return _mm512_set1_ps(x); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V div(V a, V b) { return _mm512_div_ps(a, b); }
+  static V sqrt(V a) { return _mm512_sqrt_ps(a); }
+  static V sign_mask(bool on) { return _mm512_castsi512_ps(_mm512_set1_epi32(on ? (int)0x80000000u : 0)); }
+  /* _mm512_xor_ps needs AVX512DQ; the integer xor is in AVX512F. */
+  static V flip_sign(V x, V sign) {
+    return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_castps_si512(sign)));
+  }
+  /* maxps returns b unless a > b, so only a NaN in a needs patching in. */
+  static V max_nan(V a, V b) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), _mm512_max_ps(a, b), a); }
+
+  static V abs(V x) { return _mm512_abs_ps(x); }
+  static V max(V a, V b) { return _mm512_max_ps(a, b); }
+  static bool any_nonzero(V x) {
+    return _mm512_test_epi32_mask(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff)) != 0;
+  }
+  static bool any_non_finite(V x) {
+    const __m512i exponent = _mm512_set1_epi32(0x7f800000);
+    return _mm512_cmpeq_epi32_mask(_mm512_and_si512(_mm512_castps_si512(x), exponent), exponent) != 0;
+  }
+  static bool any_nan(V x) { return _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q) != 0; }
+  static float max_lane(V x) { return _mm512_reduce_max_ps(x); }
+  static D zero_d() { return _mm512_setzero_pd(); }
+  /* _mm512_extractf32x8_ps needs AVX512DQ; the 64-bit extract is in AVX512F. (For the low half
+   * it also avoids GCC 12's false "uninitialized" warning on _mm512_castps512_ps256.) */
+  static D widen_lo(V x) { return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 0))); }
+  static D widen_hi(V x) { return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))); }
+  static void add_wide(D &lo, D &hi, V x) {
+    lo = _mm512_add_pd(lo, widen_lo(x));
+    hi = _mm512_add_pd(hi, widen_hi(x));
+  }
+  static void add_wide_squares(D &lo, D &hi, V x) {
+    const D l = widen_lo(x), h = widen_hi(x);
+    lo = _mm512_add_pd(lo, _mm512_mul_pd(l, l));
+    hi = _mm512_add_pd(hi, _mm512_mul_pd(h, h));
+  }
+  static D add_d(D a, D b) { return _mm512_add_pd(a, b); }
+  /* A store and a loop rather than _mm512_reduce_add_pd, which GCC 12 flags with a false
+   * "used uninitialized" warning from inside its own header. */
+  static double sum_d(D a) {
+    double l[8];
+    _mm512_storeu_pd(l, a);
+    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+  }
+};
+
+}  // namespace
+
+#endif

@@ -1,0 +1,61 @@
+/* Scalar operations: the "vector" of one float. The scalar kernels are the bodies instantiated
+ * over these, and every vector kernel hands its tail to them, so the tail and the baseline are
+ * the same code. Bit tests rather than isnan/fabsf: no library calls in kernel files (an inline
+ * library function compiled with an ISA's flags can end up serving baseline callers). */
+#ifndef SIMD_ADAM_OPS_SCALAR_H
+#define SIMD_ADAM_OPS_SCALAR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+namespace {
+
+struct scalar_ops {
+  typedef float V;
+  typedef double D; /* double accumulator of the reductions */
+  static const size_t lanes = 1;
+  static uint32_t bits(V x) {
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    return b;
+  }
+  static V from_bits(uint32_t b) {
+    V x;
+    memcpy(&x, &b, sizeof x);
+    return x;
+  }
+  static V load(const float *p) { return *p; }
+  static void store(float *p, V x) { *p = x; }
+  static V set1(float x) { return x; }
+  static V add(V a, V b) { return a + b; }
+  static V mul(V a, V b) { return a * b; }
+  static V div(V a, V b) { return a / b; }
+  static V sqrt(V a) { return __builtin_sqrtf(a); }
+  static V sign_mask(bool on) { return from_bits(on ? 0x80000000u : 0u); }
+  static V flip_sign(V x, V sign) { return from_bits(bits(x) ^ bits(sign)); }
+  /* torch.maximum: NaN in either operand gives NaN; otherwise (a > b ? a : b), which is also
+   * what x86's maxps computes. fmaxf would drop the NaN. */
+  static V max_nan(V a, V b) { return a != a ? a : (a > b ? a : b); }
+
+  /* Reductions. */
+  static V abs(V x) { return from_bits(bits(x) & 0x7fffffffu); }
+  static V max(V a, V b) { return a > b ? a : b; } /* NaN-free operands only */
+  static bool any_nonzero(V x) { return (bits(x) & 0x7fffffffu) != 0; }
+  static bool any_non_finite(V x) { return (bits(x) & 0x7f800000u) == 0x7f800000u; }
+  static bool any_nan(V x) { return x != x; }
+  static float max_lane(V x) { return x; }
+  static D zero_d() { return 0; }
+  /* Widens the lanes of x to double and adds them (or their squares) to lo and hi. */
+  static void add_wide(D &lo, D &, V x) { lo += static_cast<double>(x); }
+  static void add_wide_squares(D &lo, D &, V x) {
+    const double d = x;
+    lo += d * d;
+  }
+  static double sum_d(D a) { return a; }
+  static D add_d(D a, D b) { return a + b; }
+};
+
+}  // namespace
+
+#endif

@@ -1,0 +1,268 @@
+/* The shipped addon's module: registration and the step entry points. The TypeScript layer has
+ * already validated everything; a plan is decoded (runtime/segments.h) into a list of segments
+ * and executed over the thread pool (runtime/thread_pool.h), on the main thread or off it
+ * (step_async.h). One crossing per step. Only what would make memory unsafe is checked here. */
+#include <napi.h>
+
+#include <vector>
+
+#include "kernels/adam.h"
+#include "errors.h"
+#include "reduce_napi.h"
+#include "runtime/dispatch.h"
+#include "instance.h"
+#include "runtime/segments.h"
+#include "runtime/segment_table.h"
+#include "prepared_plan.h"
+#include "step_async.h"
+#include "runtime/thread_pool.h"
+
+namespace {
+
+adam_step_f32_fn current_kernel(Napi::Env env) { return env.GetInstanceData<addon_instance>()->current->step; }
+
+/* Reads the scalars table into the plan's segments. */
+const char *scalars_into(Napi::Env env, napi_value value, std::vector<step_segment> *segments) {
+  const double *scalars = nullptr;
+  size_t length = 0;
+  if (!read_f64_array(env, value, &scalars, &length) || length % PLAN_SCALARS_STRIDE != 0)
+    return "step: scalars must be a Float64Array of whole rows";
+  return apply_scalars(scalars, length / PLAN_SCALARS_STRIDE, segments);
+}
+
+const reduce_kernels *current_reduce(Napi::Env env) { return env.GetInstanceData<addon_instance>()->current->reduce; }
+
+/* The optional read-only pre-pass (runtime/guard.h) over the decoded segments, before any kernel
+ * writes: Null to go on, else what the call must return ([segment, element] of the first
+ * non-finite grad, or undefined with an exception pending). */
+Napi::Value run_guard(Napi::Env env, const std::vector<step_segment> &segments, napi_value flags, napi_value report) {
+  std::vector<guard_segment> views(segments.size());
+  for (size_t k = 0; k < segments.size(); ++k)
+    views[k] = {segments[k].tensor.param, segments[k].tensor.grad, segments[k].tensor.exp_avg, segments[k].n};
+  return run_step_prepass(env, current_reduce(env), flags, report, views);
+}
+
+/* step(buffers, table, scalars[, guardFlags, zeroReport]): decodes and runs a plan once (see
+ * runtime/segment_table.h), with the optional pre-pass, which may refuse the step before any write. */
+Napi::Value Step(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3 && info.Length() != 5) return throw_internal(env, "step(buffers, table, scalars[, guardFlags, zeroReport]): bad arguments");
+  std::vector<buffer_span> buffers;
+  if (!read_buffer_list(env, info[0], &buffers)) return throw_internal(env, "step: buffers must be ArrayBuffers or Uint8Arrays");
+  const double *table = nullptr;
+  size_t table_length = 0;
+  if (!read_f64_array(env, info[1], &table, &table_length) || table_length % PLAN_SEGMENT_STRIDE != 0)
+    return throw_internal(env, "step: the table must be a Float64Array of whole rows");
+  std::vector<step_segment> segments;
+  const char *error = decode_segments(buffers.data(), buffers.size(), table, table_length / PLAN_SEGMENT_STRIDE, &segments);
+  if (!error) error = scalars_into(env, info[2], &segments);
+  if (error) return throw_internal(env, error);
+  if (info.Length() == 5) {
+    const Napi::Value stop = run_guard(env, segments, info[3], info[4]);
+    if (!stop.IsNull()) return stop;
+  }
+  execute_segments(segments.data(), segments.size(), current_kernel(env));
+  return env.Undefined();
+}
+
+/* The plan behind `plan_value`, refreshed and given `scalars`; NULL after throwing. `checked`:
+ * the caller compared every buffer's byteLength with the plan's just before this call, on this
+ * thread (only the owning thread can detach or shrink an ArrayBuffer, and a SharedArrayBuffer
+ * only grows), so the buffers' memory is where the plan found it and the per-buffer re-read,
+ * about 50 ns a buffer, can be skipped. */
+prepared_plan *ready_plan(Napi::Env env, napi_value plan_value, napi_value scalars, bool checked = false) {
+  prepared_plan *plan = unwrap_plan(env, plan_value);
+  const char *error = plan == nullptr                 ? "run(plan, scalars): not a plan"
+                      : plan->busy                    ? "run: an asynchronous step is still running over this plan"
+                      : checked && plan->resolved     ? nullptr
+                                                      : refresh_plan(env, plan);
+  if (!error) error = scalars_into(env, scalars, &plan->segments);
+  if (error) {
+    throw_internal(env, error);
+    return nullptr;
+  }
+  return plan;
+}
+
+/* prepare(buffers, table[, scalars]) → plan, kept by the optimizer while its layout holds. With
+ * scalars it also runs the step, so that a step that had to rebuild its plan still crosses once. */
+Napi::Value Prepare(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const size_t argc = info.Length();
+  if (argc != 2 && argc != 3 && argc != 5) return throw_internal(env, "prepare(buffers, table[, scalars[, guardFlags, zeroReport]]): bad arguments");
+  const char *error = nullptr;
+  napi_value plan = prepare_plan(env, info[0], info[1], &error);
+  if (!plan) return throw_internal(env, error);
+  Napi::Value stop = env.Null();
+  if (argc >= 3) {
+    prepared_plan *ready = ready_plan(env, plan, info[2]);
+    if (!ready) return env.Undefined();
+    if (argc == 5) stop = run_guard(env, ready->segments, info[3], info[4]);
+    if (stop.IsUndefined()) return stop;
+    if (stop.IsNull()) execute_segments(ready->segments.data(), ready->segments.size(), current_kernel(env));
+  }
+  if (argc != 5) return Napi::Value(env, plan);
+  /* With a guard: [plan, null] when the step ran, [plan, [segment, element]] when refused. */
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Value(env, plan));
+  out.Set(1u, stop);
+  return out;
+}
+
+bool checked_flag(const Napi::CallbackInfo &info) { return info.Length() >= 3 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value(); }
+
+/* run(plan, scalars[, checked[, guardFlags, zeroReport]]): one step over a prepared plan, on the
+ * calling thread and the pool. With a guard, returns [segment, element] if it refused the step. */
+Napi::Value Run(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || info.Length() > 5 || info.Length() == 4) return throw_internal(env, "run(plan, scalars[, checked[, guardFlags, zeroReport]]): bad arguments");
+  prepared_plan *plan = ready_plan(env, info[0], info[1], checked_flag(info));
+  if (!plan) return env.Undefined();
+  if (info.Length() == 5) {
+    const Napi::Value stop = run_guard(env, plan->segments, info[3], info[4]);
+    if (!stop.IsNull()) return stop;
+  }
+  execute_segments(plan->segments.data(), plan->segments.size(), current_kernel(env));
+  return env.Undefined();
+}
+
+/* Starts a step over `plan_value` off the event loop: a Promise<void>, or with a guard that refuses
+ * the step, its [segment, element]; undefined after throwing. Without guard flags (nullptr) no
+ * pre-pass runs. The read-only pre-pass runs here, on the calling thread, so that a
+ * refused step starts nothing asynchronously. */
+Napi::Value start_async(Napi::Env env, napi_value plan_value, napi_value scalars, bool checked, napi_value guard_flags,
+                        napi_value zero_report) {
+  prepared_plan *plan = ready_plan(env, plan_value, scalars, checked);
+  if (!plan) return env.Undefined();
+  if (guard_flags) {
+    const Napi::Value stop = run_guard(env, plan->segments, guard_flags, zero_report);
+    if (!stop.IsNull()) return stop;
+  }
+  const char *error = nullptr;
+  napi_value promise = start_step_async(env, plan_value, plan, current_kernel(env), &error);
+  if (!promise) return throw_internal(env, error);
+  return Napi::Value(env, promise);
+}
+
+/* runAsync(plan, scalars[, checked[, guardFlags, zeroReport]]) → Promise<void> | [segment, element]. */
+Napi::Value RunAsync(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || info.Length() > 5 || info.Length() == 4) return throw_internal(env, "runAsync(plan, scalars[, checked[, guardFlags, zeroReport]]): bad arguments");
+  const bool guarded = info.Length() == 5;
+  return start_async(env, info[0], info[1], checked_flag(info), guarded ? napi_value(info[3]) : nullptr, guarded ? napi_value(info[4]) : nullptr);
+}
+
+/* prepareAsync(buffers, table, scalars[, guardFlags, zeroReport]) → [plan, what runAsync returns]:
+ * a stepAsync that had to rebuild its plan still crosses once. */
+Napi::Value PrepareAsync(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3 && info.Length() != 5) return throw_internal(env, "prepareAsync(buffers, table, scalars[, guardFlags, zeroReport]): bad arguments");
+  const char *error = nullptr;
+  napi_value plan = prepare_plan(env, info[0], info[1], &error);
+  if (!plan) return throw_internal(env, error);
+  const bool guarded = info.Length() == 5;
+  const Napi::Value started = start_async(env, plan, info[2], false, guarded ? napi_value(info[3]) : nullptr, guarded ? napi_value(info[4]) : nullptr);
+  if (started.IsUndefined()) return started;
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Value(env, plan));
+  out.Set(1u, started);
+  return out;
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo &info) {
+  pool_set_threads(info[0].As<Napi::Number>().Uint32Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value NumThreads(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(pool_threads()));
+}
+
+/* tuning({ chunkElements?, parallelMin? }): for tests that vary the cut (0 = default). */
+Napi::Value Tuning(const Napi::CallbackInfo &info) {
+  Napi::Object options = info[0].As<Napi::Object>();
+  if (options.Has("chunkElements")) pool_set_chunk_elements(options.Get("chunkElements").As<Napi::Number>().Uint32Value());
+  if (options.Has("parallelMin")) pool_set_parallel_min(options.Get("parallelMin").As<Napi::Number>().Uint32Value());
+  return info.Env().Undefined();
+}
+
+/* alignment(buffer) → the buffer's address modulo 64, so arenas can match cache lines. */
+Napi::Value Alignment(const Napi::CallbackInfo &info) {
+  buffer_span span = {nullptr, 0};
+  if (info.Length() != 1 || !read_buffer(info.Env(), info[0], &span)) return throw_internal(info.Env(), "alignment(buffer): not a buffer");
+  return Napi::Number::New(info.Env(), static_cast<double>(reinterpret_cast<uintptr_t>(span.data) % 64));
+}
+
+/* backends(): [{ name, supported }] best first. */
+Napi::Value Backends(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  size_t count = 0;
+  const simd_adam_backend *list = simd_adam_backends(&count);
+  Napi::Array out = Napi::Array::New(env, count);
+  for (size_t i = 0; i < count; ++i) {
+    Napi::Object entry = Napi::Object::New(env);
+    entry.Set("name", list[i].name);
+    entry.Set("supported", list[i].supported);
+    out.Set(static_cast<uint32_t>(i), entry);
+  }
+  return out;
+}
+
+Napi::Value Current(const Napi::CallbackInfo &info) {
+  return Napi::String::New(info.Env(), info.Env().GetInstanceData<addon_instance>()->current->name);
+}
+
+/* select(name): true if this build has the backend and the CPU supports it. */
+Napi::Value Select(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsString()) return throw_internal(env, "select(name): name must be a string");
+  const simd_adam_backend *found = simd_adam_find(info[0].As<Napi::String>().Utf8Value().c_str());
+  if (found == nullptr || !found->supported) return Napi::Boolean::New(env, false);
+  env.GetInstanceData<addon_instance>()->current = found;
+  return Napi::Boolean::New(env, true);
+}
+
+/* { segment: { LENGTH: 0, ..., STRIDE }, scalars: { BETA1: 0, ..., STRIDE }, flags: {...} } */
+Napi::Object plan_layout_object(Napi::Env env) {
+  Napi::Object segment = Napi::Object::New(env), scalars = Napi::Object::New(env), flags = Napi::Object::New(env);
+#define SIMD_ADAM_EXPORT_PLAN(name) segment.Set(#name, static_cast<double>(PLAN_##name));
+#define SIMD_ADAM_EXPORT_SCALAR(name) scalars.Set(#name, static_cast<double>(SCALAR_##name));
+  SIMD_ADAM_SEGMENT_FIELDS(SIMD_ADAM_EXPORT_PLAN)
+  SIMD_ADAM_SCALAR_FIELDS(SIMD_ADAM_EXPORT_SCALAR)
+#undef SIMD_ADAM_EXPORT_PLAN
+#undef SIMD_ADAM_EXPORT_SCALAR
+  segment.Set("STRIDE", static_cast<double>(PLAN_SEGMENT_STRIDE));
+  scalars.Set("STRIDE", static_cast<double>(PLAN_SCALARS_STRIDE));
+  flags.Set("AMSGRAD", static_cast<double>(ADAM_AMSGRAD));
+  flags.Set("MAXIMIZE", static_cast<double>(ADAM_MAXIMIZE));
+  flags.Set("COUPLED_DECAY", static_cast<double>(ADAM_COUPLED_DECAY));
+  flags.Set("DECOUPLED_DECAY", static_cast<double>(ADAM_DECOUPLED_DECAY));
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("segment", segment);
+  layout.Set("scalars", scalars);
+  layout.Set("flags", flags);
+  return layout;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new addon_instance());
+  exports.Set("step", Napi::Function::New(env, Step, "step"));
+  exports.Set("prepare", Napi::Function::New(env, Prepare, "prepare"));
+  exports.Set("run", Napi::Function::New(env, Run, "run"));
+  exports.Set("runAsync", Napi::Function::New(env, RunAsync, "runAsync"));
+  exports.Set("prepareAsync", Napi::Function::New(env, PrepareAsync, "prepareAsync"));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("numThreads", Napi::Function::New(env, NumThreads, "numThreads"));
+  exports.Set("tuning", Napi::Function::New(env, Tuning, "tuning"));
+  exports.Set("alignment", Napi::Function::New(env, Alignment, "alignment"));
+  exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  exports.Set("current", Napi::Function::New(env, Current, "current"));
+  exports.Set("select", Napi::Function::New(env, Select, "select"));
+  exports.Set("planLayout", plan_layout_object(env));
+  register_reduce_functions(env, exports, current_reduce);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,134 @@
+#include "reduce_napi.h"
+
+#include "errors.h"
+#include "prepared_plan.h"
+
+namespace {
+
+/* What reduce() computes for each view. */
+enum { REDUCE_SUM_SQ, REDUCE_SUM_ABS, REDUCE_SUM_POW, REDUCE_MAX_ABS, REDUCE_FIRST_NON_FINITE };
+
+/* One table row per view: (buffer index, element offset, length). */
+const size_t kViewStride = 3;
+
+struct decoded {
+  std::vector<float *> data;
+  std::vector<size_t> n;
+};
+
+bool decode_views(const Napi::CallbackInfo &info, decoded *out) {
+  std::vector<buffer_span> buffers;
+  const double *table = nullptr;
+  size_t length = 0;
+  if (info.Length() < 2 || !read_buffer_list(info.Env(), info[0], &buffers) ||
+      !read_f64_array(info.Env(), info[1], &table, &length) || length % kViewStride != 0)
+    return false;
+  const size_t count = length / kViewStride;
+  out->data.resize(count);
+  out->n.resize(count);
+  for (size_t v = 0; v < count; ++v) {
+    const double *row = table + v * kViewStride;
+    if (!locate_view(buffers.data(), buffers.size(), row[0], row[1], row[2], &out->data[v], &out->n[v])) return false;
+  }
+  return true;
+}
+
+const reduce_kernels *current_of(const Napi::CallbackInfo &info) {
+  return reinterpret_cast<current_reduce_fn>(info.Data())(info.Env());
+}
+
+/* allZero(buffers, table) → Uint8Array: 1 where every element of the view is ±0. */
+Napi::Value AllZero(const Napi::CallbackInfo &info) {
+  decoded d;
+  if (!decode_views(info, &d)) return throw_internal(info.Env(), "allZero(buffers, table): bad arguments");
+  const reduce_kernels *k = current_of(info);
+  Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), d.n.size());
+  for (size_t v = 0; v < d.n.size(); ++v) out[v] = static_cast<uint8_t>(k->all_zero(d.data[v], d.n[v]));
+  return out;
+}
+
+/* reduce(buffers, table, op, p) → Float64Array, one result per view. */
+Napi::Value Reduce(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  decoded d;
+  if (!decode_views(info, &d) || info.Length() != 4 || !info[2].IsNumber() || !info[3].IsNumber())
+    return throw_internal(env, "reduce(buffers, table, op, p): bad arguments");
+  const int op = info[2].As<Napi::Number>().Int32Value();
+  const double p = info[3].As<Napi::Number>().DoubleValue();
+  const reduce_kernels *k = current_of(info);
+  Napi::Float64Array out = Napi::Float64Array::New(env, d.n.size());
+  for (size_t v = 0; v < d.n.size(); ++v) {
+    const float *x = d.data[v];
+    const size_t n = d.n[v];
+    switch (op) {
+      case REDUCE_SUM_SQ: out[v] = k->sum_sq(x, n); break;
+      case REDUCE_SUM_ABS: out[v] = k->sum_abs(x, n); break;
+      case REDUCE_SUM_POW: out[v] = sum_pow_abs_f32_scalar(x, n, p); break;
+      case REDUCE_MAX_ABS: out[v] = k->max_abs(x, n); break;
+      case REDUCE_FIRST_NON_FINITE: out[v] = static_cast<double>(k->first_non_finite(x, n)); break;
+      default: return throw_internal(env, "reduce: unknown op");
+    }
+  }
+  return out;
+}
+
+/* scale(buffers, table, factor): every view *= factor, in float. */
+Napi::Value Scale(const Napi::CallbackInfo &info) {
+  decoded d;
+  if (!decode_views(info, &d) || info.Length() != 3 || !info[2].IsNumber())
+    return throw_internal(info.Env(), "scale(buffers, table, factor): bad arguments");
+  const float factor = static_cast<float>(info[2].As<Napi::Number>().DoubleValue());
+  const reduce_kernels *k = current_of(info);
+  for (size_t v = 0; v < d.n.size(); ++v) k->scale(d.data[v], d.n[v], factor);
+  return info.Env().Undefined();
+}
+
+Napi::Object layout(Napi::Env env) {
+  Napi::Object ops = Napi::Object::New(env), guard = Napi::Object::New(env);
+  ops.Set("SUM_SQ", static_cast<double>(REDUCE_SUM_SQ));
+  ops.Set("SUM_ABS", static_cast<double>(REDUCE_SUM_ABS));
+  ops.Set("SUM_POW", static_cast<double>(REDUCE_SUM_POW));
+  ops.Set("MAX_ABS", static_cast<double>(REDUCE_MAX_ABS));
+  ops.Set("FIRST_NON_FINITE", static_cast<double>(REDUCE_FIRST_NON_FINITE));
+  guard.Set("NON_FINITE", static_cast<double>(GUARD_NON_FINITE));
+  guard.Set("ZERO_SCAN", static_cast<double>(GUARD_ZERO_SCAN));
+  guard.Set("ZERO_GRAD", static_cast<double>(ZERO_GRAD));
+  guard.Set("ZERO_PARAM", static_cast<double>(ZERO_PARAM));
+  guard.Set("ZERO_EXP_AVG", static_cast<double>(ZERO_EXP_AVG));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("VIEW_STRIDE", static_cast<double>(kViewStride));
+  out.Set("ops", ops);
+  out.Set("guard", guard);
+  return out;
+}
+
+}  // namespace
+
+void register_reduce_functions(Napi::Env env, Napi::Object exports, current_reduce_fn current) {
+  void *data = reinterpret_cast<void *>(current);
+  exports.Set("allZero", Napi::Function::New(env, AllZero, "allZero", data));
+  exports.Set("reduce", Napi::Function::New(env, Reduce, "reduce", data));
+  exports.Set("scale", Napi::Function::New(env, Scale, "scale", data));
+  exports.Set("reduceLayout", layout(env));
+}
+
+Napi::Value run_step_prepass(Napi::Env env, const reduce_kernels *k, napi_value flags_value, napi_value report_value,
+                             const std::vector<guard_segment> &segments) {
+  const Napi::Value flags_js(env, flags_value);
+  if (!flags_js.IsNumber()) return throw_internal(env, "step: guard flags must be a number");
+  const unsigned flags = flags_js.As<Napi::Number>().Uint32Value();
+  uint8_t *report = nullptr;
+  if (flags & GUARD_ZERO_SCAN) {
+    const Napi::Value report_js(env, report_value);
+    if (!report_js.IsTypedArray() || report_js.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+        report_js.As<Napi::Uint8Array>().ElementLength() != segments.size())
+      return throw_internal(env, "step: the zero report must be a Uint8Array with one entry per segment");
+    report = report_js.As<Napi::Uint8Array>().Data();
+  }
+  size_t bad_segment = 0, bad_element = 0;
+  if (step_prepass(k, segments.data(), segments.size(), flags, report, &bad_segment, &bad_element)) return env.Null();
+  Napi::Array stopped = Napi::Array::New(env, 2);
+  stopped.Set(0u, static_cast<double>(bad_segment));
+  stopped.Set(1u, static_cast<double>(bad_element));
+  return stopped;
+}

@@ -1,0 +1,172 @@
+/** A step as a list of segments, run in one native crossing (or by the TypeScript reference
+ * when the 'js' backend is selected). */
+import { isJsBackend } from '../native/backend.js';
+import { addon } from '../native/addon.js';
+import { allZeroReference, firstNonFiniteReference } from '../reference/reduce.js';
+import { adamStepReference, type AdamScalars } from '../reference/adam.js';
+
+/** One contiguous run of elements and the scalars for it. All views have the same length. */
+export interface Segment {
+  param: Float32Array;
+  grad: Float32Array;
+  expAvg: Float32Array;
+  expAvgSq: Float32Array;
+  maxExpAvgSq: Float32Array | null;
+  scalars: AdamScalars;
+}
+
+const L = addon.planLayout;
+const S = L.segment;
+const C = L.scalars;
+
+/** Node-API 8 cannot read a SharedArrayBuffer's memory directly, but can read a view of it. */
+const sharedViews = new WeakMap<SharedArrayBuffer, Uint8Array>();
+
+export function bufferHandle(buffer: ArrayBufferLike): ArrayBuffer | Uint8Array {
+  if (buffer instanceof ArrayBuffer) return buffer;
+  let view = sharedViews.get(buffer as SharedArrayBuffer);
+  if (!view) sharedViews.set(buffer as SharedArrayBuffer, (view = new Uint8Array(buffer)));
+  return view;
+}
+
+function flagsOf(s: AdamScalars): number {
+  return (
+    (s.amsgrad ? L.flags.AMSGRAD : 0) |
+    (s.maximize ? L.flags.MAXIMIZE : 0) |
+    (s.coupledDecay ? L.flags.COUPLED_DECAY : 0) |
+    (s.decoupledDecay ? L.flags.DECOUPLED_DECAY : 0)
+  );
+}
+
+/** Writes one row of scalars (see native/runtime/segment_table.h) at row `k` of `out`. */
+export function writeScalars(out: Float64Array, k: number, s: AdamScalars): void {
+  const r = k * C.STRIDE;
+  out[r + C.BETA1] = s.beta1;
+  out[r + C.ONE_MINUS_BETA1] = s.oneMinusBeta1;
+  out[r + C.BETA2] = s.beta2;
+  out[r + C.ONE_MINUS_BETA2] = s.oneMinusBeta2;
+  out[r + C.EPS] = s.eps;
+  out[r + C.WEIGHT_DECAY] = s.weightDecay;
+  out[r + C.DECAY_FACTOR] = s.decayFactor;
+  out[r + C.BIAS_CORRECTION2_SQRT] = s.biasCorrection2Sqrt;
+  out[r + C.NEG_STEP_SIZE] = s.negStepSize;
+  out[r + C.FLAGS] = flagsOf(s);
+}
+
+/** Builds the (buffers, table) pair of a plan row by row; buffers are numbered as first met. */
+export class TableWriter {
+  readonly buffers: Array<ArrayBuffer | Uint8Array> = [];
+  readonly table: Float64Array;
+  readonly #indexOf = new Map<ArrayBufferLike, number>();
+
+  constructor(rows: number) {
+    this.table = new Float64Array(rows * S.STRIDE);
+  }
+
+  /** Row `k`: `length` elements starting at each view's first element, scalars row `scalarsRow`. */
+  row(k: number, length: number, scalarsRow: number, views: Omit<Segment, 'scalars'>): void {
+    const row = k * S.STRIDE;
+    this.table[row + S.LENGTH] = length;
+    this.table[row + S.SCALARS_ROW] = scalarsRow;
+    this.#place(views.param, row + S.PARAM_BUFFER, row + S.PARAM_OFFSET);
+    this.#place(views.grad, row + S.GRAD_BUFFER, row + S.GRAD_OFFSET);
+    this.#place(views.expAvg, row + S.EXP_AVG_BUFFER, row + S.EXP_AVG_OFFSET);
+    this.#place(views.expAvgSq, row + S.EXP_AVG_SQ_BUFFER, row + S.EXP_AVG_SQ_OFFSET);
+    if (views.maxExpAvgSq) this.#place(views.maxExpAvgSq, row + S.MAX_EXP_AVG_SQ_BUFFER, row + S.MAX_EXP_AVG_SQ_OFFSET);
+    else this.table[row + S.MAX_EXP_AVG_SQ_BUFFER] = -1;
+  }
+
+  #place(view: Float32Array, bufferColumn: number, offsetColumn: number): void {
+    let index = this.#indexOf.get(view.buffer);
+    if (index === undefined) {
+      index = this.buffers.length;
+      this.#indexOf.set(view.buffer, index);
+      this.buffers.push(bufferHandle(view.buffer));
+    }
+    this.table[bufferColumn] = index;
+    this.table[offsetColumn] = view.byteOffset / Float32Array.BYTES_PER_ELEMENT;
+  }
+}
+
+/** Encodes segments as the addon's (buffers, table, scalars) triple: see native/runtime/segment_table.h.
+ * Segments that share one scalars object share one scalars row. */
+export function encodePlan(segments: readonly Segment[]): {
+  buffers: Array<ArrayBuffer | Uint8Array>;
+  table: Float64Array;
+  scalars: Float64Array;
+} {
+  const writer = new TableWriter(segments.length);
+  const rows = new Map<AdamScalars, number>();
+  segments.forEach((seg, k) => {
+    let r = rows.get(seg.scalars);
+    if (r === undefined) rows.set(seg.scalars, (r = rows.size));
+    writer.row(k, seg.param.length, r, seg);
+  });
+  const scalars = new Float64Array(rows.size * C.STRIDE);
+  for (const [s, r] of rows) writeScalars(scalars, r, s);
+  return { buffers: writer.buffers, table: writer.table, scalars };
+}
+
+/** A read-only pass over the segments before anything is written (native/runtime/guard.h). */
+export interface PrePass {
+  /** Refuse the step if any grad holds NaN or ±Inf. */
+  nonFinite: boolean;
+  /** Report, per segment, which of grad, param and exp_avg are all zero. */
+  zeroScan: boolean;
+}
+
+export interface StepOutcome {
+  /** Set when the pre-pass refused the step: nothing was written. */
+  stopped?: { segment: number; element: number };
+  /** With zeroScan: per segment, ZERO_GRAD | ZERO_PARAM | ZERO_EXP_AVG bits (reduceLayout.guard). */
+  zeroReport?: Uint8Array;
+}
+
+/** A step that ran with nothing to report. */
+export const CLEAN_OUTCOME: StepOutcome = Object.freeze({});
+
+/** Runs segments once, in one native crossing (or the TypeScript reference): the one-shot path
+ * the kernel tests and the benchmark use. Optimizers step through step_plan.ts, which also
+ * runs the guard pre-pass. */
+export function runSegments(segments: readonly Segment[]): void {
+  if (segments.length === 0) return;
+  if (isJsBackend()) {
+    for (const s of segments) adamStepReference(s.param, s.grad, s.expAvg, s.expAvgSq, s.maxExpAvgSq, s.scalars);
+    return;
+  }
+  const { buffers, table, scalars } = encodePlan(segments);
+  addon.step(buffers, table, scalars);
+}
+
+/** The 'js' backend's pre-pass: the same facts as native/runtime/guard.cc, in the same order. */
+export function prePassReference(segments: ReadonlyArray<Omit<Segment, 'scalars'>>, prePass: PrePass): StepOutcome {
+  if (prePass.nonFinite) {
+    for (let k = 0; k < segments.length; k++) {
+      const element = firstNonFiniteReference(segments[k]!.grad);
+      if (element >= 0) return { stopped: { segment: k, element } };
+    }
+  }
+  if (!prePass.zeroScan) return CLEAN_OUTCOME;
+  const G = addon.reduceLayout.guard;
+  const zeroReport = new Uint8Array(segments.length);
+  segments.forEach((s, k) => {
+    if (!allZeroReference(s.grad)) return;
+    zeroReport[k] = G.ZERO_GRAD | (allZeroReference(s.param) ? G.ZERO_PARAM : 0) | (allZeroReference(s.expAvg) ? G.ZERO_EXP_AVG : 0);
+  });
+  return { zeroReport };
+}
+
+/** The addon's guard arguments for `prePass` over `count` segments. */
+export function guardArguments(prePass: PrePass, count: number): { flags: number; zeroReport: Uint8Array | null } {
+  const G = addon.reduceLayout.guard;
+  return {
+    flags: (prePass.nonFinite ? G.NON_FINITE : 0) | (prePass.zeroScan ? G.ZERO_SCAN : 0),
+    zeroReport: prePass.zeroScan ? new Uint8Array(count) : null,
+  };
+}
+
+/** What a guarded native call returned, as an outcome. */
+export function guardOutcome(stop: readonly [number, number] | null | undefined, zeroReport: Uint8Array | null): StepOutcome {
+  if (stop) return { stopped: { segment: stop[0], element: stop[1] } };
+  return zeroReport ? { zeroReport } : CLEAN_OUTCOME;
+}

@@ -1,0 +1,111 @@
+/**
+ * Where Adam's state lives. A group's state is one arena: a buffer with an exp_avg region, an
+ * exp_avg_sq region and (amsgrad) a max_exp_avg_sq region, each holding every parameter of the
+ * group in group order. Each parameter's state starts at the same address modulo 64 as its data
+ * (padding up to 15 floats when needed), so threads that split a step at cache lines of the
+ * parameters split the state at cache lines too. Parameters that are contiguous in memory (a
+ * ParameterStore) need no padding: their state is contiguous too, and they step as one segment.
+ *
+ * SegmentViews never move: the arena is reserved whole when the group first needs state, and each slot
+ * is handed out at most once. A parameter whose slot is gone (its state was replaced by
+ * loadStateDict, say) or that joined later gets state from allocateState, in one buffer with the
+ * others that start in the same step.
+ */
+import type { AdamState } from './adam_state.js';
+import { addon } from '../native/addon.js';
+import type { Parameter } from '../nn/parameter.js';
+import { bufferHandle } from './segment_table.js';
+import { countedState, StepCounts } from './step_counts.js';
+
+const LINE_FLOATS = 16;
+const BYTES = Float32Array.BYTES_PER_ELEMENT;
+
+function makeState(buffer: ArrayBuffer, regionStarts: readonly number[], offset: number, numel: number, counts: StepCounts, index: number): AdamState {
+  const views = regionStarts.map((start) => new Float32Array(buffer, (start + offset) * BYTES, numel));
+  return countedState(counts, index, views);
+}
+
+/** A float's position within its cache line, 0 to 15. */
+function lineOffset(view: Float32Array): number {
+  return ((addon.alignment(bufferHandle(view.buffer)) + view.byteOffset) / BYTES) % LINE_FLOATS;
+}
+
+/** Each parameter's offset in a region whose start is 64-byte aligned, padded so that it shares
+ * its data's position within a cache line, and the floats a region needs. */
+function slots(params: readonly Parameter[]): { offsets: number[]; total: number } {
+  let total = 0;
+  const offsets = params.map((p) => {
+    total += (lineOffset(p.data) - (total % LINE_FLOATS) + LINE_FLOATS) % LINE_FLOATS;
+    const at = total;
+    total += p.numel;
+    return at;
+  });
+  return { offsets, total };
+}
+
+/** One buffer, regions of `total` floats each starting on a 64-byte boundary of memory. */
+function regions(total: number, amsgrad: boolean): { buffer: ArrayBuffer; starts: number[] } {
+  const count = amsgrad ? 3 : 2;
+  const stride = Math.ceil(total / LINE_FLOATS) * LINE_FLOATS;
+  const buffer = new ArrayBuffer((stride * count + LINE_FLOATS) * BYTES);
+  const misaligned = addon.alignment(buffer) / BYTES;
+  const first = (LINE_FLOATS - misaligned) % LINE_FLOATS;
+  return { buffer, starts: Array.from({ length: count }, (_, r) => first + r * stride) };
+}
+
+/** Fresh state (step 0, zeroed moments) for `params`, in one buffer. The helper for everything
+ * that creates state: a step's newcomers, a loaded state dict. */
+export function allocateState(params: readonly Parameter[], amsgrad: boolean): AdamState[] {
+  if (params.length === 0) return [];
+  const { offsets, total } = slots(params);
+  const { buffer, starts } = regions(total, amsgrad);
+  const counts = new StepCounts(params.length);
+  return params.map((p, i) => makeState(buffer, starts, offsets[i]!, p.numel, counts, i));
+}
+
+/** A group's reserved state storage. */
+class Arena {
+  readonly amsgrad: boolean;
+  readonly #buffer: ArrayBuffer;
+  readonly #starts: number[];
+  /** Per parameter: its offset in each region, and its index in #counts. */
+  readonly #slots = new Map<Parameter, { offset: number; index: number }>();
+  readonly #counts: StepCounts;
+
+  constructor(params: readonly Parameter[], amsgrad: boolean) {
+    this.amsgrad = amsgrad;
+    const unique = [...new Set(params)];
+    const { offsets, total } = slots(unique);
+    unique.forEach((p, i) => this.#slots.set(p, { offset: offsets[i]!, index: i }));
+    this.#counts = new StepCounts(unique.length);
+    ({ buffer: this.#buffer, starts: this.#starts } = regions(total, amsgrad));
+  }
+
+  /** The parameter's slot, once; undefined if it has none or it was taken. */
+  take(param: Parameter): AdamState | undefined {
+    const slot = this.#slots.get(param);
+    if (slot === undefined) return undefined;
+    this.#slots.delete(param);
+    return makeState(this.#buffer, this.#starts, slot.offset, param.numel, this.#counts, slot.index);
+  }
+}
+
+/** An optimizer's arenas, one per param group. */
+export class StateArenas {
+  readonly #byGroup = new WeakMap<object, Arena>();
+
+  /** State for parameters of `group` that get their first gradient now. */
+  allocate(group: { readonly params: readonly Parameter[] }, params: readonly Parameter[], amsgrad: boolean): AdamState[] {
+    if (params.length === 0) return [];
+    let arena = this.#byGroup.get(group);
+    if (!arena) {
+      arena = new Arena(group.params.filter((p) => p.requiresGrad), amsgrad);
+      this.#byGroup.set(group, arena);
+    }
+    const out: Array<AdamState | undefined> = params.map((p) => (arena!.amsgrad === amsgrad ? arena!.take(p) : undefined));
+    const rest = params.filter((_, i) => out[i] === undefined);
+    const extra = allocateState(rest, amsgrad);
+    let k = 0;
+    return out.map((s) => s ?? extra[k++]!);
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * Adam and AdamW: hyperparameter rules, lazy state, per-tensor scalars in double, and the one
+ * native crossing per step. AdamW is Adam with decoupled weight decay, not a second copy.
+ */
+import { SimdAdamError, rangeError, typeError } from '../common/errors.js';
+import { checkBoolean, describe } from '../common/validate.js';
+import type { AdamState } from '../engine/adam_state.js';
+import { checkGrad, checkGradAliases } from '../engine/grad_check.js';
+import { allZeroEach } from '../engine/reduce.js';
+import { StateArenas } from '../engine/state_arena.js';
+import { StepPlan, type GroupUpdates, type ParamUpdate, type PrePass, type StepOutcome } from '../engine/step_plan.js';
+import { beginAsyncStep } from '../engine/threads.js';
+import { addon } from '../native/addon.js';
+import type { Parameter } from '../nn/parameter.js';
+import type { AdamHyper } from '../reference/adam.js';
+import {
+  ADAM,
+  ADAMW,
+  checkAdamHyperparameters,
+  NON_FINITE_MODES,
+  type AdamHyperparameters,
+  type AdamOptions,
+  type AdamWOptions,
+  type NonFiniteMode,
+  type OptimizerOptions,
+} from './adam_options.js';
+import { checkState, exportAdamState, importAdamState, type AdamStateDictEntry } from './adam_state_dict.js';
+import { zeroDividesReference, zeroGradReason, type ExplainEntry } from './explain.js';
+import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
+
+export type { AdamState } from '../engine/adam_state.js';
+export type { AdamHyperparameters, AdamOptions, AdamWOptions, NonFiniteMode, OptimizerOptions } from './adam_options.js';
+export type { AdamStateDict, AdamStateDictEntry } from './adam_state_dict.js';
+
+/** A started step: its outcome (or its promise) and what warnOnZeroGrad needs afterwards. */
+type StartedStep = { outcome: StepOutcome; zeroDivides: boolean[] | null };
+
+export type AdamParamGroup = ParamGroup<AdamHyperparameters>;
+
+/**
+ * Adam (Kingma & Ba), with PyTorch's semantics and numerics: coupled weight decay
+ * (g += wd·p), optional amsgrad and maximize, bias-corrected steps computed per parameter.
+ *
+ * ```ts
+ * const opt = new Adam([w, b], { lr: 1e-3 });
+ * w.grad = gw; b.grad = gb;
+ * opt.step();
+ * opt.zeroGrad(); // grads → null: the next step skips parameters that get no new grad
+ * ```
+ */
+export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDictEntry> {
+  protected static readonly algorithm: Algorithm<AdamHyperparameters> = ADAM;
+
+  /** See {@link OptimizerOptions.nonFinite}. */
+  readonly nonFinite: NonFiniteMode;
+  /** See {@link OptimizerOptions.warnOnZeroGrad}. */
+  readonly warnOnZeroGrad: boolean;
+  #skippedSteps = 0;
+  /** Parameters already warned about under warnOnZeroGrad. */
+  readonly #warned = new WeakSet<Parameter>();
+
+  constructor(params: ParamsInput<AdamOptions>, options?: AdamOptions & OptimizerOptions) {
+    super(params, options, (new.target as typeof Adam).algorithm);
+    const where = `new ${(new.target as typeof Adam).algorithm.name}()`;
+    const { nonFinite = 'propagate', warnOnZeroGrad = false } = this.optimizerOptions;
+    if (typeof nonFinite !== 'string') {
+      throw typeError('ERR_OPTION', `${where}: nonFinite must be one of ${NON_FINITE_MODES.join(', ')}, got ${describe(nonFinite)}`);
+    }
+    if (!NON_FINITE_MODES.includes(nonFinite as NonFiniteMode)) {
+      throw rangeError('ERR_OPTION', `${where}: nonFinite must be one of ${NON_FINITE_MODES.join(', ')}, got ${describe(nonFinite)}`);
+    }
+    this.nonFinite = nonFinite as NonFiniteMode;
+    this.warnOnZeroGrad = checkBoolean(warnOnZeroGrad, 'warnOnZeroGrad', where);
+  }
+
+  /** Steps that nonFinite: 'skip' refused because a gradient held NaN or ±Inf. */
+  get skippedSteps(): number {
+    return this.#skippedSteps;
+  }
+
+  /** The last step's plan, reused while it still describes the step (src/engine/step_plan.ts). */
+  #plan: StepPlan | undefined;
+  readonly #arenas = new StateArenas();
+
+  /**
+   * Updates every parameter whose grad is not null and whose requiresGrad is true. Everything
+   * is validated first (hyperparameters, grad types and lengths, aliasing); if anything is
+   * wrong, nothing is modified. All groups run in one native crossing; large steps are spread
+   * over the native thread pool (see setNumThreads). Step pre hooks run first, post hooks after
+   * a step that returned normally (one the non-finite guard skipped included).
+   */
+  override step(): void {
+    const where = 'step()';
+    this.assertIdle(where);
+    this.runStepPreHooks();
+    const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.run(h, pre)));
+    this.#finish(where, plan, hypers, result);
+    this.runStepPostHooks();
+  }
+
+  /**
+   * The same update as step(), run off the event loop: timers and I/O are served meanwhile.
+   * Validation happens before this returns (a bad grad rejects the promise, nothing changed).
+   * Until the promise settles, this optimizer refuses every call that reads or writes
+   * parameters, grads or state (code ERR_BUSY), and setBackend/setNumThreads are refused too.
+   * Every buffer is held against garbage collection until the update ends; do not transfer or
+   * write the parameters, grads or state meanwhile: Node-API cannot prevent it. With
+   * nonFinite 'skip' or 'throw', the read-only check of the grads runs before this returns.
+   */
+  async stepAsync(): Promise<void> {
+    const where = 'stepAsync()';
+    this.assertIdle(where);
+    this.runStepPreHooks();
+    const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.runAsync(h, pre)));
+    const release = this.markBusy(where);
+    const end = beginAsyncStep();
+    let outcome: StartedStep;
+    try {
+      outcome = { ...result, outcome: await result.outcome };
+    } finally {
+      release();
+      end();
+    }
+    this.#finish(where, plan, hypers, outcome);
+    this.runStepPostHooks();
+  }
+
+  /** The pre-pass this optimizer's options ask for, if any (src/engine/step_plan.ts). */
+  #prePass(): PrePass | undefined {
+    const nonFinite = this.nonFinite !== 'propagate';
+    return nonFinite || this.warnOnZeroGrad ? { nonFinite, zeroScan: this.warnOnZeroGrad } : undefined;
+  }
+
+  /** Starts a step over `plan`. warnOnZeroGrad needs to know, before the kernel overwrites the
+   * moments, whether eps = 0 would make a zero grad divide 0 by 0. */
+  #run<R>(plan: StepPlan, hypers: AdamHyper[], go: (pre: PrePass | undefined) => R): { outcome: R; zeroDivides: boolean[] | null } {
+    const zeroDivides = this.warnOnZeroGrad ? plan.updates.map((w) => zeroDividesReference(hypers[w.group]!, w.param.numel, w.state)) : null;
+    return { outcome: go(this.#prePass()), zeroDivides };
+  }
+
+  /** Prepares the plan and starts `go` on it. The addon refuses a cached plan that no longer
+   * fits its buffers (one was detached, say) before writing anything: validating from scratch
+   * then names the cause with its own code. */
+  #start<R>(where: string, go: (plan: StepPlan, hypers: AdamHyper[]) => R): { plan: StepPlan; hypers: AdamHyper[]; result: R } {
+    const { plan, hypers, reused } = this.#prepare(where);
+    try {
+      return { plan, hypers, result: go(plan, hypers) };
+    } catch (error) {
+      if (!reused) throw error;
+      this.#plan = undefined;
+      const fresh = this.#prepare(where);
+      return { plan: fresh.plan, hypers: fresh.hypers, result: go(fresh.plan, fresh.hypers) };
+    }
+  }
+
+  /** The plan for this step: the cached one if it still fits, else built after validation.
+   * Segments are coalesced unless a pre-pass must report per parameter. */
+  #prepare(where: string): { plan: StepPlan; hypers: AdamHyper[]; reused: boolean } {
+    const groups = this.paramGroups;
+    const hypers = groups.map((group, gi) => checkAdamHyperparameters(group, `${where}: paramGroups[${gi}]`));
+    const cached = this.#plan;
+    if (cached && cached.matches(groups, hypers, this.stateMap.version)) return { plan: cached, hypers, reused: true };
+    const validated = this.#collect(where, hypers);
+    const coalesce = this.#prePass() === undefined;
+    const plan = StepPlan.build(groups, validated, (gi, params, amsgrad) => this.#arenas.allocate(groups[gi]!, params, amsgrad), coalesce);
+    this.#plan = plan;
+    return { plan, hypers, reused: false };
+  }
+
+  /** After the kernel ran, or the pre-pass refused the step (then nothing was written: the
+   * plan's fresh state stays unregistered and no step count moves). */
+  #finish(where: string, plan: StepPlan, hypers: readonly AdamHyper[], ran: StartedStep): void {
+    const { outcome, zeroDivides } = ran;
+    if (outcome.stopped) {
+      if (this.nonFinite === 'skip') {
+        this.#skippedSteps++;
+        return;
+      }
+      const w = plan.updates[outcome.stopped.segment]!;
+      const value = w.param.grad![outcome.stopped.element]!;
+      throw new SimdAdamError(
+        'ERR_NON_FINITE',
+        `${where}: group ${w.group}, parameter ${w.index} (${w.param.label}): grad[${outcome.stopped.element}] is ${value}; ` +
+          "nothing was changed (nonFinite: 'throw'; use 'skip' to skip such steps, 'propagate' for PyTorch's behaviour)",
+      );
+    }
+    plan.commit((param, state) => this.stateMap.set(param, state));
+    plan.stateVersion = this.stateMap.version;
+    if (outcome.zeroReport && zeroDivides) this.#warnZeroGrads(plan, hypers, outcome.zeroReport, zeroDivides);
+  }
+
+  /** warnOnZeroGrad: one warning per parameter that an all-zero grad did not keep in place. */
+  #warnZeroGrads(plan: StepPlan, hypers: readonly AdamHyper[], report: Uint8Array, zeroDivides: readonly boolean[]): void {
+    const G = addon.reduceLayout.guard;
+    plan.updates.forEach((w, k) => {
+      const bits = report[k]!;
+      if (!(bits & G.ZERO_GRAD) || this.#warned.has(w.param)) return;
+      const reason = zeroGradReason(hypers[w.group]!, {
+        paramAllZero: (bits & G.ZERO_PARAM) !== 0,
+        expAvgAllZero: (bits & G.ZERO_EXP_AVG) !== 0,
+        zeroDivides: zeroDivides[k]!,
+      });
+      if (reason === 'zero-grad-no-op') return;
+      this.#warned.add(w.param);
+      const cause = reason === 'zero-grad-weight-decay' ? 'weight decay' : 'momentum';
+      process.emitWarning(
+        `group ${w.group}, parameter ${w.index} (${w.param.label}) had an all-zero gradient, but ${cause} moved it. ` +
+          'To leave a parameter untouched, set its grad to null (zeroGrad() does) or requiresGrad = false.',
+        { type: 'SimdAdamWarning', code: 'SIMD_ADAM_ZERO_GRAD' },
+      );
+    });
+  }
+
+  /**
+   * What step() would do now to each parameter, in group order, without changing anything:
+   * `{ param, name, group, action, reason }` (see {@link ExplainReason}). It validates exactly
+   * as step() does and throws the same errors. Whether a grad (and, for those, the parameter and
+   * its exp_avg) is all zero is decided by one native pass over every parameter.
+   */
+  explain(): ExplainEntry[] {
+    const where = 'explain()';
+    this.assertIdle(where);
+    const hypers = this.paramGroups.map((group, gi) => checkAdamHyperparameters(group, `${where}: paramGroups[${gi}]`));
+    const validated = this.#collect(where, hypers);
+    const views: Float32Array[] = [];
+    for (const { updates } of validated) for (const w of updates) views.push(w.param.grad!, w.param.data, w.state ? w.state.expAvg : new Float32Array(0));
+    const zero = allZeroEach(views);
+    const reasons = new Map<Parameter, ExplainEntry['reason']>();
+    let k = 0;
+    for (const { hyper, updates } of validated) {
+      for (const w of updates) {
+        const [gradZero, paramAllZero, expAvgAllZero] = [zero[k]!, zero[k + 1]!, zero[k + 2]!];
+        k += 3;
+        reasons.set(w.param, gradZero ? this.#zeroGradReason(hyper, w, paramAllZero, expAvgAllZero) : 'gradient');
+      }
+    }
+    return this.paramGroups.flatMap((group, gi) =>
+      group.params.map((param) => {
+        const reason = !param.requiresGrad ? 'frozen' : param.grad === null ? 'no-grad' : reasons.get(param)!;
+        const action = reason === 'frozen' || reason === 'no-grad' ? 'skip' : 'update';
+        return { param, name: param.name, group: gi, action, reason };
+      }),
+    );
+  }
+
+  #zeroGradReason(hyper: AdamHyper, w: ParamUpdate, paramAllZero: boolean, expAvgAllZero: boolean): ExplainEntry['reason'] {
+    const zeroDivides = zeroDividesReference(hyper, w.param.numel, w.state);
+    return zeroGradReason(hyper, { paramAllZero, expAvgAllZero, zeroDivides });
+  }
+
+  protected override exportState(state: AdamState, param: Parameter): AdamStateDictEntry {
+    return exportAdamState(state, param);
+  }
+
+  protected override importState(entries: readonly LoadedEntry[]): Map<Parameter, AdamState> {
+    return importAdamState(entries);
+  }
+
+  /** Validation only: returns, per group, the hyperparameters and the parameters to update. */
+  #collect(where: string, hypers: readonly AdamHyper[]): GroupUpdates[] {
+    const validated = this.paramGroups.map((group, gi) => {
+      const hyper = hypers[gi]!;
+      const updates: ParamUpdate[] = [];
+      group.params.forEach((param, pi) => {
+        if (!param.requiresGrad || param.grad === null) return;
+        const at = `${where}: group ${gi}, parameter ${pi} (${param.label})`;
+        checkGrad(param, at);
+        const state = this.stateMap.get(param);
+        if (state) checkState(state, param, hyper, at);
+        updates.push({ param, group: gi, index: pi, state });
+      });
+      return { hyper, updates };
+    });
+    checkGradAliases(where, validated, this.stateMap, this.paramGroups);
+    return validated;
+  }
+}
+
+/** Adam with decoupled weight decay (Loshchilov & Hutter): p *= 1 − lr·wd before the update.
+ * Default weightDecay is 1e-2, as in PyTorch. */
+export class AdamW extends Adam {
+  protected static override readonly algorithm: Algorithm<AdamHyperparameters> = ADAMW;
+
+  constructor(params: ParamsInput<AdamWOptions>, options?: AdamWOptions & OptimizerOptions) {
+    super(params, options);
+  }
+}
+
