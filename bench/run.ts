@@ -2,8 +2,9 @@
  * `npm run bench`: ns/element and GB/s of simd-adam per backend and thread count, against a
  * plain JS loop, tfjs (cpu, wasm) and the memory roofline, on single tensors of 4K-16M floats
  * and on many tensors in separate buffers and in one buffer. Then the issue's targets, each as
- * a ratio of interleaved medians, and simd-adam/tfjs against tf.train.adam (bench/tfjs.ts). Writes bench/results/<stamp>.json, latest.json, latest.svg,
- * latest.html (self-contained) and latest.md.
+ * a ratio of interleaved medians, and simd-adam/tfjs against tf.train.adam (bench/tfjs.ts).
+ * Writes bench/results/<stamp>.json, latest.json, latest.svg, latest.html (self-contained) and
+ * latest.md.
  *
  * `npm run bench -- --quick`: smaller sizes and fewer samples, to check that it all runs.
  * `npm run bench -- --readme`: also puts the tables into README.md, between its bench markers.
