@@ -80,7 +80,7 @@ async function fitTarget(tf: Tfjs, backend: 'cpu' | 'wasm', quick: boolean): Pro
   };
   await epoch(0);
   await epoch(1);
-  const rounds = quick ? 1 : 5;
+  const rounds = quick ? 3 : 5;
   const times: number[][] = [[], []];
   for (let r = 0; r < rounds; r++) for (const k of r % 2 ? [1, 0] : [0, 1]) times[k]!.push(await epoch(k));
   const m = { a: median(times[1]!), b: median(times[0]!) };

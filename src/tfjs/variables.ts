@@ -79,6 +79,7 @@ export class VariableTable {
 
   /** Every variable's state, in the order variables were first stepped (or loaded). */
   states(): NamedState[] {
+    this.#dropDisposed();
     const out: NamedState[] = [];
     for (const [name, s] of this.#slots) {
       const shape = s.variable.shape;
