@@ -48,19 +48,17 @@ export function tensorsOf(tf: Tfjs, data: Dataset): { xs: Tf.Tensor2D; ys: Tf.Te
   };
 }
 
-/** Wraps `optimizer.applyGradients` to add up the time it takes: the optimizer's own share of
- * a training step. */
-export function timeOptimizer(optimizer: Tf.Optimizer): { steps: () => number; totalMs: () => number } {
+/** Wraps `optimizer.applyGradients` to time each call: the optimizer's own share of a
+ * training step. */
+export function timeOptimizer(optimizer: Tf.Optimizer): { samplesMs: number[] } {
   const inner = optimizer.applyGradients.bind(optimizer);
-  let steps = 0;
-  let total = 0;
+  const samplesMs: number[] = [];
   optimizer.applyGradients = (gradients) => {
     const start = performance.now();
     inner(gradients);
-    total += performance.now() - start;
-    steps++;
+    samplesMs.push(performance.now() - start);
   };
-  return { steps: () => steps, totalMs: () => total };
+  return { samplesMs };
 }
 
 /** Fraction of `data` the model classifies right. */
