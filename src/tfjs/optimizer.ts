@@ -44,22 +44,27 @@ abstract class SimdAdamBase extends tf.Optimizer {
     this.lr = value;
   }
 
+  /** Decay rates of the moment estimates, each in [0, 1); default [0.9, 0.999]. */
   get betas(): readonly [number, number] {
     return this.#hyper.betas;
   }
 
+  /** Added to the denominator, ≥ 0; default 1e-8 (tf.train.adam's is 1e-7). */
   get eps(): number {
     return this.#hyper.eps;
   }
 
+  /** ≥ 0; coupled for SimdAdam (default 0), decoupled for SimdAdamW (default 1e-2). */
   get weightDecay(): number {
     return this.#hyper.weightDecay;
   }
 
+  /** Whether the maximum of past second moments is used; default false. */
   get amsgrad(): boolean {
     return this.#hyper.amsgrad;
   }
 
+  /** Whether the objective is maximised; default false. */
   get maximize(): boolean {
     return this.#hyper.maximize;
   }
