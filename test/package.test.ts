@@ -61,6 +61,8 @@ describe('the packed tarball', () => {
     expect(files).toContain('dist/tfjs/index.d.ts');
     expect(files).toContain('binding.gyp');
     expect(files).toContain('CMakeLists.txt');
+    // The README's links into docs/ resolve inside the installed package too.
+    expect(files).toContain('docs/api.md');
     expect(files).toContain('native/kernels/adam_step_f32_avx512.cc');
     expect(files).toContain(prebuild);
     expect(files.some((f) => f.startsWith('test/') || f.startsWith('src/') || f.startsWith('build/'))).toBe(false);

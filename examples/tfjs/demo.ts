@@ -90,10 +90,16 @@ const smooth = (losses: readonly number[]): Array<[number, number]> => {
   return points;
 };
 const series: Series[] = results.map((r) => ({ name: `${r.name}: ${(r.epochMs / 1000).toFixed(2)} s/epoch`, color: r.color, points: smooth(r.losses) }));
-writeChart(CHART, series, {
-  title: `tfjs MLP ${LAYERS.join('-')} on MNIST (${tf.getBackend()} backend): SimdAdamW vs tf.train.adam`,
-  xLabel: 'step',
-  yLabel: `training loss (cross-entropy, mean of ${window} steps)`,
-});
+writeChart(CHART, [
+  {
+    id: 'loss',
+    series,
+    options: {
+      title: `tfjs MLP ${LAYERS.join('-')} on MNIST (${tf.getBackend()} backend): SimdAdamW vs tf.train.adam`,
+      xLabel: 'step',
+      yLabel: `training loss (cross-entropy, mean of ${window} steps)`,
+    },
+  },
+]);
 console.log(`\nLoss chart: ${CHART}`);
 tf.dispose([trainSet.xs, trainSet.ys, testSet.xs, testSet.ys]);
