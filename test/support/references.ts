@@ -62,6 +62,28 @@ function pattern(reference: string): RegExp | undefined {
   return new RegExp(`^${source}$`);
 }
 
+const C_LIKE = /\.(ts|cjs|cc|h)$/;
+const HASH_COMMENTS = /\.(sh|gyp)$/;
+const C_TOKENS = /("(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`)|(\/\/[^\n]*|\/\*[\s\S]*?\*\/)/g;
+
+/** In code, only comments cite files for a reader: string literals name files a program makes
+ * or reads, which running it checks. Everything else becomes spaces, so line numbers stay.
+ * Markdown and text are read whole. */
+function readerText(file: string, text: string, script: boolean): string {
+  const blank = (m: string) => m.replace(/[^\n]/g, ' ');
+  if (C_LIKE.test(file)) {
+    let out = '';
+    let last = 0;
+    for (const m of text.matchAll(C_TOKENS)) {
+      out += blank(text.slice(last, m.index)) + (m[1] ? blank(m[0]) : m[0]);
+      last = m.index! + m[0].length;
+    }
+    return out + blank(text.slice(last));
+  }
+  if (HASH_COMMENTS.test(file) || script) return text.replace(/^([^#\n]*)(#.*)?$/gm, (_, code: string, comment: string | undefined) => blank(code) + (comment ?? ''));
+  return text;
+}
+
 /**
  * Every reference in `text` (the contents of `file`, a path relative to `root`) that resolves
  * to no file: relative to the file's folder, to the repository root, or, for a bare file name,
@@ -70,7 +92,8 @@ function pattern(reference: string): RegExp | undefined {
 export function danglingReferences(root: string, file: string, text: string, tracked: readonly string[]): DanglingReference[] {
   const names = new Set(tracked.map((f) => basename(f)));
   const out: DanglingReference[] = [];
-  const cleaned = text.replace(SYSTEM_INCLUDE, (m) => ' '.repeat(m.length)).replace(URL, (m) => ' '.repeat(m.length));
+  const script = !/\.[^/]+$/.test(basename(file)) && text.startsWith('#!');
+  const cleaned = readerText(file, text, script).replace(SYSTEM_INCLUDE, (m) => ' '.repeat(m.length)).replace(URL, (m) => ' '.repeat(m.length));
   const lineOf = (index: number) => cleaned.slice(0, index).split('\n').length;
   const seen = new Set<string>();
   const check = (reference: string, index: number, bareNamesAnywhere: boolean) => {
@@ -101,7 +124,8 @@ export function danglingReferences(root: string, file: string, text: string, tra
       out.push({ file, line: lineOf(m.index!), reference: `${target}#${anchor}` });
     }
   }
-  for (const m of cleaned.matchAll(TOKEN)) check(m[0], m.index!, true);
+  // `<file.json>` in a usage line is a placeholder, not a file.
+  for (const m of cleaned.matchAll(TOKEN)) if (!m[0].startsWith('<')) check(m[0], m.index!, true);
   return out;
 }
 
