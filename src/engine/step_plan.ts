@@ -10,11 +10,26 @@ import type { AdamState } from '../optim/adam.js';
 import { isJsBackend } from '../native/backend.js';
 import { addon, type NativePlan, type Stop } from '../native/addon.js';
 import { parameterAssignments, type Parameter } from '../nn/parameter.js';
-import { guardArguments, guardOutcome, prePassReference, RAN, TableWriter, writeScalars, type PrePass, type Segment, type StepOutcome } from './segment_table.js';
+import {
+  completeZeroReport,
+  reducedExpAvgZero,
+  guardArguments,
+  guardOutcome,
+  prePassReference,
+  RAN,
+  stepReference,
+  TableWriter,
+  writeScalars,
+  type PrePass,
+  type Segment,
+  type StepOutcome,
+} from './segment_table.js';
+import type { Moment } from './lowbit_state.js';
+import { Q8_BLOCK } from '../reference/adam_lowbit.js';
 
 export type { PrePass, StepOutcome } from './segment_table.js';
 
-import { adamScalars, adamStepReference, type AdamHyper } from '../reference/adam.js';
+import { adamScalars, type AdamHyper } from '../reference/adam.js';
 import { stepSlot, type StepCounts } from './step_counts.js';
 
 /** A parameter about to be updated, where it sits, and its state if it has any yet. */
@@ -70,14 +85,22 @@ interface Row {
   step: number;
 }
 
-/** A run of views with the same length; adjacent when each continues the other in memory. */
-function adjacent(a: Float32Array | null, b: Float32Array | null): boolean {
+/** A run of views with the same length; adjacent when each continues the other in memory.
+ * 8-bit moments never join: a segment must start a block of its own tensor. */
+function adjacent(a: Moment | null, b: Moment | null): boolean {
   if (a === null || b === null) return a === b;
+  if (!ArrayBuffer.isView(a) || !ArrayBuffer.isView(b) || a.constructor !== b.constructor) return false;
   return a.buffer === b.buffer && a.byteOffset + a.byteLength === b.byteOffset;
 }
 
-function span(first: Float32Array, length: number): Float32Array {
-  return new Float32Array(first.buffer, first.byteOffset, length);
+function span<T extends Float32Array | Uint16Array>(first: T, length: number): T {
+  return new (first.constructor as new (b: ArrayBufferLike, o: number, n: number) => T)(first.buffer, first.byteOffset, length);
+}
+
+/** Elements [start, end) of a moment; for 8-bit, start begins a block. */
+function cutMoment(m: Moment, start: number, end: number): Moment {
+  if (m instanceof Float32Array || m instanceof Uint16Array) return m.subarray(start, end);
+  return { codes: m.codes.subarray(start, end), scale: m.scale.subarray(start / Q8_BLOCK, Math.ceil(end / Q8_BLOCK)) };
 }
 
 /** The js backend on the event loop keeps it live by yielding every this many elements. */
@@ -191,9 +214,9 @@ export class StepPlan {
           open = {
             param: span(open!.param, n),
             grad: span(open!.grad, n),
-            expAvg: span(open!.expAvg, n),
-            expAvgSq: span(open!.expAvgSq, n),
-            maxExpAvgSq: open!.maxExpAvgSq && span(open!.maxExpAvgSq, n),
+            expAvg: span(open!.expAvg as Float32Array | Uint16Array, n),
+            expAvgSq: span(open!.expAvgSq as Float32Array | Uint16Array, n),
+            maxExpAvgSq: open!.maxExpAvgSq && span(open!.maxExpAvgSq as Float32Array | Uint16Array, n),
           };
           segments[segments.length - 1] = open;
         } else {
@@ -258,7 +281,7 @@ export class StepPlan {
       const outcome = prePass ? prePassReference(this.#segments, prePass) : RAN;
       if (outcome.stopped) return outcome;
       const scalars = this.#jsScalars(hypers);
-      this.#segments.forEach((s, k) => adamStepReference(s.param, s.grad, s.expAvg, s.expAvgSq, s.maxExpAvgSq, scalars[this.#segmentRows[k]!]!));
+      this.#segments.forEach((s, k) => stepReference({ ...s, scalars: scalars[this.#segmentRows[k]!]! }));
       return outcome;
     }
     this.#fillScalars(hypers);
@@ -270,10 +293,12 @@ export class StepPlan {
       return RAN;
     }
     const { flags, zeroReport } = guardArguments(prePass, this.#segments.length);
+    const reducedZero = prePass.zeroScan ? reducedExpAvgZero(this.#segments) : null;
     let stop: readonly [number, number] | null | undefined;
     if (this.#native) stop = addon.run(this.#native, this.#scalars, true, flags, zeroReport);
     else [this.#native, stop] = addon.prepare(this.#pending!.buffers, this.#pending!.table, this.#scalars, flags, zeroReport);
     this.#pending = null;
+    if (!stop) completeZeroReport(zeroReport, reducedZero);
     return guardOutcome(stop, zeroReport);
   }
 
@@ -289,6 +314,7 @@ export class StepPlan {
     }
     this.#fillScalars(hypers);
     const guard = prePass && guardArguments(prePass, this.#segments.length);
+    const reducedZero = prePass?.zeroScan ? reducedExpAvgZero(this.#segments) : null;
     let started: Promise<void> | Stop;
     if (this.#native) {
       started = guard ? addon.runAsync(this.#native, this.#scalars, true, guard.flags, guard.zeroReport) : addon.runAsync(this.#native, this.#scalars, true);
@@ -298,6 +324,7 @@ export class StepPlan {
       this.#pending = null;
     }
     if (Array.isArray(started)) return Promise.resolve(guardOutcome(started, guard!.zeroReport));
+    if (guard) completeZeroReport(guard.zeroReport, reducedZero);
     return started.then(() => (guard ? guardOutcome(null, guard.zeroReport) : RAN));
   }
 
@@ -310,7 +337,8 @@ export class StepPlan {
       for (let start = 0; start < s.param.length || start === 0; start += JS_SLICE) {
         const end = Math.min(s.param.length, start + JS_SLICE);
         const cut = (a: Float32Array) => a.subarray(start, end);
-        adamStepReference(cut(s.param), cut(s.grad), cut(s.expAvg), cut(s.expAvgSq), s.maxExpAvgSq && cut(s.maxExpAvgSq), sc);
+        const moment = (m: Moment) => cutMoment(m, start, end);
+        stepReference({ param: cut(s.param), grad: cut(s.grad), expAvg: moment(s.expAvg), expAvgSq: moment(s.expAvgSq), maxExpAvgSq: s.maxExpAvgSq && moment(s.maxExpAvgSq), scalars: sc });
         done += end - start;
         if (done >= JS_SLICE) {
           done = 0;

@@ -10,10 +10,13 @@ import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type Para
 import type { Parameter } from '../nn/parameter.js';
 import type { AdamHyper } from '../reference/adam.js';
 import { allZeroEach } from '../engine/reduce.js';
-import { allocateState, StateArenas } from '../engine/state_arena.js';
+import { StateArenas } from '../engine/state_arena.js';
+import { checkState, checkStateDtype, dtypeFor, exportState, importStates } from './adam_state.js';
+import { momentAllZero, type StateDtype } from '../engine/lowbit_state.js';
+import type { Q8Moment } from '../reference/adam_lowbit.js';
+import type { Bf16Tensor, Q8Tensor } from './lowbit_tensor.js';
 import type { StateDict } from './state_dict.js';
 import { StepPlan, type GroupWork, type PrePass, type StepOutcome, type Work } from '../engine/step_plan.js';
-import { asTensor, checkStep, checkTensor, type CheckedTensor } from './state_dict_tensor.js';
 import { beginAsyncStep } from '../engine/threads.js';
 import { checkBoolean, checkNumber, describe } from '../common/validate.js';
 
@@ -30,6 +33,14 @@ export interface AdamHyperparameters {
   maximize: boolean;
   /** AdamW's weight decay (p *= 1 − lr·wd) instead of Adam's (g += wd·p). */
   decoupledWeightDecay: boolean;
+  /** How the moments are stored: 'float32' (default), 'bfloat16' (4 bytes of state per
+   * parameter, +2 with amsgrad) or '8bit' (blockwise-quantized, about 2). The math is float32
+   * either way; see docs/lowbit.md. Cannot change once the group has state, except through
+   * loadStateDict. */
+  stateDtype: StateDtype;
+  /** In an '8bit' group, parameters with fewer elements keep float32 state. Integer ≥ 0;
+   * default 4096. */
+  min8bitSize: number;
 }
 
 /** Options for `new Adam()` and per-group overrides: any subset of the hyperparameters. */
@@ -56,8 +67,9 @@ export interface OptimizerOptions {
 
 const NON_FINITE_MODES: readonly NonFiniteMode[] = ['propagate', 'skip', 'throw'];
 
-/** A parameter's state. The arrays are views into the optimizer's storage; they never move. */
-export interface AdamState {
+/** A parameter's state with float32 moments. The arrays are views into the optimizer's storage;
+ * they never move. */
+export interface AdamStateFloat32 {
   /** Steps taken by this parameter (a parameter skipped by a step does not count it). It may be
    * assigned, as PyTorch's `state['step']` may: the next step uses the new count. */
   step: number;
@@ -65,25 +77,52 @@ export interface AdamState {
   readonly expAvgSq: Float32Array;
   /** Present exactly when the parameter's group has amsgrad. */
   readonly maxExpAvgSq?: Float32Array;
+  /** The storage used (a parameter below min8bitSize in an '8bit' group reports 'float32'). */
+  readonly dtype: 'float32';
 }
+
+/** A parameter's state in a 'bfloat16' group: the moments as bfloat16 bit patterns (the upper
+ * 16 bits of the float32 value). */
+export interface AdamStateBfloat16 {
+  step: number;
+  readonly expAvg: Uint16Array;
+  readonly expAvgSq: Uint16Array;
+  readonly maxExpAvgSq?: Uint16Array;
+  readonly dtype: 'bfloat16';
+}
+
+/** A parameter's state in an '8bit' group: per moment a code per element and a scale per block
+ * of 256 elements (value = qmap[code] * scale). */
+export interface AdamState8bit {
+  step: number;
+  readonly expAvg: Q8Moment;
+  readonly expAvgSq: Q8Moment;
+  readonly maxExpAvgSq?: Q8Moment;
+  readonly dtype: '8bit';
+}
+
+/** A parameter's state, told apart by `dtype`. */
+export type AdamState = AdamStateFloat32 | AdamStateBfloat16 | AdamState8bit;
 
 export type AdamParamGroup = ParamGroup<AdamHyperparameters>;
 
-/** A parameter's entry in a state dict, under PyTorch's keys. The arrays are copies that carry
- * the parameter's shape and serialise as `{ shape, data }`. */
+/** A moment in a state dict, in the state's format: float32 values (serialised as
+ * `{ shape, data }`), bfloat16 bits, or 8-bit codes and scales (see docs/lowbit.md). */
+export type StateTensor = Float32Array | Bf16Tensor | Q8Tensor;
+
+/** A parameter's entry in a state dict, under PyTorch's keys. The moments are copies that carry
+ * the parameter's shape. */
 export type AdamStateDictEntry = {
   step: number;
-  exp_avg: Float32Array;
-  exp_avg_sq: Float32Array;
-  max_exp_avg_sq?: Float32Array;
+  exp_avg: StateTensor;
+  exp_avg_sq: StateTensor;
+  max_exp_avg_sq?: StateTensor;
 };
 
 /** What `Adam#stateDict()` returns. */
 export type AdamStateDict = StateDict<AdamHyperparameters, AdamStateDictEntry>;
 
-const STATE_KEYS = ['step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] as const;
-
-const ADAM_KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize', 'decoupledWeightDecay'] as const;
+const ADAM_KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize', 'decoupledWeightDecay', 'stateDtype', 'min8bitSize'] as const;
 
 /** Validates a group's hyperparameters and returns them in the form the math uses. */
 export function checkAdamHyperparameters(group: Record<string, unknown>, where: string): AdamHyper {
@@ -103,6 +142,7 @@ export function checkAdamHyperparameters(group: Record<string, unknown>, where: 
     amsgrad: checkBoolean(group.amsgrad, 'amsgrad', where),
     maximize: checkBoolean(group.maximize, 'maximize', where),
     decoupledWeightDecay: checkBoolean(group.decoupledWeightDecay, 'decoupledWeightDecay', where),
+    ...checkStateDtype(group, where),
   };
 }
 
@@ -119,7 +159,17 @@ function algorithm(name: string, defaults: AdamHyperparameters, keys: readonly (
 
 const ADAM = algorithm(
   'Adam',
-  { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, decoupledWeightDecay: false },
+  {
+    lr: 1e-3,
+    betas: [0.9, 0.999],
+    eps: 1e-8,
+    weightDecay: 0,
+    amsgrad: false,
+    maximize: false,
+    decoupledWeightDecay: false,
+    stateDtype: 'float32',
+    min8bitSize: 4096,
+  },
   ADAM_KEYS,
 );
 const ADAMW = algorithm(
@@ -253,7 +303,12 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     if (cached && cached.matches(groups, hypers, this.stateMap.version)) return { plan: cached, hypers, reused: true };
     const work = this.#collect(where, hypers);
     const coalesce = this.#prePass() === undefined;
-    const plan = StepPlan.build(groups, work, (gi, params, amsgrad) => this.#arenas.allocate(groups[gi]!, params, amsgrad), coalesce);
+    const plan = StepPlan.build(
+      groups,
+      work,
+      (gi, params, amsgrad) => this.#arenas.allocate(groups[gi]!, params, amsgrad, (p) => dtypeFor(hypers[gi]!, p.numel)),
+      coalesce,
+    );
     this.#plan = plan;
     return { plan, hypers, reused: false };
   }
@@ -314,13 +369,17 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     const hypers = this.paramGroups.map((group, gi) => checkAdamHyperparameters(group, `${where}: paramGroups[${gi}]`));
     const plan = this.#collect(where, hypers);
     const views: Float32Array[] = [];
-    for (const { work } of plan) for (const w of work) views.push(w.param.grad!, w.param.data, w.state ? w.state.expAvg : new Float32Array(0));
+    // Reduced exp_avg is read in TypeScript below: an empty view stands in for it here.
+    const float32ExpAvg = (w: Work) => (w.state?.expAvg instanceof Float32Array ? w.state.expAvg : new Float32Array(0));
+    for (const { work } of plan) for (const w of work) views.push(w.param.grad!, w.param.data, float32ExpAvg(w));
     const zero = allZeroEach(views);
     const reasons = new Map<Parameter, ExplainEntry['reason']>();
     let k = 0;
     for (const { hyper, work } of plan) {
       for (const w of work) {
-        const [gradZero, paramAllZero, expAvgAllZero] = [zero[k]!, zero[k + 1]!, zero[k + 2]!];
+        const reduced = w.state && !(w.state.expAvg instanceof Float32Array);
+        const [gradZero, paramAllZero] = [zero[k]!, zero[k + 1]!];
+        const expAvgAllZero = reduced ? momentAllZero(w.state!.expAvg, true) : zero[k + 2]!;
         k += 3;
         reasons.set(w.param, gradZero ? this.#zeroGradReason(hyper, w, paramAllZero, expAvgAllZero) : 'gradient');
       }
@@ -340,34 +399,11 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
   }
 
   protected override exportState(state: AdamState, param: Parameter): AdamStateDictEntry {
-    const entry: AdamStateDictEntry = {
-      step: state.step,
-      exp_avg: asTensor(state.expAvg.slice(), param.shape),
-      exp_avg_sq: asTensor(state.expAvgSq.slice(), param.shape),
-    };
-    if (state.maxExpAvgSq) entry.max_exp_avg_sq = asTensor(state.maxExpAvgSq.slice(), param.shape);
-    return entry;
+    return exportState(state, param);
   }
 
   protected override importState(entries: readonly LoadedEntry[]): Map<Parameter, AdamState> {
-    const checked = entries.map(checkEntry);
-    // Fresh storage for everything loaded: one buffer per amsgrad setting (see state_arena.ts).
-    const fresh = new Map<CheckedEntry, AdamState>();
-    for (const amsgrad of [false, true]) {
-      const some = checked.filter((c) => (c.max !== undefined) === amsgrad);
-      allocateState(some.map((c) => c.param), amsgrad).forEach((state, i) => fresh.set(some[i]!, state));
-    }
-    const out = new Map<Parameter, AdamState>();
-    checked.forEach((entry) => {
-      const { param, step, expAvg, expAvgSq, max } = entry;
-      const state = fresh.get(entry)!;
-      state.step = step;
-      state.expAvg.set(expAvg.values);
-      state.expAvgSq.set(expAvgSq.values);
-      if (max) state.maxExpAvgSq!.set(max.values);
-      out.set(param, state);
-    });
-    return out;
+    return importStates(entries);
   }
 
   /** Validation only: returns, per group, the hyperparameters and the parameters to update. */
@@ -398,63 +434,4 @@ export class AdamW extends Adam {
   constructor(params: ParamsInput<AdamWOptions>, options?: AdamWOptions & OptimizerOptions) {
     super(params, options);
   }
-}
-
-function checkState(state: AdamState, param: Parameter, hyper: AdamHyper, at: string): void {
-  if (!Number.isInteger(state.step) || state.step < 0) {
-    throw new SimdAdamError('ERR_STATE', `${at}: state.step must be a non-negative integer, got ${describe(state.step)}`);
-  }
-  if (hyper.amsgrad !== (state.maxExpAvgSq !== undefined)) {
-    throw new SimdAdamError(
-      'ERR_AMSGRAD_STATE',
-      `${at}: amsgrad is ${hyper.amsgrad ? 'on' : 'off'} but this parameter's state was created with it ${hyper.amsgrad ? 'off' : 'on'}; ` +
-        'amsgrad cannot change once a group has state (set it at construction, or load a state dict)',
-    );
-  }
-  if (state.expAvg.length !== param.numel || state.expAvgSq.length !== param.numel) {
-    const detached = state.expAvg.buffer.byteLength === 0 && param.numel > 0 ? ' (detached: was a state buffer transferred?)' : '';
-    throw new SimdAdamError('ERR_STATE', `${at}: state arrays do not match the parameter's ${param.numel} elements${detached}`);
-  }
-}
-
-interface CheckedEntry {
-  param: Parameter;
-  step: number;
-  expAvg: CheckedTensor;
-  expAvgSq: CheckedTensor;
-  max: CheckedTensor | undefined;
-}
-
-/** One saved entry against its parameter and its group-to-be: known keys only, the required ones
- * present, max_exp_avg_sq exactly when amsgrad is on, every tensor the parameter's length. */
-function checkEntry({ param, entry, group, where }: LoadedEntry): CheckedEntry {
-  for (const key of Object.keys(entry)) {
-    if (!(STATE_KEYS as readonly string[]).includes(key)) {
-      throw new SimdAdamError('ERR_STATE_DICT', `${where}: unknown state key '${key}'; Adam's state has ${STATE_KEYS.join(', ')}`);
-    }
-  }
-  for (const key of ['step', 'exp_avg', 'exp_avg_sq'] as const) {
-    if (entry[key] === undefined) throw new SimdAdamError('ERR_STATE_DICT', `${where}: state key '${key}' is missing`);
-  }
-  const amsgrad = group.amsgrad === true;
-  if (amsgrad !== (entry.max_exp_avg_sq !== undefined)) {
-    throw new SimdAdamError(
-      'ERR_STATE_DICT',
-      `${where}: the group has amsgrad ${amsgrad ? 'on' : 'off'} but the state ${amsgrad ? 'lacks' : 'has'} 'max_exp_avg_sq'`,
-    );
-  }
-  const tensor = (key: string): CheckedTensor => {
-    const checked = checkTensor(entry[key], key, where);
-    if (checked.values.length !== param.numel) {
-      throw rangeError('ERR_STATE_DICT', `${where}: ${key} has ${checked.values.length} elements but the parameter has ${param.numel}`);
-    }
-    return checked;
-  };
-  return {
-    param,
-    step: checkStep(entry.step, where),
-    expAvg: tensor('exp_avg'),
-    expAvgSq: tensor('exp_avg_sq'),
-    max: amsgrad ? tensor('max_exp_avg_sq') : undefined,
-  };
 }

@@ -6,10 +6,15 @@
 import { SimdAdamError, rangeError, typeError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
 
-/** A camelCase key as PyTorch spells it: `weightDecay` → `weight_decay`. */
+/** A camelCase key as PyTorch spells it: `weightDecay` → `weight_decay`, `min8bitSize` →
+ * `min_8bit_size` (a digit run after a letter starts a word, as in torchao's names). */
 export type SnakeCase<S extends string> = S extends `${infer C}${infer Rest}`
-  ? `${C extends Lowercase<C> ? C : `_${Lowercase<C>}`}${SnakeCase<Rest>}`
+  ? `${C extends Lowercase<C> ? C : `_${Lowercase<C>}`}${SnakeDigits<Rest, C>}`
   : S;
+type Digit = '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '8' | '9';
+type SnakeDigits<S extends string, Prev extends string> = S extends `${infer C extends Digit}${infer Rest}`
+  ? Prev extends Digit ? `${C}${SnakeDigits<Rest, C>}` : `_${C}${SnakeDigits<Rest, C>}`
+  : SnakeCase<S>;
 
 /** One entry of `param_groups`: the hyperparameters under PyTorch's names, the parameter ids,
  * `param_names` when every parameter has a name, and any extra keys (`initial_lr`, `foreach`, ...). */
@@ -38,12 +43,12 @@ export interface StateDictInput {
 
 /** `initialLr` → `initial_lr`. */
 export function toSnakeCase(key: string): string {
-  return key.replace(/(?<=.)([A-Z])/g, (_, c: string) => `_${c.toLowerCase()}`);
+  return key.replace(/(?<=.)([A-Z])/g, (_, c: string) => `_${c.toLowerCase()}`).replace(/(?<=[a-z])(?=\d)/g, '_');
 }
 
 /** `initial_lr` → `initialLr`. */
 export function toCamelCase(key: string): string {
-  return key.replace(/(?<=[a-z0-9])_([a-z])/g, (_, c: string) => c.toUpperCase());
+  return key.replace(/(?<=[a-z0-9])_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
 /** Re-throws a hyperparameter error from the option checkers under the state-dict code, so a

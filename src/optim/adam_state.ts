@@ -1,0 +1,205 @@
+/**
+ * Adam's per-parameter state entries: checks of live state against its group, and the state
+ * dict half of stateDict/loadStateDict, in every storage format. Loading converts: an entry in
+ * another format than its group's is dequantized to float32 and stored in the group's format;
+ * an entry already in it is copied bit for bit (never re-rounded).
+ */
+import { rangeError, SimdAdamError, typeError } from '../common/errors.js';
+import { describe } from '../common/validate.js';
+import {
+  allocateLowbitState,
+  copyMoment,
+  momentDtype,
+  momentToFloat32,
+  STATE_DTYPES,
+  storageDtype,
+  storeMoment,
+  type Moment,
+  type StateDtype,
+} from '../engine/lowbit_state.js';
+import { allocateState } from '../engine/state_arena.js';
+import type { Parameter } from '../nn/parameter.js';
+import type { AdamHyper } from '../reference/adam.js';
+import type { AdamState, AdamStateDict, AdamStateDictEntry, StateTensor } from './adam.js';
+import { asBf16Tensor, asQ8Tensor, checkMoment } from './lowbit_tensor.js';
+import type { LoadedEntry } from './optimizer.js';
+import { asTensor, checkStep } from './state_dict_tensor.js';
+
+const STATE_KEYS = ['step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] as const;
+const MOMENTS = [
+  ['exp_avg', 'expAvg', true],
+  ['exp_avg_sq', 'expAvgSq', false],
+  ['max_exp_avg_sq', 'maxExpAvgSq', false],
+] as const;
+
+/** Validates a group's stateDtype and min8bitSize. */
+export function checkStateDtype(group: Record<string, unknown>, where: string): { stateDtype: StateDtype; min8bitSize: number } {
+  const { stateDtype, min8bitSize } = group;
+  if (typeof stateDtype !== 'string') throw typeError('ERR_OPTION', `${where}: stateDtype must be one of ${STATE_DTYPES.join(', ')}, got ${describe(stateDtype)}`);
+  if (!(STATE_DTYPES as readonly string[]).includes(stateDtype)) {
+    throw rangeError('ERR_OPTION', `${where}: stateDtype must be one of ${STATE_DTYPES.join(', ')}, got ${describe(stateDtype)}`);
+  }
+  if (typeof min8bitSize !== 'number') throw typeError('ERR_OPTION', `${where}: min8bitSize must be an integer >= 0, got ${describe(min8bitSize)}`);
+  if (!Number.isSafeInteger(min8bitSize) || min8bitSize < 0) {
+    throw rangeError('ERR_OPTION', `${where}: min8bitSize must be an integer >= 0, got ${describe(min8bitSize)}`);
+  }
+  return { stateDtype: stateDtype as StateDtype, min8bitSize };
+}
+
+/** The storage format a parameter of `numel` elements gets in a group with hyperparameters `h`. */
+export function dtypeFor(h: AdamHyper, numel: number): StateDtype {
+  return storageDtype({ stateDtype: h.stateDtype ?? 'float32', min8bitSize: h.min8bitSize ?? 4096 }, numel);
+}
+
+function length(m: Moment): number {
+  return m instanceof Float32Array || m instanceof Uint16Array ? m.length : m.codes.length;
+}
+
+/** A live state checked against its parameter and group before a step uses it. */
+export function checkState(state: AdamState, param: Parameter, hyper: AdamHyper, at: string): void {
+  if (!Number.isInteger(state.step) || state.step < 0) {
+    throw new SimdAdamError('ERR_STATE', `${at}: state.step must be a non-negative integer, got ${describe(state.step)}`);
+  }
+  if (hyper.amsgrad !== (state.maxExpAvgSq !== undefined)) {
+    throw new SimdAdamError(
+      'ERR_AMSGRAD_STATE',
+      `${at}: amsgrad is ${hyper.amsgrad ? 'on' : 'off'} but this parameter's state was created with it ${hyper.amsgrad ? 'off' : 'on'}; ` +
+        'amsgrad cannot change once a group has state (set it at construction, or load a state dict)',
+    );
+  }
+  const want = dtypeFor(hyper, param.numel);
+  const dtype = state.dtype ?? 'float32';
+  if (dtype !== want) {
+    throw new SimdAdamError(
+      'ERR_STATE_DTYPE',
+      `${at}: the group stores this parameter's state as ${want} but its state is ${dtype}; ` +
+        'stateDtype (and min8bitSize) cannot change once a group has state (set them at construction, or load a state dict, which converts)',
+    );
+  }
+  if (length(state.expAvg) !== param.numel || length(state.expAvgSq) !== param.numel) {
+    const views = momentDtype(state.expAvg) === '8bit' ? [] : [state.expAvg as Float32Array];
+    const detached = views.some((v) => v.buffer.byteLength === 0) && param.numel > 0 ? ' (detached: was a state buffer transferred?)' : '';
+    throw new SimdAdamError('ERR_STATE', `${at}: state arrays do not match the parameter's ${param.numel} elements${detached}`);
+  }
+}
+
+function exportMoment(m: Moment, shape: readonly number[], signed: boolean): StateTensor {
+  if (m instanceof Float32Array) return asTensor(m.slice(), shape);
+  if (m instanceof Uint16Array) return asBf16Tensor(m, shape);
+  return asQ8Tensor(m, shape, signed);
+}
+
+/** A state as a state dict entry: copies under PyTorch's keys, in the state's own format. */
+export function exportState(state: AdamState, param: Parameter): AdamStateDictEntry {
+  const entry: AdamStateDictEntry = {
+    step: state.step,
+    exp_avg: exportMoment(state.expAvg, param.shape, true),
+    exp_avg_sq: exportMoment(state.expAvgSq, param.shape, false),
+  };
+  if (state.maxExpAvgSq) entry.max_exp_avg_sq = exportMoment(state.maxExpAvgSq, param.shape, false);
+  return entry;
+}
+
+interface CheckedEntry {
+  param: Parameter;
+  step: number;
+  moments: Moment[];
+  dtype: StateDtype;
+}
+
+/** One saved entry against its parameter and its group-to-be: known keys only, the required ones
+ * present, max_exp_avg_sq exactly when amsgrad is on, every moment the parameter's length. */
+function checkEntry({ param, entry, group, where }: LoadedEntry): CheckedEntry {
+  for (const key of Object.keys(entry)) {
+    if (!(STATE_KEYS as readonly string[]).includes(key)) {
+      throw new SimdAdamError('ERR_STATE_DICT', `${where}: unknown state key '${key}'; Adam's state has ${STATE_KEYS.join(', ')}`);
+    }
+  }
+  for (const key of ['step', 'exp_avg', 'exp_avg_sq'] as const) {
+    if (entry[key] === undefined) throw new SimdAdamError('ERR_STATE_DICT', `${where}: state key '${key}' is missing`);
+  }
+  const amsgrad = group.amsgrad === true;
+  if (amsgrad !== (entry.max_exp_avg_sq !== undefined)) {
+    throw new SimdAdamError(
+      'ERR_STATE_DICT',
+      `${where}: the group has amsgrad ${amsgrad ? 'on' : 'off'} but the state ${amsgrad ? 'lacks' : 'has'} 'max_exp_avg_sq'`,
+    );
+  }
+  const moments = MOMENTS.filter(([key]) => key !== 'max_exp_avg_sq' || amsgrad).map(([key, , signed]) => checkMoment(entry[key], key, where, param.numel, signed));
+  const dtype = storageDtype({ stateDtype: group.stateDtype as StateDtype, min8bitSize: group.min8bitSize as number }, param.numel);
+  return { param, step: checkStep(entry.step, where), moments, dtype };
+}
+
+/** The state of every loaded entry, in its group's format, in fresh storage (one buffer per
+ * format and amsgrad setting). Validates everything before building anything. */
+export function importStates(entries: readonly LoadedEntry[]): Map<Parameter, AdamState> {
+  const checked = entries.map(checkEntry);
+  const fresh = new Map<CheckedEntry, AdamState>();
+  for (const dtype of STATE_DTYPES) {
+    for (const amsgrad of [false, true]) {
+      const some = checked.filter((c) => c.dtype === dtype && (c.moments.length === 3) === amsgrad);
+      const params = some.map((c) => c.param);
+      const states = dtype === 'float32' ? allocateState(params, amsgrad) : allocateLowbitState<AdamState>(params, amsgrad, dtype);
+      states.forEach((state, i) => fresh.set(some[i]!, state));
+    }
+  }
+  const out = new Map<Parameter, AdamState>();
+  for (const entry of checked) {
+    const state = fresh.get(entry)!;
+    state.step = entry.step;
+    const targets: Moment[] = [state.expAvg, state.expAvgSq];
+    if (state.maxExpAvgSq) targets.push(state.maxExpAvgSq);
+    entry.moments.forEach((m, j) => {
+      const signed = j === 0;
+      if (momentDtype(m) === entry.dtype) copyMoment(targets[j]!, m);
+      else storeMoment(targets[j]!, momentToFloat32(m, signed), signed);
+    });
+    out.set(entry.param, state);
+  }
+  return out;
+}
+
+/**
+ * A plain float32 copy of a state dict: every bfloat16 or 8-bit moment dequantized (exactly as
+ * a step reads it), the groups' `state_dtype` and `min_8bit_size` dropped, so that PyTorch's
+ * `torch.optim.Adam.load_state_dict` accepts its JSON. Float32 moments are copied.
+ * @throws {SimdAdamError} ERR_STATE_DICT if a moment is malformed.
+ */
+export function dequantizeStateDict(sd: AdamStateDict | { state: object; param_groups: readonly object[] }): AdamStateDict {
+  const where = 'dequantizeStateDict()';
+  const state: Record<number, AdamStateDictEntry> = {};
+  for (const [id, raw] of Object.entries(sd.state as Record<string, Record<string, unknown>>)) {
+    const at = `${where}: state[${id}]`;
+    const out: AdamStateDictEntry = { step: checkStep(raw.step, at), exp_avg: new Float32Array(0), exp_avg_sq: new Float32Array(0) };
+    for (const [key, , signed] of MOMENTS) {
+      const value = raw[key];
+      if (value === undefined) continue;
+      const numel = numelOf(value);
+      const m = checkMoment(value, key, at, numel, signed);
+      const shape = shapeOf(value, numel);
+      (out as Record<string, unknown>)[key] = asTensor(momentToFloat32(m, signed), shape);
+    }
+    state[Number(id)] = out;
+  }
+  const param_groups = (sd.param_groups as ReadonlyArray<Record<string, unknown>>).map((g) => {
+    const copy: Record<string, unknown> = structuredClone({ ...g });
+    delete copy.state_dtype;
+    delete copy.min_8bit_size;
+    return copy;
+  });
+  return { state, param_groups } as AdamStateDict;
+}
+
+/** The element count a saved moment claims (0 for a malformed one: checkMoment then names it). */
+function numelOf(value: unknown): number {
+  if (ArrayBuffer.isView(value) || Array.isArray(value)) return (value as ArrayLike<number>).length;
+  if (value === null || typeof value !== 'object') return 0;
+  const v = value as Record<string, unknown>;
+  const data = 'codes' in v ? v.codes : (v.data ?? v.bits);
+  return (data as ArrayLike<number> | undefined)?.length ?? 0;
+}
+
+function shapeOf(value: unknown, numel: number): readonly number[] {
+  const shape = (value as { shape?: unknown }).shape;
+  return Array.isArray(shape) ? (shape as number[]) : [numel];
+}
