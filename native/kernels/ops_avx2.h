@@ -51,6 +51,21 @@ struct avx2_ops {
   static V gather(const float *table, VI i) { return _mm256_i32gather_ps(table, i, 4); }
   static M ge(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
   static VI add_if(VI c, M m, VI b) { return _mm256_add_epi32(c, _mm256_and_si256(_mm256_castps_si256(m), b)); }
+  static V select(M m, V a, V b) { return _mm256_blendv_ps(b, a, m); }
+  template <int K>
+  static VI srli(VI c) { return _mm256_srli_epi32(c, K); }
+  /* table[i] for a table of N entries, by 8-entry permutes and blends on the index bits: this
+   * CPU family's gathers are microcoded and far slower (Gather Data Sampling mitigation). */
+  template <int N>
+  static V lookup(const float *table, VI i) {
+    if constexpr (N <= 8) {
+      return _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), i);
+    } else {
+      const V lo = lookup<N / 2>(table, i), hi = lookup<N / 2>(table + N / 2, i);
+      const __m256i bit = _mm256_set1_epi32(N / 2);
+      return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(i, bit), bit)));
+    }
+  }
 
   static V abs(V x) { return _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff))); }
   static V max(V a, V b) { return _mm256_max_ps(a, b); }

@@ -50,6 +50,22 @@ struct avx512_ops {
   static V gather(const float *table, VI i) { return _mm512_i32gather_ps(i, table, 4); }
   static M ge(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
   static VI add_if(VI c, M m, VI b) { return _mm512_mask_add_epi32(c, m, c, b); }
+  static V select(M m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
+  template <int K>
+  static VI srli(VI c) { return _mm512_srli_epi32(c, K); }
+  /* table[i] for a table of N entries: vpermps (16 entries), vpermi2ps (32), then blends on the
+   * index bits; gathers are far slower on CPUs with the Gather Data Sampling mitigation. */
+  template <int N>
+  static V lookup(const float *table, VI i) {
+    if constexpr (N <= 16) {
+      return _mm512_permutexvar_ps(i, _mm512_loadu_ps(table));
+    } else if constexpr (N == 32) {
+      return _mm512_permutex2var_ps(_mm512_loadu_ps(table), i, _mm512_loadu_ps(table + 16));
+    } else {
+      const V lo = lookup<N / 2>(table, i), hi = lookup<N / 2>(table + N / 2, i);
+      return _mm512_mask_blend_ps(_mm512_test_epi32_mask(i, _mm512_set1_epi32(N / 2)), lo, hi);
+    }
+  }
 
   static V abs(V x) { return _mm512_abs_ps(x); }
   static V max(V a, V b) { return _mm512_max_ps(a, b); }

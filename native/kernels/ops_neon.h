@@ -62,6 +62,11 @@ struct neon_ops {
   }
   static M ge(V a, V b) { return vcgeq_f32(a, b); }
   static VI add_if(VI c, M m, VI b) { return vaddq_u32(c, vandq_u32(m, b)); }
+  static V select(M m, V a, V b) { return vbslq_f32(m, a, b); }
+  template <int K>
+  static VI srli(VI c) { return vshrq_n_u32(c, K); }
+  template <int N>
+  static V lookup(const float *table, VI i) { return gather(table, i); }
 
   static V abs(V x) { return vabsq_f32(x); }
   static V max(V a, V b) { return vmaxq_f32(a, b); }

@@ -57,6 +57,12 @@ struct scalar_ops {
   /* Ordered: false when either is NaN. */
   static M ge(V a, V b) { return a >= b; }
   static VI add_if(VI c, M m, VI b) { return m ? c + b : c; }
+  static V select(M m, V a, V b) { return m ? a : b; }
+  template <int K>
+  static VI srli(VI c) { return c >> K; }
+  /* table[i] for a table of N entries. */
+  template <int N>
+  static V lookup(const float *table, VI i) { return table[i]; }
 
   /* Reductions. */
   static V abs(V x) { return from_bits(bits(x) & 0x7fffffffu); }
