@@ -1,6 +1,7 @@
 /**
  * How a checkpoint maps onto safetensors: `state.<id>.<key>` tensors (F32 with the parameter's
- * shape; `step` a 0-d I64 so counts stay exact beyond 2^24), `param.<name>` tensors for the model's
+ * shape, BF16 for bfloat16 state, and for 8-bit state `.codes` U8 / `.scale` F32 / `.qmap` F32;
+ * `step` a 0-d I64 so counts stay exact beyond 2^24), `param.<name>` tensors for the model's
  * parameters, and JSON strings in `__metadata__` for `param_groups` and a scheduler's state dict.
  */
 import { SimdAdamError, typeError } from '../common/errors.js';
@@ -9,6 +10,8 @@ import { readSaved, type StateDict } from '../optim/state_dict.js';
 import { asTensor, checkStep, checkTensor, type TensorLike } from '../optim/state_dict_tensor.js';
 import { checkKeys, checkOptionsObject, describe, isDetached } from '../common/validate.js';
 import type { RawTensor, Safetensors } from './safetensors.js';
+import { asBf16Tensor, checkMoment } from '../optim/lowbit_tensor.js';
+import { qmapOf } from '../reference/adam_lowbit.js';
 
 /** A model parameter as a checkpoint holds it. */
 export interface CheckpointTensor {
@@ -70,6 +73,8 @@ export function toSafetensors(stateDict: unknown, extras: unknown, where: string
       if (value === undefined) continue; // `max_exp_avg_sq: undefined` means absent, as loadStateDict reads it
       if (key === 'step') {
         steps.set(`state.${id}.step`, { dtype: 'I64', shape: [], bytes: i64Bytes(checkStep(value, at)) });
+      } else if (isReduced(value)) {
+        for (const [suffix, tensor] of reducedTensors(value, key, at)) floats.set(`state.${id}.${key}${suffix}`, tensor);
       } else {
         const t = checkTensor(value, key, at);
         floats.set(`state.${id}.${key}`, { dtype: 'F32', shape: t.shape ?? [t.values.length], bytes: f32Bytes(t.values) });
@@ -83,6 +88,35 @@ export function toSafetensors(stateDict: unknown, extras: unknown, where: string
   };
   if (opts.scheduler !== undefined) metadata.scheduler = schedulerJson(opts.scheduler, where);
   return { tensors: new Map([...steps, ...floats]), metadata };
+}
+
+/** A bfloat16 or 8-bit moment (see src/optim/lowbit_tensor.ts) rather than float32 values. */
+function isReduced(value: unknown): boolean {
+  if (value instanceof Uint16Array) return true;
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return false;
+  const dtype = (value as { dtype?: unknown }).dtype;
+  return dtype === 'bfloat16' || dtype === '8bit' || 'codes' in value;
+}
+
+/** A reduced moment as safetensors tensors: bfloat16 as one BF16 tensor; 8-bit as torchao's
+ * OptimState8bit attributes `.codes` (U8, the parameter's shape), `.scale` (F32, one per block
+ * of 256) and `.qmap` (F32, 256). */
+function reducedTensors(value: unknown, key: string, where: string): Array<[string, RawTensor]> {
+  const signed = key === 'exp_avg';
+  const given = (value as { shape?: unknown }).shape;
+  const numel = value instanceof Uint16Array ? value.length : ((value as { codes?: ArrayLike<number> }).codes?.length ?? 0);
+  const moment = checkMoment(value, key, where, numel, signed);
+  const shape = Array.isArray(given) ? [...(given as number[])] : [numel];
+  if (moment instanceof Uint16Array) {
+    const bytes = new Uint8Array(moment.buffer, moment.byteOffset, moment.byteLength);
+    return [['', { dtype: 'BF16', shape, bytes: LITTLE_ENDIAN ? bytes : swapped(bytes, 2) }]];
+  }
+  if (moment instanceof Float32Array) return [['', { dtype: 'F32', shape, bytes: f32Bytes(moment) }]];
+  return [
+    ['.codes', { dtype: 'U8', shape, bytes: moment.codes }],
+    ['.scale', { dtype: 'F32', shape: [moment.scale.length], bytes: f32Bytes(moment.scale) }],
+    ['.qmap', { dtype: 'F32', shape: [256], bytes: f32Bytes(qmapOf(signed)) }],
+  ];
 }
 
 function paramTensors(params: unknown, where: string): Array<[string, RawTensor]> {
@@ -138,7 +172,19 @@ export function fromSafetensors({ tensors, metadata }: Safetensors, where: strin
       if (!Number.isSafeInteger(id)) fail(where, `tensor '${name}': parameter id out of range`);
       const entry = (state[id] ??= {});
       const key = stateName[2]!;
-      Object.defineProperty(entry, key, { value: key === 'step' ? readStep(t, name, where) : asTensor(readF32(t, name, where), t.shape), enumerable: true, writable: true, configurable: true });
+      const part = /^(.+)\.(codes|scale|qmap)$/s.exec(key);
+      if (part) {
+        // An 8-bit moment's three tensors gather into one { codes, scale, qmap } entry.
+        const moment = (entry[part[1]!] ??= { dtype: '8bit', shape: [] }) as Record<string, unknown>;
+        if (part[2] === 'codes') {
+          if (t.dtype !== 'U8') fail(where, `tensor '${name}' must be U8, got ${t.dtype}`);
+          moment.codes = t.bytes.slice();
+          moment.shape = [...t.shape];
+        } else moment[part[2]!] = readF32(t, name, where);
+        continue;
+      }
+      const value = key === 'step' ? readStep(t, name, where) : t.dtype === 'BF16' ? asBf16Tensor(readBf16(t), t.shape) : asTensor(readF32(t, name, where), t.shape);
+      Object.defineProperty(entry, key, { value, enumerable: true, writable: true, configurable: true });
     } else if (paramName) {
       Object.defineProperty((params ??= {}), paramName[1]!, { value: { shape: [...t.shape], data: readF32(t, name, where) }, enumerable: true, writable: true, configurable: true });
     } else {
@@ -169,6 +215,12 @@ function parseJson(text: string | undefined, key: string, where: string): unknow
   } catch (error) {
     fail(where, `__metadata__.${key} is not valid JSON (${(error as Error).message})`);
   }
+}
+
+function readBf16(t: RawTensor): Uint16Array {
+  const out = new Uint16Array(t.bytes.byteLength / 2);
+  new Uint8Array(out.buffer).set(LITTLE_ENDIAN ? t.bytes : swapped(t.bytes, 2));
+  return out;
 }
 
 function readF32(t: RawTensor, name: string, where: string): Float32Array {

@@ -117,6 +117,8 @@ export class StepPlan {
   readonly #foreign: Foreign[];
   readonly #rows: Row[];
   readonly #amsgrad: boolean[];
+  /** Per group, the stateDtype and min8bitSize the plan's state was checked against. */
+  readonly #formats: Array<[AdamHyper['stateDtype'], AdamHyper['min8bitSize']]>;
   readonly #fresh: Array<[Parameter, AdamState]>;
   readonly #segments: Views[];
   /** Every parameter this plan steps, in order; segment k is works[k] when not coalesced. */
@@ -141,6 +143,7 @@ export class StepPlan {
     rowOf: number[],
     rows: Row[],
     amsgrad: boolean[],
+    formats: Array<[AdamHyper['stateDtype'], AdamHyper['min8bitSize']]>,
     fresh: Array<[Parameter, AdamState]>,
     segments: Views[],
     segmentRows: readonly number[],
@@ -154,6 +157,7 @@ export class StepPlan {
     ({ counted: this.#counted, foreign: this.#foreign } = countedStates(states, rowOf));
     this.#rows = rows;
     this.#amsgrad = amsgrad;
+    this.#formats = formats;
     this.#fresh = fresh;
     this.#segments = segments;
     this.#segmentRows = segmentRows;
@@ -233,8 +237,9 @@ export class StepPlan {
       segments.forEach((s, k) => writer!.row(k, s.param.length, segmentRows[k]!, s));
     }
     const amsgrad = plan.map((g) => g.hyper.amsgrad);
+    const formats = plan.map((g): [AdamHyper['stateDtype'], AdamHyper['min8bitSize']] => [g.hyper.stateDtype, g.hyper.min8bitSize]);
     const works = plan.flatMap((g) => g.work);
-    return new StepPlan(groups, expected, states, rowIndex, rows, amsgrad, fresh, segments, segmentRows, writer, works);
+    return new StepPlan(groups, expected, states, rowIndex, rows, amsgrad, formats, fresh, segments, segmentRows, writer, works);
   }
 
   /** The number of kernel segments (coalesced runs). */
@@ -247,7 +252,10 @@ export class StepPlan {
    * was assigned a grad or requiresGrad since they last matched; reads every buffer's byteLength. */
   matches(groups: StepPlan['groups'], hypers: readonly AdamHyper[], stateVersion: number): boolean {
     if (groups !== this.groups || stateVersion !== this.stateVersion) return false;
-    for (let g = 0; g < hypers.length; g++) if (hypers[g]!.amsgrad !== this.#amsgrad[g]) return false;
+    for (let g = 0; g < hypers.length; g++) {
+      const h = hypers[g]!;
+      if (h.amsgrad !== this.#amsgrad[g] || h.stateDtype !== this.#formats[g]![0] || h.min8bitSize !== this.#formats[g]![1]) return false;
+    }
     const assignments = parameterAssignments();
     if (assignments !== this.#assignments) {
       const params = this.#params, expected = this.#expected;

@@ -15,7 +15,8 @@ import { checkTensor } from './state_dict_tensor.js';
 export type Bf16Tensor = Uint16Array & { readonly dtype: 'bfloat16'; readonly shape: readonly number[] };
 
 /** An 8-bit moment in a state dict (torchao's OptimState8bit attributes): `qmap` is the map the
- * codes index, the signed one for exp_avg. */
+ * codes index, the signed one for exp_avg. It also carries the parameter's shape (not
+ * enumerable), which checkpoint files give the codes. */
 export interface Q8Tensor {
   readonly codes: Uint8Array;
   readonly scale: Float32Array;
@@ -44,6 +45,7 @@ export function asBf16Tensor(bits: Uint16Array, shape: readonly number[]): Bf16T
 export function asQ8Tensor(m: Q8Moment, shape: readonly number[], signed: boolean): Q8Tensor {
   const out: Q8Tensor = { codes: m.codes.slice(), scale: m.scale.slice(), qmap: qmapOf(signed).slice() };
   const frozen = Object.freeze([...shape]);
+  hidden(out, 'shape', frozen);
   hidden(out, 'toJSON', () => ({ shape: [...frozen], dtype: '8bit', codes: Array.from(out.codes), scale: Array.from(out.scale, jsonNumber), signed }));
   return out;
 }
