@@ -7,7 +7,7 @@
 # Kernel objects get the flags of native/build.json (common, kernel and their ISA's), exactly as
 # binding.gyp and CMakeLists.txt build them; the harness the baseline: a kernel compiled
 # differently here than in the addon would prove nothing. Never -ffast-math or -march=native: the first breaks NaN/Inf parity, the second would
-# let the baseline harness and scalar kernel use instructions dispatch.cc never assumes.
+# let the baseline harness and scalar kernel use instructions native/runtime/dispatch.cc never assumes.
 #
 # Usage: scripts/test-kernels.sh [--allow-missing-cross]
 #   --allow-missing-cross  exit 0 when the aarch64 cross compiler or qemu-aarch64 is missing

@@ -26,7 +26,7 @@ export {
   type AdamWOptions,
   type StateTensor,
 } from './optim/adam.js';
-export { dequantizeStateDict } from './optim/adam_state.js';
+export { dequantizeStateDict } from './optim/adam_state_dict.js';
 export type { StateDtype } from './engine/lowbit_state.js';
 export type { Q8Moment } from './reference/adam_lowbit.js';
 export type { Bf16Tensor, Q8Tensor } from './optim/lowbit_tensor.js';
@@ -37,10 +37,8 @@ export type { Checkpoint, CheckpointExtras, CheckpointTensor } from './checkpoin
 export * from './lr_scheduler/index.js';
 export { clipGradNorm, type ClipGradNormOptions } from './nn/clip_grad.js';
 export type { ExplainEntry, ExplainReason } from './optim/explain.js';
+export { registerOptimizerStepPostHook, registerOptimizerStepPreHook, type AnyOptimizer } from './optim/optimizer.js';
 export {
-  registerOptimizerStepPostHook,
-  registerOptimizerStepPreHook,
-  type AnyOptimizer,
   type HookHandle,
   type LoadStateDictPostHook,
   type LoadStateDictPreHook,
@@ -51,4 +49,4 @@ export {
   type StepPreHook,
 } from './optim/hooks.js';
 export { numThreads, setNumThreads } from './engine/threads.js';
-export { ParameterStore, type ParameterSpec } from './nn/parameter_store.js';
+export { ParameterStore, type AttachGradsOptions, type ParameterSpec } from './nn/parameter_store.js';

@@ -1,5 +1,5 @@
 /**
- * The interval index behind ERR_GRAD_ALIAS (src/overlap.ts) agrees with the obvious quadratic
+ * The interval index behind ERR_GRAD_ALIAS (src/engine/overlap.ts) agrees with the obvious quadratic
  * check on random views over a few shared buffers, and stays near-linear on a model's worth of
  * parameters.
  */

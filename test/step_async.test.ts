@@ -120,7 +120,7 @@ describe('while a stepAsync is in flight', () => {
     expect(() => setBackend('scalar')).toThrow(refused);
     expect(() => setNumThreads(1)).toThrow(refused);
     await pending;
-    // Afterwards everything works again.
+    // Afterwards everything updates again.
     setNumThreads(numThreads());
     opt.zeroGrad();
     expect(params[0]!.grad).toBeNull();

@@ -1,4 +1,4 @@
-/* Node-API glue for the reductions and the step pre-pass. addon.cc registers these with one
+/* Node-API glue for the reductions and the step pre-pass. module.cc registers these with one
  * call from Init and calls run_step_prepass from Step. */
 #ifndef SIMD_ADAM_ADDON_REDUCE_H
 #define SIMD_ADAM_ADDON_REDUCE_H

@@ -1,4 +1,4 @@
-/* The rows of a step plan, as the TypeScript layer writes them (src/plan.ts). The addon exports
+/* The rows of a step plan, as the TypeScript layer writes them (src/engine/segment_table.ts). The addon exports
  * these indices as `planLayout`, so the column order is written down only here. */
 #ifndef SIMD_ADAM_PLAN_LAYOUT_H
 #define SIMD_ADAM_PLAN_LAYOUT_H

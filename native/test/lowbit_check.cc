@@ -14,19 +14,10 @@
 #include <vector>
 
 #include "kernels/adam_lowbit.h"
+#include "harness.h"
 
 namespace {
 
-uint32_t bits_of(float x) {
-  uint32_t b;
-  memcpy(&b, &x, sizeof b);
-  return b;
-}
-float from_bits(uint32_t b) {
-  float x;
-  memcpy(&x, &b, sizeof x);
-  return x;
-}
 bool nan32(uint32_t b) { return (b & 0x7fffffffu) > 0x7f800000u; }
 bool nan16(uint16_t b) { return (b & 0x7fffu) > 0x7f80u; }
 bool same32(uint32_t a, uint32_t b) { return a == b || (nan32(a) && nan32(b)); }
@@ -74,7 +65,8 @@ std::vector<uint32_t> flag_combinations() {
   return out;
 }
 
-const size_t kGuard = 32;
+/* Guards wider than a block's vector tail and than one AVX-512 vector of codes. */
+const size_t kLowbitGuard = 32;
 int failures = 0;
 
 void fail(const char *family, const char *kernel, const char *what, size_t n, size_t offset, uint32_t flags, int mode,
@@ -104,8 +96,8 @@ Bf16Case bf16_case(Rng &r, size_t len, int mode) {
 }
 
 void run_bf16(adam_step_bf16_fn fn, Bf16Case &c, size_t n, size_t off, const adam_scalars_f32 &s) {
-  adam_tensor_bf16 t = {c.param.data() + kGuard + off, c.grad.data() + kGuard + off, c.m.data() + kGuard + off,
-                        c.v.data() + kGuard + off, (s.flags & ADAM_AMSGRAD) ? c.x.data() + kGuard + off : nullptr};
+  adam_tensor_bf16 t = {c.param.data() + kLowbitGuard + off, c.grad.data() + kLowbitGuard + off, c.m.data() + kLowbitGuard + off,
+                        c.v.data() + kLowbitGuard + off, (s.flags & ADAM_AMSGRAD) ? c.x.data() + kLowbitGuard + off : nullptr};
   fn(&t, n, &s);
 }
 
@@ -118,7 +110,7 @@ void check_bf16(const char *name, adam_step_bf16_fn fn) {
           Rng r(1 + ci * 100000 + mode * 10000 + n * 10 + off);
           const adam_scalars_f32 s = scalars(1e-3, (combos[ci] & (uint32_t)(ADAM_COUPLED_DECAY | ADAM_DECOUPLED_DECAY)) ? 0.05 : 0.0,
                                              1 + (double)(n % 7), combos[ci]);
-          Bf16Case a = bf16_case(r, n + off + 2 * kGuard, mode), b = a;
+          Bf16Case a = bf16_case(r, n + off + 2 * kLowbitGuard, mode), b = a;
           run_bf16(adam_step_bf16_scalar, a, n, off, s);
           run_bf16(fn, b, n, off, s);
           for (size_t i = 0; i < a.param.size(); ++i) {
@@ -150,9 +142,9 @@ Q8Case q8_case(Rng &r, size_t len, size_t blocks, int mode) {
   return c;
 }
 
-/* Elements [from, from + n) of the case's run, which starts at kGuard + off (a block start). */
+/* Elements [from, from + n) of the case's run, which starts at kLowbitGuard + off (a block start). */
 void run_q8(adam_step_q8_fn fn, Q8Case &c, size_t from, size_t n, size_t off, const adam_scalars_f32 &s) {
-  const size_t e = kGuard + off + from, blk = 1 + from / ADAM_Q8_BLOCK;
+  const size_t e = kLowbitGuard + off + from, blk = 1 + from / ADAM_Q8_BLOCK;
   const bool ams = (s.flags & ADAM_AMSGRAD) != 0;
   adam_tensor_q8 t = {c.param.data() + e,
                       c.grad.data() + e,
@@ -186,7 +178,7 @@ void check_q8(const char *name, adam_step_q8_fn fn) {
           const adam_scalars_f32 s = scalars(1e-3, (combos[ci] & (uint32_t)(ADAM_COUPLED_DECAY | ADAM_DECOUPLED_DECAY)) ? 0.05 : 0.0,
                                              1 + (double)(n % 7), combos[ci]);
           const size_t blocks = (n + ADAM_Q8_BLOCK - 1) / ADAM_Q8_BLOCK + 2;
-          Q8Case a = q8_case(r, n + off + 2 * kGuard, blocks, mode), b = a, c = a;
+          Q8Case a = q8_case(r, n + off + 2 * kLowbitGuard, blocks, mode), b = a, c = a;
           run_q8(adam_step_q8_scalar, a, 0, n, off, s);
           run_q8(fn, b, 0, n, off, s);
           compare_q8(name, a, b, n, off, combos[ci], mode);

@@ -49,17 +49,17 @@ export interface Located {
  */
 export function checkGradAliases(
   where: string,
-  plan: ReadonlyArray<{ readonly work: readonly Located[] }>,
+  validated: ReadonlyArray<{ readonly updates: readonly Located[] }>,
   state: ReadonlyMap<Parameter, StateArrays>,
   groups: ReadonlyArray<{ readonly params: readonly Parameter[] }>,
 ): void {
   // Runs on every step: only views in a buffer that some grad lives in can collide, so the usual
   // case (every grad in a buffer of its own) builds no span at all.
   const gradBuffers = new Set<ArrayBufferLike>();
-  for (const { work } of plan) for (const u of work) gradBuffers.add(u.param.grad!.buffer);
+  for (const { updates } of validated) for (const u of updates) gradBuffers.add(u.param.grad!.buffer);
   const writes: Array<Span<{ owner: Parameter; what: string }>> = [];
-  for (const { work } of plan) {
-    for (const u of work) {
+  for (const { updates } of validated) {
+    for (const u of updates) {
       if (gradBuffers.has(u.param.data.buffer)) writes.push({ view: u.param.data, tag: { owner: u.param, what: 'data' } });
     }
   }
@@ -80,7 +80,7 @@ export function checkGradAliases(
     visit(owner, s.maxExpAvgSq, 'max_exp_avg_sq');
   }
   if (writes.length === 0) return;
-  const reads = plan.flatMap(({ work }) => work.map((u) => ({ view: u.param.grad!, tag: u })));
+  const reads = validated.flatMap(({ updates }) => updates.map((u) => ({ view: u.param.grad!, tag: u })));
   const hit = firstOverlap(reads, writes);
   if (!hit) return;
   const { group, index, param } = hit.read.tag;

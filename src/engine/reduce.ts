@@ -31,7 +31,7 @@ const REFERENCE: Record<ReduceOp, (x: Float32Array, p: number) => number> = {
   firstNonFinite: firstNonFiniteReference,
 };
 
-/** Views as the addon's (buffers, table): one (buffer index, element offset, length) row each. */
+/** SegmentViews as the addon's (buffers, table): one (buffer index, element offset, length) row each. */
 function encodeViews(views: readonly Float32Array[]): { buffers: Array<ArrayBuffer | Uint8Array>; table: Float64Array } {
   const stride = addon.reduceLayout.VIEW_STRIDE;
   const table = new Float64Array(views.length * stride);

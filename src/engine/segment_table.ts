@@ -53,7 +53,7 @@ function flagsOf(s: AdamScalars): number {
   );
 }
 
-/** Writes one row of scalars (see native/plan_layout.h) at row `k` of `out`. */
+/** Writes one row of scalars (see native/runtime/segment_table.h) at row `k` of `out`. */
 export function writeScalars(out: Float64Array, k: number, s: AdamScalars): void {
   const r = k * C.STRIDE;
   out[r + C.BETA1] = s.beta1;
@@ -113,7 +113,7 @@ export class TableWriter {
   }
 }
 
-/** Encodes segments as the addon's (buffers, table, scalars) triple: see native/plan_layout.h.
+/** Encodes segments as the addon's (buffers, table, scalars) triple: see native/runtime/segment_table.h.
  * Segments that share one scalars object share one scalars row. */
 export function encodePlan(segments: readonly Segment[]): {
   buffers: Array<ArrayBuffer | Uint8Array>;
@@ -132,7 +132,7 @@ export function encodePlan(segments: readonly Segment[]): {
   return { buffers: writer.buffers, table: writer.table, scalars };
 }
 
-/** A read-only pass over the segments before anything is written (native/guard.h). */
+/** A read-only pass over the segments before anything is written (native/runtime/guard.h). */
 export interface PrePass {
   /** Refuse the step if any grad holds NaN or ±Inf. */
   nonFinite: boolean;
@@ -148,10 +148,10 @@ export interface StepOutcome {
 }
 
 /** A step that ran with nothing to report. */
-export const RAN: StepOutcome = Object.freeze({});
+export const CLEAN_OUTCOME: StepOutcome = Object.freeze({});
 
 /** Runs segments once, in one native crossing (or the TypeScript reference): the one-shot path
- * the kernel tests and the benchmark use. Optimizers step through src/step_plan.ts, which also
+ * the kernel tests and the benchmark use. Optimizers step through step_plan.ts, which also
  * runs the guard pre-pass. */
 export function runSegments(segments: readonly Segment[]): void {
   if (segments.length === 0) return;
@@ -163,7 +163,7 @@ export function runSegments(segments: readonly Segment[]): void {
   addon.step(buffers, table, scalars);
 }
 
-/** The 'js' backend's pre-pass: the same facts as native/guard.cc, in the same order. */
+/** The 'js' backend's pre-pass: the same facts as native/runtime/guard.cc, in the same order. */
 export function prePassReference(segments: ReadonlyArray<Omit<Segment, 'scalars'>>, prePass: PrePass): StepOutcome {
   if (prePass.nonFinite) {
     for (let k = 0; k < segments.length; k++) {
@@ -171,7 +171,7 @@ export function prePassReference(segments: ReadonlyArray<Omit<Segment, 'scalars'
       if (element >= 0) return { stopped: { segment: k, element } };
     }
   }
-  if (!prePass.zeroScan) return RAN;
+  if (!prePass.zeroScan) return CLEAN_OUTCOME;
   const G = addon.reduceLayout.guard;
   const zeroReport = new Uint8Array(segments.length);
   segments.forEach((s, k) => {
@@ -210,5 +210,5 @@ export function guardArguments(prePass: PrePass, count: number): { flags: number
 /** What a guarded native call returned, as an outcome. */
 export function guardOutcome(stop: readonly [number, number] | null | undefined, zeroReport: Uint8Array | null): StepOutcome {
   if (stop) return { stopped: { segment: stop[0], element: stop[1] } };
-  return zeroReport ? { zeroReport } : RAN;
+  return zeroReport ? { zeroReport } : CLEAN_OUTCOME;
 }

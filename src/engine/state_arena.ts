@@ -6,12 +6,12 @@
  * parameters split the state at cache lines too. Parameters that are contiguous in memory (a
  * ParameterStore) need no padding: their state is contiguous too, and they step as one segment.
  *
- * Views never move: the arena is reserved whole when the group first needs state, and each slot
+ * SegmentViews never move: the arena is reserved whole when the group first needs state, and each slot
  * is handed out at most once. A parameter whose slot is gone (its state was replaced by
  * loadStateDict, say) or that joined later gets state from allocateState, in one buffer with the
  * others that start in the same step.
  */
-import type { AdamState } from '../optim/adam.js';
+import type { AdamState } from './adam_state.js';
 import { addon } from '../native/addon.js';
 import type { Parameter } from '../nn/parameter.js';
 import { bufferHandle } from './segment_table.js';

@@ -6,7 +6,7 @@
  * two cache misses per parameter each step, because the kernel has just streamed the model
  * through the cache: 100–150 µs of a 2.3 ms step at 4096 parameters.
  */
-import type { AdamState } from '../optim/adam.js';
+import type { AdamState } from './adam_state.js';
 import type { Moment, StateDtype } from './lowbit_state.js';
 
 /** A state's moments (exp_avg, exp_avg_sq and, with amsgrad, max_exp_avg_sq) and their format. */

@@ -6,7 +6,7 @@
  * and every buffer's byteLength), writes one row of scalars per (group, step)
  * and crosses into native code once.
  */
-import type { AdamState } from '../optim/adam.js';
+import type { AdamState } from './adam_state.js';
 import { isJsBackend } from '../native/backend.js';
 import { addon, type NativePlan, type Stop } from '../native/addon.js';
 import { parameterAssignments, type Parameter } from '../nn/parameter.js';
@@ -16,7 +16,7 @@ import {
   guardArguments,
   guardOutcome,
   prePassReference,
-  RAN,
+  CLEAN_OUTCOME,
   stepReference,
   TableWriter,
   writeScalars,
@@ -33,7 +33,7 @@ import { adamScalars, type AdamHyper } from '../reference/adam.js';
 import { stepSlot, type StepCounts } from './step_counts.js';
 
 /** A parameter about to be updated, where it sits, and its state if it has any yet. */
-export interface Work {
+export interface ParamUpdate {
   param: Parameter;
   group: number;
   index: number;
@@ -41,16 +41,16 @@ export interface Work {
 }
 
 /** A group as validated for this step. */
-export interface GroupWork {
+export interface GroupUpdates {
   hyper: AdamHyper;
-  work: Work[];
+  updates: ParamUpdate[];
 }
 
-/** Creates state for a group's newcomers (see src/state_arena.ts). */
+/** Creates state for a group's newcomers (see state_arena.ts). */
 export type StateAllocator = (groupIndex: number, params: readonly Parameter[], amsgrad: boolean) => AdamState[];
 
 /** A kernel segment's views; its scalars come from its row. */
-type Views = Omit<Segment, 'scalars'>;
+type SegmentViews = Omit<Segment, 'scalars'>;
 
 /** The states of one StepCounts batch that this plan steps, and its edit count when built. */
 interface Counted {
@@ -59,16 +59,16 @@ interface Counted {
   indices: Int32Array;
 }
 
-/** A state this library did not make (see src/step_counts.ts): checked one by one. */
-interface Foreign {
+/** A state this library did not make (see step_counts.ts): checked one by one. */
+interface UncountedState {
   state: AdamState;
   row: number;
 }
 
 /** Groups `states` by where their step counts live. */
-function countedStates(states: readonly AdamState[], rowOf: readonly number[]): { counted: Counted[]; foreign: Foreign[] } {
+function countedStates(states: readonly AdamState[], rowOf: readonly number[]): { counted: Counted[]; foreign: UncountedState[] } {
   const byBatch = new Map<StepCounts, number[]>();
-  const foreign: Foreign[] = [];
+  const foreign: UncountedState[] = [];
   states.forEach((state, k) => {
     const slot = stepSlot(state);
     if (!slot) foreign.push({ state, row: rowOf[k]! });
@@ -114,15 +114,15 @@ export class StepPlan {
   /** Every parameter of every group, in order: one flat loop per step instead of nested ones. */
   readonly #params: Parameter[];
   readonly #counted: Counted[];
-  readonly #foreign: Foreign[];
+  readonly #foreign: UncountedState[];
   readonly #rows: Row[];
   readonly #amsgrad: boolean[];
   /** Per group, the stateDtype and min8bitSize the plan's state was checked against. */
   readonly #formats: Array<[AdamHyper['stateDtype'], AdamHyper['min8bitSize']]>;
   readonly #fresh: Array<[Parameter, AdamState]>;
-  readonly #segments: Views[];
-  /** Every parameter this plan steps, in order; segment k is works[k] when not coalesced. */
-  readonly works: readonly Work[];
+  readonly #segments: SegmentViews[];
+  /** Every parameter this plan steps, in order; segment k is updates[k] when not coalesced. */
+  readonly updates: readonly ParamUpdate[];
   readonly #segmentRows: readonly number[];
   readonly #scalars: Float64Array;
   /** Until the first run: what to prepare the native plan from. */
@@ -145,12 +145,12 @@ export class StepPlan {
     amsgrad: boolean[],
     formats: Array<[AdamHyper['stateDtype'], AdamHyper['min8bitSize']]>,
     fresh: Array<[Parameter, AdamState]>,
-    segments: Views[],
+    segments: SegmentViews[],
     segmentRows: readonly number[],
     pending: TableWriter | null,
-    works: readonly Work[],
+    updates: readonly ParamUpdate[],
   ) {
-    this.works = works;
+    this.updates = updates;
     this.groups = groups;
     this.#expected = expected;
     this.#params = groups.flatMap((g) => g.params);
@@ -170,23 +170,23 @@ export class StepPlan {
   /** Builds the plan for validated groups, creating the state of parameters stepped for the
    * first time (registered only by commit(), after the kernel ran). Without `coalesce`, every
    * parameter is a segment of its own, so a pre-pass can report per parameter. */
-  static build(groups: StepPlan['groups'], plan: readonly GroupWork[], allocate: StateAllocator, coalesce = true): StepPlan {
+  static build(groups: StepPlan['groups'], validated: readonly GroupUpdates[], allocate: StateAllocator, coalesce = true): StepPlan {
     const expected: Array<Float32Array | null> = [];
     const states: AdamState[] = [];
     const rowIndex: number[] = [];
     const rows: Row[] = [];
     const fresh: Array<[Parameter, AdamState]> = [];
-    const segments: Views[] = [];
+    const segments: SegmentViews[] = [];
     const segmentRows: number[] = [];
-    plan.forEach(({ hyper, work }, gi) => {
-      const stepping = new Set(work.map((w) => w.param));
+    validated.forEach(({ hyper, updates }, gi) => {
+      const stepping = new Set(updates.map((w) => w.param));
       for (const p of groups[gi]!.params) expected.push(stepping.has(p) ? p.grad : null);
-      const created = allocate(gi, work.filter((w) => !w.state).map((w) => w.param), hyper.amsgrad);
+      const created = allocate(gi, updates.filter((w) => !w.state).map((w) => w.param), hyper.amsgrad);
       let k = 0;
       const rowByStep = new Map<number, number>();
-      let open: Views | null = null;
+      let open: SegmentViews | null = null;
       let openRow = -1;
-      for (const w of work) {
+      for (const w of updates) {
         const state = w.state ?? created[k++]!;
         if (!w.state) fresh.push([w.param, state]);
         let row = rowByStep.get(state.step);
@@ -236,10 +236,10 @@ export class StepPlan {
       writer = new TableWriter(segments.length);
       segments.forEach((s, k) => writer!.row(k, s.param.length, segmentRows[k]!, s));
     }
-    const amsgrad = plan.map((g) => g.hyper.amsgrad);
-    const formats = plan.map((g): [AdamHyper['stateDtype'], AdamHyper['min8bitSize']] => [g.hyper.stateDtype, g.hyper.min8bitSize]);
-    const works = plan.flatMap((g) => g.work);
-    return new StepPlan(groups, expected, states, rowIndex, rows, amsgrad, formats, fresh, segments, segmentRows, writer, works);
+    const amsgrad = validated.map((g) => g.hyper.amsgrad);
+    const formats = validated.map((g): [AdamHyper['stateDtype'], AdamHyper['min8bitSize']] => [g.hyper.stateDtype, g.hyper.min8bitSize]);
+    const updates = validated.flatMap((g) => g.updates);
+    return new StepPlan(groups, expected, states, rowIndex, rows, amsgrad, formats, fresh, segments, segmentRows, writer, updates);
   }
 
   /** The number of kernel segments (coalesced runs). */
@@ -284,9 +284,9 @@ export class StepPlan {
   /** Runs the step synchronously, in one native crossing (or the TypeScript reference), with
    * the read-only pre-pass first when `prePass` asks for one. */
   run(hypers: readonly AdamHyper[], prePass?: PrePass): StepOutcome {
-    if (this.#segments.length === 0) return RAN;
+    if (this.#segments.length === 0) return CLEAN_OUTCOME;
     if (isJsBackend()) {
-      const outcome = prePass ? prePassReference(this.#segments, prePass) : RAN;
+      const outcome = prePass ? prePassReference(this.#segments, prePass) : CLEAN_OUTCOME;
       if (outcome.stopped) return outcome;
       const scalars = this.#jsScalars(hypers);
       this.#segments.forEach((s, k) => stepReference({ ...s, scalars: scalars[this.#segmentRows[k]!]! }));
@@ -298,7 +298,7 @@ export class StepPlan {
       if (this.#native) addon.run(this.#native, this.#scalars, true);
       else this.#native = addon.prepare(this.#pending!.buffers, this.#pending!.table, this.#scalars);
       this.#pending = null;
-      return RAN;
+      return CLEAN_OUTCOME;
     }
     const { flags, zeroReport } = guardArguments(prePass, this.#segments.length);
     const reducedZero = prePass.zeroScan ? reducedExpAvgZero(this.#segments) : null;
@@ -314,9 +314,9 @@ export class StepPlan {
    * its buffers; the promise settles when every element is written. A pre-pass runs before this
    * returns, on the calling thread: a refused step settles at once, having written nothing. */
   runAsync(hypers: readonly AdamHyper[], prePass?: PrePass): Promise<StepOutcome> {
-    if (this.#segments.length === 0) return Promise.resolve(RAN);
+    if (this.#segments.length === 0) return Promise.resolve(CLEAN_OUTCOME);
     if (isJsBackend()) {
-      const outcome = prePass ? prePassReference(this.#segments, prePass) : RAN;
+      const outcome = prePass ? prePassReference(this.#segments, prePass) : CLEAN_OUTCOME;
       if (outcome.stopped) return Promise.resolve(outcome);
       return this.#runJsSliced(this.#jsScalars(hypers)).then(() => outcome);
     }
@@ -333,7 +333,7 @@ export class StepPlan {
     }
     if (Array.isArray(started)) return Promise.resolve(guardOutcome(started, guard!.zeroReport));
     if (guard) completeZeroReport(guard.zeroReport, reducedZero);
-    return started.then(() => (guard ? guardOutcome(null, guard.zeroReport) : RAN));
+    return started.then(() => (guard ? guardOutcome(null, guard.zeroReport) : CLEAN_OUTCOME));
   }
 
   /** The js backend has no thread to run on: it yields to the event loop between slices. */

@@ -2,181 +2,43 @@
  * Adam and AdamW: hyperparameter rules, lazy state, per-tensor scalars in double, and the one
  * native crossing per step. AdamW is Adam with decoupled weight decay, not a second copy.
  */
-import { rangeError, SimdAdamError, typeError } from '../common/errors.js';
-import { zeroDividesReference, zeroGradReason, type ExplainEntry } from './explain.js';
+import { SimdAdamError, rangeError, typeError } from '../common/errors.js';
+import { checkBoolean, describe } from '../common/validate.js';
+import type { AdamState } from '../engine/adam_state.js';
 import { checkGrad, checkGradAliases } from '../engine/grad_check.js';
-import { addon } from '../native/addon.js';
-import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
-import type { Parameter } from '../nn/parameter.js';
-import type { AdamHyper } from '../reference/adam.js';
 import { allZeroEach } from '../engine/reduce.js';
 import { StateArenas } from '../engine/state_arena.js';
-import { checkState, checkStateDtype, dtypeFor, exportState, importStates } from './adam_state.js';
-import { momentAllZero, type StateDtype } from '../engine/lowbit_state.js';
-import type { Q8Moment } from '../reference/adam_lowbit.js';
-import type { Bf16Tensor, Q8Tensor } from './lowbit_tensor.js';
-import type { StateDict } from './state_dict.js';
-import { StepPlan, type GroupWork, type PrePass, type StepOutcome, type Work } from '../engine/step_plan.js';
+import { StepPlan, type GroupUpdates, type ParamUpdate, type PrePass, type StepOutcome } from '../engine/step_plan.js';
 import { beginAsyncStep } from '../engine/threads.js';
-import { checkBoolean, checkNumber, describe } from '../common/validate.js';
+import { addon } from '../native/addon.js';
+import type { Parameter } from '../nn/parameter.js';
+import type { AdamHyper } from '../reference/adam.js';
+import {
+  ADAM,
+  ADAMW,
+  checkAdamHyperparameters,
+  NON_FINITE_MODES,
+  type AdamHyperparameters,
+  type AdamOptions,
+  type AdamWOptions,
+  type NonFiniteMode,
+  type OptimizerOptions,
+} from './adam_options.js';
+import { checkState, dtypeFor, exportAdamState, importAdamState, type AdamStateDictEntry } from './adam_state_dict.js';
+import { momentAllZero } from '../engine/lowbit_state.js';
+import { zeroDividesReference, zeroGradReason, type ExplainEntry } from './explain.js';
+import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
+import { checkClosure } from './param_groups.js';
+import { lockFields, refusePytorchSpellings } from '../common/members.js';
+
+export type { AdamState, AdamState8bit, AdamStateBfloat16, AdamStateFloat32 } from '../engine/adam_state.js';
+export type { AdamHyperparameters, AdamOptions, AdamWOptions, NonFiniteMode, OptimizerOptions } from './adam_options.js';
+export type { AdamStateDict, AdamStateDictEntry, StateTensor } from './adam_state_dict.js';
 
 /** A started step: its outcome (or its promise) and what warnOnZeroGrad needs afterwards. */
-type Ran = { outcome: StepOutcome; zeroDivides: boolean[] | null };
-
-/** Adam's hyperparameters, as held by every param group. */
-export interface AdamHyperparameters {
-  lr: number;
-  betas: [number, number];
-  eps: number;
-  weightDecay: number;
-  amsgrad: boolean;
-  maximize: boolean;
-  /** AdamW's weight decay (p *= 1 − lr·wd) instead of Adam's (g += wd·p). */
-  decoupledWeightDecay: boolean;
-  /** How the moments are stored: 'float32' (default), 'bfloat16' (4 bytes of state per
-   * parameter, +2 with amsgrad) or '8bit' (blockwise-quantized, about 2). The math is float32
-   * either way; see docs/lowbit.md. Cannot change once the group has state, except through
-   * loadStateDict. */
-  stateDtype: StateDtype;
-  /** In an '8bit' group, parameters with fewer elements keep float32 state. Integer ≥ 0;
-   * default 4096. */
-  min8bitSize: number;
-}
-
-/** Options for `new Adam()` and per-group overrides: any subset of the hyperparameters. */
-export type AdamOptions = Partial<Omit<AdamHyperparameters, 'betas'>> & { betas?: readonly [number, number] };
-
-/** AdamW is always decoupled, so it takes every Adam option but that one. */
-export type AdamWOptions = Omit<AdamOptions, 'decoupledWeightDecay'>;
-
-/** What step() does when a gradient it is about to use holds NaN or ±Inf. */
-export type NonFiniteMode = 'propagate' | 'skip' | 'throw';
-
-/** Options of the optimizer as a whole: accepted by the constructor next to the default
- * hyperparameters, but not per group. */
-export interface OptimizerOptions {
-  /** 'propagate' (the default, PyTorch's behaviour): NaN and Inf flow into the update.
-   * 'skip': the whole step changes nothing and `skippedSteps` counts it. 'throw': the step
-   * throws a SimdAdamError (code ERR_NON_FINITE) naming the first bad parameter and element,
-   * and changes nothing. Both check every gradient, read-only, before anything is written. */
-  nonFinite?: NonFiniteMode;
-  /** Emit one process warning (code SIMD_ADAM_ZERO_GRAD) per parameter, the first time step()
-   * moves it although its gradient was all zero (weight decay or momentum did). */
-  warnOnZeroGrad?: boolean;
-}
-
-const NON_FINITE_MODES: readonly NonFiniteMode[] = ['propagate', 'skip', 'throw'];
-
-/** A parameter's state with float32 moments. The arrays are views into the optimizer's storage;
- * they never move. */
-export interface AdamStateFloat32 {
-  /** Steps taken by this parameter (a parameter skipped by a step does not count it). It may be
-   * assigned, as PyTorch's `state['step']` may: the next step uses the new count. */
-  step: number;
-  readonly expAvg: Float32Array;
-  readonly expAvgSq: Float32Array;
-  /** Present exactly when the parameter's group has amsgrad. */
-  readonly maxExpAvgSq?: Float32Array;
-  /** The storage used (a parameter below min8bitSize in an '8bit' group reports 'float32'). */
-  readonly dtype: 'float32';
-}
-
-/** A parameter's state in a 'bfloat16' group: the moments as bfloat16 bit patterns (the upper
- * 16 bits of the float32 value). */
-export interface AdamStateBfloat16 {
-  step: number;
-  readonly expAvg: Uint16Array;
-  readonly expAvgSq: Uint16Array;
-  readonly maxExpAvgSq?: Uint16Array;
-  readonly dtype: 'bfloat16';
-}
-
-/** A parameter's state in an '8bit' group: per moment a code per element and a scale per block
- * of 256 elements (value = qmap[code] * scale). */
-export interface AdamState8bit {
-  step: number;
-  readonly expAvg: Q8Moment;
-  readonly expAvgSq: Q8Moment;
-  readonly maxExpAvgSq?: Q8Moment;
-  readonly dtype: '8bit';
-}
-
-/** A parameter's state, told apart by `dtype`. */
-export type AdamState = AdamStateFloat32 | AdamStateBfloat16 | AdamState8bit;
+type StartedStep = { outcome: StepOutcome; zeroDivides: boolean[] | null };
 
 export type AdamParamGroup = ParamGroup<AdamHyperparameters>;
-
-/** A moment in a state dict, in the state's format: float32 values (serialised as
- * `{ shape, data }`), bfloat16 bits, or 8-bit codes and scales (see docs/lowbit.md). */
-export type StateTensor = Float32Array | Bf16Tensor | Q8Tensor;
-
-/** A parameter's entry in a state dict, under PyTorch's keys. The moments are copies that carry
- * the parameter's shape. */
-export type AdamStateDictEntry = {
-  step: number;
-  exp_avg: StateTensor;
-  exp_avg_sq: StateTensor;
-  max_exp_avg_sq?: StateTensor;
-};
-
-/** What `Adam#stateDict()` returns. */
-export type AdamStateDict = StateDict<AdamHyperparameters, AdamStateDictEntry>;
-
-const ADAM_KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize', 'decoupledWeightDecay', 'stateDtype', 'min8bitSize'] as const;
-
-/** Validates a group's hyperparameters and returns them in the form the math uses. */
-export function checkAdamHyperparameters(group: Record<string, unknown>, where: string): AdamHyper {
-  const lr = checkNumber(group.lr, 'lr', where, { min: 0 });
-  const betas = group.betas;
-  if (!Array.isArray(betas) || betas.length !== 2) {
-    throw typeError('ERR_OPTION', `${where}: betas must be an array of two numbers [beta1, beta2], got ${describe(betas)}`);
-  }
-  const beta1 = checkNumber(betas[0], 'betas[0]', where, { min: 0, max: 1 });
-  const beta2 = checkNumber(betas[1], 'betas[1]', where, { min: 0, max: 1 });
-  return {
-    lr,
-    beta1,
-    beta2,
-    eps: checkNumber(group.eps, 'eps', where, { min: 0 }),
-    weightDecay: checkNumber(group.weightDecay, 'weightDecay', where, { min: 0 }),
-    amsgrad: checkBoolean(group.amsgrad, 'amsgrad', where),
-    maximize: checkBoolean(group.maximize, 'maximize', where),
-    decoupledWeightDecay: checkBoolean(group.decoupledWeightDecay, 'decoupledWeightDecay', where),
-    ...checkStateDtype(group, where),
-  };
-}
-
-function algorithm(name: string, defaults: AdamHyperparameters, keys: readonly (keyof AdamHyperparameters)[]): Algorithm<AdamHyperparameters> {
-  return {
-    name,
-    defaults,
-    keys,
-    optimizerKeys: ['nonFinite', 'warnOnZeroGrad'],
-    check: (group, where) => void checkAdamHyperparameters(group, where),
-    copyValue: (key, value) => (key === 'betas' && Array.isArray(value) ? [...value] : value),
-  };
-}
-
-const ADAM = algorithm(
-  'Adam',
-  {
-    lr: 1e-3,
-    betas: [0.9, 0.999],
-    eps: 1e-8,
-    weightDecay: 0,
-    amsgrad: false,
-    maximize: false,
-    decoupledWeightDecay: false,
-    stateDtype: 'float32',
-    min8bitSize: 4096,
-  },
-  ADAM_KEYS,
-);
-const ADAMW = algorithm(
-  'AdamW',
-  { ...ADAM.defaults, weightDecay: 1e-2, decoupledWeightDecay: true },
-  ADAM_KEYS.filter((k) => k !== 'decoupledWeightDecay'),
-);
 
 /**
  * Adam (Kingma & Ba), with PyTorch's semantics and numerics: coupled weight decay
@@ -212,6 +74,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     }
     this.nonFinite = nonFinite as NonFiniteMode;
     this.warnOnZeroGrad = checkBoolean(warnOnZeroGrad, 'warnOnZeroGrad', where);
+    const fixed = 'it is fixed at construction (an option of the constructor)';
+    lockFields(this, (new.target as typeof Adam).algorithm.name, { nonFinite: fixed, warnOnZeroGrad: fixed });
   }
 
   /** Steps that nonFinite: 'skip' refused because a gradient held NaN or ±Inf. */
@@ -219,7 +83,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     return this.#skippedSteps;
   }
 
-  /** The last step's plan, reused while it still describes the step (src/step_plan.ts). */
+  /** The last step's plan, reused while it still describes the step (src/engine/step_plan.ts). */
   #plan: StepPlan | undefined;
   readonly #arenas = new StateArenas();
 
@@ -229,14 +93,24 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * wrong, nothing is modified. All groups run in one native crossing; large steps are spread
    * over the native thread pool (see setNumThreads). Step pre hooks run first, post hooks after
    * a step that returned normally (one the non-finite guard skipped included).
+   *
+   * `closure`, as in PyTorch, re-evaluates the model (zeroGrad, forward, backward) and returns the
+   * loss: it is called after the pre hooks, before anything is validated, and step() returns
+   * what it returned (undefined without a closure).
+   * @throws TypeError (code ERR_OPTION) if closure is given and is not a function.
    */
-  override step(): void {
+  override step<R = undefined>(closure?: () => R): R {
     const where = 'step()';
     this.assertIdle(where);
+    checkClosure(closure, where);
     this.runStepPreHooks();
+    const loss = closure === undefined ? (undefined as R) : closure();
+    // The closure may have started a stepAsync() of this optimizer.
+    this.assertIdle(where);
     const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.run(h, pre)));
     this.#finish(where, plan, hypers, result);
     this.runStepPostHooks();
+    return loss;
   }
 
   /**
@@ -247,15 +121,24 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * Every buffer is held against garbage collection until the update ends; do not transfer or
    * write the parameters, grads or state meanwhile: Node-API cannot prevent it. With
    * nonFinite 'skip' or 'throw', the read-only check of the grads runs before this returns.
+   *
+   * `closure` works as in step(), and may be async: it is awaited (the optimizer is not busy
+   * meanwhile, so it may call zeroGrad()), then the step is validated and started, and the
+   * promise resolves to what the closure returned.
+   * @throws TypeError (code ERR_OPTION) if closure is given and is not a function.
    */
-  async stepAsync(): Promise<void> {
+  async stepAsync<R = undefined>(closure?: () => R): Promise<Awaited<R>> {
     const where = 'stepAsync()';
     this.assertIdle(where);
+    checkClosure(closure, where);
     this.runStepPreHooks();
+    // Without a closure nothing is awaited here, so validation still happens before this returns.
+    const loss = closure === undefined ? undefined : await closure();
+    if (closure !== undefined) this.assertIdle(where);
     const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.runAsync(h, pre)));
     const release = this.markBusy(where);
     const end = beginAsyncStep();
-    let outcome: Ran;
+    let outcome: StartedStep;
     try {
       outcome = { ...result, outcome: await result.outcome };
     } finally {
@@ -264,9 +147,10 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     }
     this.#finish(where, plan, hypers, outcome);
     this.runStepPostHooks();
+    return loss as Awaited<R>;
   }
 
-  /** The pre-pass this optimizer's options ask for, if any (src/step_plan.ts). */
+  /** The pre-pass this optimizer's options ask for, if any (src/engine/step_plan.ts). */
   #prePass(): PrePass | undefined {
     const nonFinite = this.nonFinite !== 'propagate';
     return nonFinite || this.warnOnZeroGrad ? { nonFinite, zeroScan: this.warnOnZeroGrad } : undefined;
@@ -275,7 +159,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
   /** Starts a step over `plan`. warnOnZeroGrad needs to know, before the kernel overwrites the
    * moments, whether eps = 0 would make a zero grad divide 0 by 0. */
   #run<R>(plan: StepPlan, hypers: AdamHyper[], go: (pre: PrePass | undefined) => R): { outcome: R; zeroDivides: boolean[] | null } {
-    const zeroDivides = this.warnOnZeroGrad ? plan.works.map((w) => zeroDividesReference(hypers[w.group]!, w.param.numel, w.state)) : null;
+    const zeroDivides = this.warnOnZeroGrad ? plan.updates.map((w) => zeroDividesReference(hypers[w.group]!, w.param.numel, w.state)) : null;
     return { outcome: go(this.#prePass()), zeroDivides };
   }
 
@@ -301,11 +185,11 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     const hypers = groups.map((group, gi) => checkAdamHyperparameters(group, `${where}: paramGroups[${gi}]`));
     const cached = this.#plan;
     if (cached && cached.matches(groups, hypers, this.stateMap.version)) return { plan: cached, hypers, reused: true };
-    const work = this.#collect(where, hypers);
+    const validated = this.#collect(where, hypers);
     const coalesce = this.#prePass() === undefined;
     const plan = StepPlan.build(
       groups,
-      work,
+      validated,
       (gi, params, amsgrad) => this.#arenas.allocate(groups[gi]!, params, amsgrad, (p) => dtypeFor(hypers[gi]!, p.numel)),
       coalesce,
     );
@@ -315,14 +199,14 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
 
   /** After the kernel ran, or the pre-pass refused the step (then nothing was written: the
    * plan's fresh state stays unregistered and no step count moves). */
-  #finish(where: string, plan: StepPlan, hypers: readonly AdamHyper[], ran: Ran): void {
+  #finish(where: string, plan: StepPlan, hypers: readonly AdamHyper[], ran: StartedStep): void {
     const { outcome, zeroDivides } = ran;
     if (outcome.stopped) {
       if (this.nonFinite === 'skip') {
         this.#skippedSteps++;
         return;
       }
-      const w = plan.works[outcome.stopped.segment]!;
+      const w = plan.updates[outcome.stopped.segment]!;
       const value = w.param.grad![outcome.stopped.element]!;
       throw new SimdAdamError(
         'ERR_NON_FINITE',
@@ -338,7 +222,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
   /** warnOnZeroGrad: one warning per parameter that an all-zero grad did not keep in place. */
   #warnZeroGrads(plan: StepPlan, hypers: readonly AdamHyper[], report: Uint8Array, zeroDivides: readonly boolean[]): void {
     const G = addon.reduceLayout.guard;
-    plan.works.forEach((w, k) => {
+    plan.updates.forEach((w, k) => {
       const bits = report[k]!;
       if (!(bits & G.ZERO_GRAD) || this.#warned.has(w.param)) return;
       const reason = zeroGradReason(hypers[w.group]!, {
@@ -367,16 +251,16 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     const where = 'explain()';
     this.assertIdle(where);
     const hypers = this.paramGroups.map((group, gi) => checkAdamHyperparameters(group, `${where}: paramGroups[${gi}]`));
-    const plan = this.#collect(where, hypers);
+    const validated = this.#collect(where, hypers);
     const views: Float32Array[] = [];
     // Reduced exp_avg is read in TypeScript below: an empty view stands in for it here.
-    const float32ExpAvg = (w: Work) => (w.state?.expAvg instanceof Float32Array ? w.state.expAvg : new Float32Array(0));
-    for (const { work } of plan) for (const w of work) views.push(w.param.grad!, w.param.data, float32ExpAvg(w));
+    const float32ExpAvg = (w: ParamUpdate) => (w.state?.expAvg instanceof Float32Array ? w.state.expAvg : new Float32Array(0));
+    for (const { updates } of validated) for (const w of updates) views.push(w.param.grad!, w.param.data, float32ExpAvg(w));
     const zero = allZeroEach(views);
     const reasons = new Map<Parameter, ExplainEntry['reason']>();
     let k = 0;
-    for (const { hyper, work } of plan) {
-      for (const w of work) {
+    for (const { hyper, updates } of validated) {
+      for (const w of updates) {
         const reduced = w.state && !(w.state.expAvg instanceof Float32Array);
         const [gradZero, paramAllZero] = [zero[k]!, zero[k + 1]!];
         const expAvgAllZero = reduced ? momentAllZero(w.state!.expAvg, true) : zero[k + 2]!;
@@ -393,36 +277,36 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     );
   }
 
-  #zeroGradReason(hyper: AdamHyper, w: Work, paramAllZero: boolean, expAvgAllZero: boolean): ExplainEntry['reason'] {
+  #zeroGradReason(hyper: AdamHyper, w: ParamUpdate, paramAllZero: boolean, expAvgAllZero: boolean): ExplainEntry['reason'] {
     const zeroDivides = zeroDividesReference(hyper, w.param.numel, w.state);
     return zeroGradReason(hyper, { paramAllZero, expAvgAllZero, zeroDivides });
   }
 
-  protected override exportState(state: AdamState, param: Parameter): AdamStateDictEntry {
-    return exportState(state, param);
+  protected override exportState(state: AdamState, param: Parameter, where: string): AdamStateDictEntry {
+    return exportAdamState(state, param, where);
   }
 
   protected override importState(entries: readonly LoadedEntry[]): Map<Parameter, AdamState> {
-    return importStates(entries);
+    return importAdamState(entries);
   }
 
   /** Validation only: returns, per group, the hyperparameters and the parameters to update. */
-  #collect(where: string, hypers: readonly AdamHyper[]): GroupWork[] {
-    const plan = this.paramGroups.map((group, gi) => {
+  #collect(where: string, hypers: readonly AdamHyper[]): GroupUpdates[] {
+    const validated = this.paramGroups.map((group, gi) => {
       const hyper = hypers[gi]!;
-      const work: Work[] = [];
+      const updates: ParamUpdate[] = [];
       group.params.forEach((param, pi) => {
         if (!param.requiresGrad || param.grad === null) return;
         const at = `${where}: group ${gi}, parameter ${pi} (${param.label})`;
         checkGrad(param, at);
         const state = this.stateMap.get(param);
         if (state) checkState(state, param, hyper, at);
-        work.push({ param, group: gi, index: pi, state });
+        updates.push({ param, group: gi, index: pi, state });
       });
-      return { hyper, work };
+      return { hyper, updates };
     });
-    checkGradAliases(where, plan, this.stateMap, this.paramGroups);
-    return plan;
+    checkGradAliases(where, validated, this.stateMap, this.paramGroups);
+    return validated;
   }
 }
 
@@ -435,3 +319,5 @@ export class AdamW extends Adam {
     super(params, options);
   }
 }
+
+refusePytorchSpellings(Adam, ['nonFinite', 'warnOnZeroGrad']);

@@ -5,7 +5,6 @@
  * or registers another does not disturb the current run.
  */
 import { typeError } from '../common/errors.js';
-import type { Optimizer } from './optimizer.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
 
 /** What every register*Hook returns, like PyTorch's RemovableHandle. */
@@ -74,26 +73,6 @@ export type StateDictPostHook<O, D extends object = Record<string, unknown>> = (
 export type LoadStateDictPreHook<O, D extends object = Record<string, unknown>> = (optimizer: O, stateDict: D) => D | void;
 /** Run by loadStateDict() after the state dict was loaded. */
 export type LoadStateDictPostHook<O> = (optimizer: O) => void;
-
-/** Any optimizer, whatever its hyperparameters and state: what global hooks receive. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyOptimizer = Optimizer<any, any, any>;
-
-/** Hooks every optimizer runs, as torch.optim.optimizer.register_optimizer_step_pre_hook. */
-export const globalStepPreHooks = new HookList<StepPreHook<AnyOptimizer>>('OptimizerStepPreHook');
-export const globalStepPostHooks = new HookList<StepPostHook<AnyOptimizer>>('OptimizerStepPostHook');
-
-/** Registers a step pre hook for every optimizer: it runs before each instance's own pre hooks
- * (PyTorch's register_optimizer_step_pre_hook). */
-export function registerOptimizerStepPreHook(hook: StepPreHook<AnyOptimizer>): HookHandle {
-  return globalStepPreHooks.add(hook);
-}
-
-/** Registers a step post hook for every optimizer: it runs after each instance's own post hooks
- * (PyTorch's register_optimizer_step_post_hook). */
-export function registerOptimizerStepPostHook(hook: StepPostHook<AnyOptimizer>): HookHandle {
-  return globalStepPostHooks.add(hook);
-}
 
 /** A state dict returned by a hook must be an object; undefined means "keep the one given". */
 export function hookResult<D extends object>(result: unknown, current: D, kind: string): D {

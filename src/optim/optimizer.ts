@@ -1,13 +1,15 @@
 /**
  * The optimizer base class: param groups and their defaults, per-parameter state keyed by
  * Parameter identity, zeroGrad, addParamGroup, the hooks, and the group and id half of
- * stateDict and loadStateDict. The algorithm (src/adam.ts) owns its hyperparameter rules, lazy
+ * stateDict and loadStateDict, as torch.optim.Optimizer. The algorithm (adam.ts) owns its hyperparameter rules, lazy
  * state, what a state entry holds, and the math.
  */
+import { inspect } from 'node:util';
 import { SimdAdamError, typeError } from '../common/errors.js';
+import { lockFields, readOnlyError, refusePytorchSpellings } from '../common/members.js';
+import { countOptimizerStep, registerOptimizer } from '../common/optimizer_steps.js';
+import { formatOptimizer } from './repr.js';
 import {
-  globalStepPostHooks,
-  globalStepPreHooks,
   hookResult,
   HookList,
   type HookHandle,
@@ -19,11 +21,31 @@ import {
   type StepPostHook,
   type StepPreHook,
 } from './hooks.js';
-import { firstSelfOverlap } from '../engine/overlap.js';
 import { Parameter } from '../nn/parameter.js';
+import { checkParamOverlap, normalizeParams, toParameterList } from './param_groups.js';
 import { asStateDictError, groupToDict, readSaved, type StateDict, type StateDictInput } from './state_dict.js';
 import { VersionedMap } from '../common/versioned_map.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
+
+/** Any optimizer, whatever its hyperparameters and state: what global hooks receive. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyOptimizer = Optimizer<any, any, any>;
+
+/** Hooks every optimizer runs, as torch.optim.optimizer.register_optimizer_step_pre_hook. */
+const globalStepPreHooks = new HookList<StepPreHook<AnyOptimizer>>('OptimizerStepPreHook');
+const globalStepPostHooks = new HookList<StepPostHook<AnyOptimizer>>('OptimizerStepPostHook');
+
+/** Registers a step pre hook for every optimizer: it runs before each instance's own pre hooks
+ * (PyTorch's register_optimizer_step_pre_hook). */
+export function registerOptimizerStepPreHook(hook: StepPreHook<AnyOptimizer>): HookHandle {
+  return globalStepPreHooks.add(hook);
+}
+
+/** Registers a step post hook for every optimizer: it runs after each instance's own post hooks
+ * (PyTorch's register_optimizer_step_post_hook). */
+export function registerOptimizerStepPostHook(hook: StepPostHook<AnyOptimizer>): HookHandle {
+  return globalStepPostHooks.add(hook);
+}
 
 /** A param group as passed in: the parameters plus any hyperparameter overrides. */
 export type ParamGroupSpec<O> = O & { params: Iterable<Parameter> };
@@ -109,11 +131,21 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     this.state = this.stateMap;
     const specs = normalizeParams(params, where);
     this.#groups = Object.freeze(this.#buildGroups(specs, where));
+    lockFields(this, algorithm.name, {
+      defaults: 'pass hyperparameters to the constructor, or set them on paramGroups[i]',
+      state: 'load state with loadStateDict(), or write into the state views it holds',
+    });
+    registerOptimizer(this);
   }
 
-  /** The param groups, in order. Change hyperparameters on them; add groups with addParamGroup. */
+  /** The param groups, in order. Change hyperparameters on them; add groups with addParamGroup.
+   * @throws TypeError (code ERR_READONLY) on assignment. */
   get paramGroups(): readonly ParamGroup<H>[] {
     return this.#groups;
+  }
+
+  set paramGroups(_value: never) {
+    throw readOnlyError(`${this.#algorithm.name}.paramGroups`, 'change hyperparameters on its groups; add groups with addParamGroup()');
   }
 
   /** Adds a group; its unspecified hyperparameters come from `defaults`. Validated fully before
@@ -146,8 +178,10 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     }
   }
 
-  /** Updates every parameter that has a grad and requiresGrad. */
-  abstract step(): void;
+  /** Updates every parameter that has a grad and requiresGrad. With a closure (which
+   * re-evaluates the model and returns the loss, as in PyTorch), calls it first, after the step
+   * pre hooks, and returns what it returned; without one, returns undefined. */
+  abstract step<R = undefined>(closure?: () => R): R;
 
   /**
    * A snapshot in PyTorch's layout and key names: copies, never views. Parameters are numbered
@@ -170,7 +204,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     const state: Record<number, E> = {};
     for (const [param, id] of ids) {
       const entry = this.stateMap.get(param);
-      if (entry) state[id] = this.exportState(entry, param);
+      if (entry) state[id] = this.exportState(entry, param, `stateDict(): state[${id}] (${param.label})`);
     }
     return this.runStateDictPostHooks({ state, param_groups } as StateDict<H, E>);
   }
@@ -192,8 +226,9 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     this.runLoadStateDictPostHooks();
   }
 
-  /** The algorithm's half of stateDict(): one parameter's state under PyTorch's keys, as copies. */
-  protected abstract exportState(state: S, param: Parameter): E;
+  /** The algorithm's half of stateDict(): one parameter's state under PyTorch's keys, as copies.
+   * It checks the state first (code ERR_STATE, `where` names the entry), as step() does. */
+  protected abstract exportState(state: S, param: Parameter, where: string): E;
 
   /** The algorithm's half of loadStateDict(): validates every entry against its parameter and its
    * group-to-be, then builds the new state in fresh storage. Must not modify the optimizer. */
@@ -250,8 +285,8 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
 
   /** Registers `hook(optimizer)`, run at the start of every step(), after the global pre hooks
    * (registerOptimizerStepPreHook), in registration order. PyTorch lets a pre hook return
-   * `(new_args, new_kwargs)` for step; step() takes no arguments here, so its return value is
-   * ignored. A hook that throws aborts the step before anything is validated or changed. */
+   * `(new_args, new_kwargs)` for step; here its return value is ignored (step()'s one argument,
+   * the closure, cannot be replaced). A hook that throws aborts the step before anything is validated or changed. */
   registerStepPreHook(hook: StepPreHook<this>): HookHandle {
     return this.#stepPreHooks.add(hook as StepPreHook<Optimizer<H, S, E>>);
   }
@@ -287,6 +322,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   /** Global pre hooks, then this optimizer's (PyTorch's order). Subclasses call it first thing
    * in step() (and in any other way of stepping). */
   protected runStepPreHooks(): void {
+    countOptimizerStep(this);
     for (const hook of [...globalStepPreHooks.list(), ...this.#stepPreHooks.list()]) hook(this);
   }
 
@@ -317,6 +353,16 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   /** For loadStateDict(): call once the state dict was loaded. */
   protected runLoadStateDictPostHooks(): void {
     for (const hook of this.#loadStateDictPostHooks.list()) hook(this);
+  }
+
+  /** PyTorch's repr: the class, then every group's hyperparameters and parameter count. */
+  toString(): string {
+    return formatOptimizer(this.#algorithm.name, this.#groups);
+  }
+
+  /** What console.log and util.inspect show: {@link toString}. */
+  [inspect.custom](): string {
+    return this.toString();
   }
 
   /** Checks a group's hyperparameters again (users and schedulers mutate them). */
@@ -388,59 +434,8 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   }
 }
 
-function toParameterList(value: unknown, where: string): Parameter[] {
-  if (value instanceof Parameter) {
-    throw typeError('ERR_PARAM_GROUP', `${where}: params must be an iterable of Parameters, got a single Parameter (wrap it in an array)`);
-  }
-  if (value === null || typeof value !== 'object' || !(Symbol.iterator in value)) {
-    throw typeError('ERR_PARAM_GROUP', `${where}: params must be an iterable of Parameters, got ${describe(value)}`);
-  }
-  const list = [...(value as Iterable<unknown>)];
-  if (list.length === 0) throw new SimdAdamError('ERR_EMPTY_PARAMS', `${where}: got an empty parameter list`);
-  list.forEach((p, i) => {
-    if (!(p instanceof Parameter)) {
-      throw typeError('ERR_PARAM_TYPE', `${where}: params[${i}] must be a Parameter, got ${describe(p)}`);
-    }
-  });
-  return list as Parameter[];
-}
-
-/** Parameters → one group spec; group specs → themselves. Mixing the two is an error. */
-function normalizeParams(params: unknown, where: string): Record<string, unknown>[] {
-  if (params instanceof Parameter) {
-    throw typeError('ERR_PARAM_GROUP', `${where}: params must be an iterable of Parameters or param groups, got a single Parameter (wrap it in an array)`);
-  }
-  if (params === null || typeof params !== 'object' || !(Symbol.iterator in params)) {
-    throw typeError('ERR_PARAM_GROUP', `${where}: params must be an iterable of Parameters or param groups, got ${describe(params)}`);
-  }
-  const list = [...(params as Iterable<unknown>)];
-  if (list.length === 0) throw new SimdAdamError('ERR_EMPTY_PARAMS', `${where}: got an empty parameter list`);
-  if (list.every((p) => p instanceof Parameter)) return [{ params: list }];
-  return list.map((spec, i) => {
-    if (spec === null || typeof spec !== 'object' || spec instanceof Parameter || Array.isArray(spec) || !('params' in spec)) {
-      throw typeError(
-        'ERR_PARAM_GROUP',
-        `${where}: params[${i}] must be a param group { params, ...options } (do not mix Parameters and groups), got ${describe(spec)}`,
-      );
-    }
-    return spec as Record<string, unknown>;
-  });
-}
-
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** Throws ERR_PARAM_ALIAS when two parameters' data share memory. Each is updated in place, by
- * threads that split the work at cache lines of each: overlapping updates would race, and a
- * frozen parameter overlapping a trained one would move. Tied weights are one Parameter. */
-function checkParamOverlap(groups: ReadonlyArray<{ readonly params: readonly Parameter[] }>, where: string): void {
-  const spans = groups.flatMap((g, gi) => g.params.map((param, pi) => ({ view: param.data, tag: `group ${gi}, parameter ${pi} (${param.label})` })));
-  const hit = firstSelfOverlap(spans);
-  if (!hit) return;
-  throw new SimdAdamError(
-    'ERR_PARAM_ALIAS',
-    `${where}: ${hit.b.tag} shares memory with ${hit.a.tag}; parameters must not overlap, since updating both in place would ` +
-      'race between threads (for tied weights, pass the one Parameter once)',
-  );
-}
+refusePytorchSpellings(Optimizer);

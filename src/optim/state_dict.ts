@@ -1,7 +1,7 @@
 /**
  * State dicts in PyTorch's layout: the types, the camelCase ↔ snake_case translation of group
  * keys, and the structural reading of a saved state dict. What a per-parameter entry holds is the
- * algorithm's business (src/adam.ts); mapping saved ids onto parameters is the base class's.
+ * algorithm's business (src/optim/adam.ts); mapping saved ids onto parameters is the base class's.
  */
 import { SimdAdamError, rangeError, typeError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
@@ -64,11 +64,16 @@ export function copyGroupValue(value: unknown): unknown {
   return value !== null && typeof value === 'object' ? structuredClone(value) : value;
 }
 
-/** A live group (camelCase keys) as a state dict group. */
+/** A live group (camelCase keys) as a state dict group. A snake_case key set by hand next to
+ * its camelCase form (`weight_decay` beside `weightDecay`) is left out: the camelCase value is
+ * the one step() uses, and it must not be overwritten in the state dict. */
 export function groupToDict(group: Record<string, unknown>, ids: number[], names: string[] | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(group)) {
-    if (key !== 'params') out[toSnakeCase(key)] = copyGroupValue(value);
+    if (key === 'params') continue;
+    const camel = toCamelCase(key);
+    if (camel !== key && Object.prototype.hasOwnProperty.call(group, camel)) continue;
+    out[toSnakeCase(key)] = copyGroupValue(value);
   }
   out.params = ids;
   if (names) out.param_names = names;

@@ -6,7 +6,7 @@
  *
  * The addon is driven directly because an optimizer's TypeScript step plan holds its Parameters
  * strongly: through Adam.stepAsync() the buffers would survive even if the addon did not hold
- * them. Here the plan's references are the addon's own, weak between steps (native/plan_napi.h).
+ * them. Here the plan's references are the addon's own, weak between steps (native/napi/prepared_plan.h).
  */
 import { addon } from '../../src/native/addon.js';
 import { encodePlan } from '../../src/engine/segment_table.js';

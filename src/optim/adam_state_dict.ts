@@ -1,10 +1,10 @@
 /**
- * Adam's per-parameter state entries: checks of live state against its group, and the state
- * dict half of stateDict/loadStateDict, in every storage format. Loading converts: an entry in
- * another format than its group's is dequantized to float32 and stored in the group's format;
- * an entry already in it is copied bit for bit (never re-rounded).
+ * Adam's half of state dicts: one parameter's state under PyTorch's keys (step, exp_avg,
+ * exp_avg_sq, max_exp_avg_sq) going out, and validated entries coming in, in every storage
+ * format. Loading converts: an entry in another format than its group's is dequantized to
+ * float32 and stored in the group's format; one already in it is copied bit for bit.
  */
-import { rangeError, SimdAdamError, typeError } from '../common/errors.js';
+import { SimdAdamError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
 import {
   allocateLowbitState,
@@ -12,6 +12,7 @@ import {
   momentDtype,
   momentToFloat32,
   STATE_DTYPES,
+  momentViews,
   storageDtype,
   storeMoment,
   type Moment,
@@ -20,10 +21,28 @@ import {
 import { allocateState } from '../engine/state_arena.js';
 import type { Parameter } from '../nn/parameter.js';
 import type { AdamHyper } from '../reference/adam.js';
-import type { AdamState, AdamStateDict, AdamStateDictEntry, StateTensor } from './adam.js';
-import { asBf16Tensor, asQ8Tensor, checkMoment } from './lowbit_tensor.js';
+import type { AdamState } from '../engine/adam_state.js';
+import type { AdamHyperparameters } from './adam_options.js';
+import { asBf16Tensor, asQ8Tensor, checkMoment, type Bf16Tensor, type Q8Tensor } from './lowbit_tensor.js';
 import type { LoadedEntry } from './optimizer.js';
+import type { StateDict } from './state_dict.js';
 import { asTensor, checkStep } from './state_dict_tensor.js';
+
+/** A moment in a state dict, in the state's format: float32 values (serialised as
+ * `{ shape, data }`), bfloat16 bits, or 8-bit codes and scales (see docs/lowbit.md). */
+export type StateTensor = Float32Array | Bf16Tensor | Q8Tensor;
+
+/** A parameter's entry in a state dict, under PyTorch's keys. The moments are copies that carry
+ * the parameter's shape. */
+export type AdamStateDictEntry = {
+  step: number;
+  exp_avg: StateTensor;
+  exp_avg_sq: StateTensor;
+  max_exp_avg_sq?: StateTensor;
+};
+
+/** What `Adam#stateDict()` returns. */
+export type AdamStateDict = StateDict<AdamHyperparameters, AdamStateDictEntry>;
 
 const STATE_KEYS = ['step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] as const;
 const MOMENTS = [
@@ -31,20 +50,6 @@ const MOMENTS = [
   ['exp_avg_sq', 'expAvgSq', false],
   ['max_exp_avg_sq', 'maxExpAvgSq', false],
 ] as const;
-
-/** Validates a group's stateDtype and min8bitSize. */
-export function checkStateDtype(group: Record<string, unknown>, where: string): { stateDtype: StateDtype; min8bitSize: number } {
-  const { stateDtype, min8bitSize } = group;
-  if (typeof stateDtype !== 'string') throw typeError('ERR_OPTION', `${where}: stateDtype must be one of ${STATE_DTYPES.join(', ')}, got ${describe(stateDtype)}`);
-  if (!(STATE_DTYPES as readonly string[]).includes(stateDtype)) {
-    throw rangeError('ERR_OPTION', `${where}: stateDtype must be one of ${STATE_DTYPES.join(', ')}, got ${describe(stateDtype)}`);
-  }
-  if (typeof min8bitSize !== 'number') throw typeError('ERR_OPTION', `${where}: min8bitSize must be an integer >= 0, got ${describe(min8bitSize)}`);
-  if (!Number.isSafeInteger(min8bitSize) || min8bitSize < 0) {
-    throw rangeError('ERR_OPTION', `${where}: min8bitSize must be an integer >= 0, got ${describe(min8bitSize)}`);
-  }
-  return { stateDtype: stateDtype as StateDtype, min8bitSize };
-}
 
 /** The storage format a parameter of `numel` elements gets in a group with hyperparameters `h`. */
 export function dtypeFor(h: AdamHyper, numel: number): StateDtype {
@@ -55,11 +60,26 @@ function length(m: Moment): number {
   return m instanceof Float32Array || m instanceof Uint16Array ? m.length : m.codes.length;
 }
 
-/** A live state checked against its parameter and group before a step uses it. */
-export function checkState(state: AdamState, param: Parameter, hyper: AdamHyper, at: string): void {
+/** What every entry point that reads a parameter's live state checks first (code ERR_STATE):
+ * an integer step (users may assign `state.step`), and moments that still hold the parameter's
+ * elements (a state buffer transferred away by postMessage or structuredClone has none, and
+ * reading it would fail without a code). */
+export function checkStateStorage(state: AdamState, param: Parameter, at: string): void {
   if (!Number.isInteger(state.step) || state.step < 0) {
     throw new SimdAdamError('ERR_STATE', `${at}: state.step must be a non-negative integer, got ${describe(state.step)}`);
   }
+  const moments: Moment[] = [state.expAvg, state.expAvgSq, ...(state.maxExpAvgSq ? [state.maxExpAvgSq] : [])];
+  if (moments.some((m) => length(m) !== param.numel || (momentDtype(m) === '8bit' && (m as { scale: Float32Array }).scale.length !== Math.ceil(param.numel / 256)))) {
+    const views = moments.flatMap(momentViews);
+    const detached = views.some((v) => v.buffer.byteLength === 0) && param.numel > 0 ? ' (detached: was a state buffer transferred?)' : '';
+    throw new SimdAdamError('ERR_STATE', `${at}: state arrays do not match the parameter's ${param.numel} elements${detached}`);
+  }
+}
+
+/** A state found in the map at step time: its storage, amsgrad state exactly when the group has
+ * amsgrad, and the storage format the group's stateDtype and min8bitSize give the parameter. */
+export function checkState(state: AdamState, param: Parameter, hyper: AdamHyper, at: string): void {
+  checkStateStorage(state, param, at);
   if (hyper.amsgrad !== (state.maxExpAvgSq !== undefined)) {
     throw new SimdAdamError(
       'ERR_AMSGRAD_STATE',
@@ -76,11 +96,6 @@ export function checkState(state: AdamState, param: Parameter, hyper: AdamHyper,
         'stateDtype (and min8bitSize) cannot change once a group has state (set them at construction, or load a state dict, which converts)',
     );
   }
-  if (length(state.expAvg) !== param.numel || length(state.expAvgSq) !== param.numel) {
-    const views = momentDtype(state.expAvg) === '8bit' ? [] : [state.expAvg as Float32Array];
-    const detached = views.some((v) => v.buffer.byteLength === 0) && param.numel > 0 ? ' (detached: was a state buffer transferred?)' : '';
-    throw new SimdAdamError('ERR_STATE', `${at}: state arrays do not match the parameter's ${param.numel} elements${detached}`);
-  }
 }
 
 function exportMoment(m: Moment, shape: readonly number[], signed: boolean): StateTensor {
@@ -89,8 +104,10 @@ function exportMoment(m: Moment, shape: readonly number[], signed: boolean): Sta
   return asQ8Tensor(m, shape, signed);
 }
 
-/** A state as a state dict entry: copies under PyTorch's keys, in the state's own format. */
-export function exportState(state: AdamState, param: Parameter): AdamStateDictEntry {
+/** One parameter's state under PyTorch's keys, as copies in the state's own format carrying the
+ * parameter's shape. Checks the state first (ERR_STATE, naming `where`), as a step does. */
+export function exportAdamState(state: AdamState, param: Parameter, where: string): AdamStateDictEntry {
+  checkStateStorage(state, param, where);
   const entry: AdamStateDictEntry = {
     step: state.step,
     exp_avg: exportMoment(state.expAvg, param.shape, true),
@@ -132,7 +149,7 @@ function checkEntry({ param, entry, group, where }: LoadedEntry): CheckedEntry {
 
 /** The state of every loaded entry, in its group's format, in fresh storage (one buffer per
  * format and amsgrad setting). Validates everything before building anything. */
-export function importStates(entries: readonly LoadedEntry[]): Map<Parameter, AdamState> {
+export function importAdamState(entries: readonly LoadedEntry[]): Map<Parameter, AdamState> {
   const checked = entries.map(checkEntry);
   const fresh = new Map<CheckedEntry, AdamState>();
   for (const dtype of STATE_DTYPES) {
