@@ -265,6 +265,8 @@ describe('printing an optimizer', () => {
       '    eps: 1e-8',
       '    lr: 0.001',
       '    maximize: false',
+      '    min8bitSize: 4096',
+      '    stateDtype: "float32"',
       '    weightDecay: 0.01',
       '',
       'Parameter Group 1',
@@ -275,6 +277,8 @@ describe('printing an optimizer', () => {
       '    eps: 1e-8',
       '    lr: 0.5',
       '    maximize: false',
+      '    min8bitSize: 4096',
+      '    stateDtype: "float32"',
       '    weightDecay: 0.01',
       ')',
     ];

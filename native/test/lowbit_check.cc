@@ -61,7 +61,7 @@ std::vector<uint32_t> flag_combinations() {
   const uint32_t decay[] = {0u, (uint32_t)ADAM_COUPLED_DECAY, (uint32_t)ADAM_DECOUPLED_DECAY};
   for (uint32_t ams = 0; ams < 2; ++ams)
     for (uint32_t max = 0; max < 2; ++max)
-      for (uint32_t d : decay) out.push_back((ams ? ADAM_AMSGRAD : 0u) | (max ? ADAM_MAXIMIZE : 0u) | d);
+      for (uint32_t d : decay) out.push_back((ams ? (uint32_t)ADAM_AMSGRAD : 0u) | (max ? (uint32_t)ADAM_MAXIMIZE : 0u) | d);
   return out;
 }
 

@@ -7,7 +7,6 @@
 import type { Parameter } from '../nn/parameter.js';
 import { dequantizeQ8, fromBf16, q8Blocks, quantizeQ8, toBf16, type Q8Moment } from '../reference/adam_lowbit.js';
 import { QMAP_SIGNED } from '../reference/qmaps.js';
-import { countedState, StepCounts, type CountedViews } from './step_counts.js';
 
 /** How a param group stores Adam's moments. */
 export type StateDtype = 'float32' | 'bfloat16' | '8bit';
@@ -16,6 +15,12 @@ export const STATE_DTYPES: readonly StateDtype[] = ['float32', 'bfloat16', '8bit
 
 /** One stored moment, in any format. */
 export type Moment = Float32Array | Uint16Array | Q8Moment;
+
+/** A state's moments (exp_avg, exp_avg_sq and, with amsgrad, max_exp_avg_sq) and their format. */
+export interface CountedViews {
+  views: readonly Moment[];
+  dtype: StateDtype;
+}
 
 /** The code of 0 in the signed map: fresh exp_avg codes dequantize to +0 exactly, as PyTorch's
  * zero-initialised moments are. (The unsigned map's code 0 is 0.) */
@@ -117,9 +122,3 @@ export function allocateMoments(params: readonly Parameter[], amsgrad: boolean, 
   });
 }
 
-/** Fresh reduced-precision states for `params`, with their step counts in one batch. */
-export function allocateLowbitState<S>(params: readonly Parameter[], amsgrad: boolean, dtype: Exclude<StateDtype, 'float32'>): S[] {
-  if (params.length === 0) return [];
-  const counts = new StepCounts(params.length);
-  return allocateMoments(params, amsgrad, dtype).map((v, i) => countedState(counts, i, v.views, v.dtype) as S);
-}

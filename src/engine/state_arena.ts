@@ -15,7 +15,7 @@ import type { AdamState } from './adam_state.js';
 import { addon } from '../native/addon.js';
 import type { Parameter } from '../nn/parameter.js';
 import { bufferHandle } from './segment_table.js';
-import { allocateLowbitState, type StateDtype } from './lowbit_state.js';
+import { allocateMoments, type StateDtype } from './lowbit_state.js';
 import { countedState, StepCounts } from './step_counts.js';
 
 const LINE_FLOATS = 16;
@@ -108,7 +108,7 @@ export class StateArenas {
     const out: Array<AdamState | undefined> = new Array(params.length);
     for (const dtype of ['bfloat16', '8bit'] as const) {
       const at = params.flatMap((p, i) => (dtypeOf(p) === dtype ? [i] : []));
-      allocateLowbitState<AdamState>(at.map((i) => params[i]!), amsgrad, dtype).forEach((s, k) => (out[at[k]!] = s));
+      allocateLowbitState(at.map((i) => params[i]!), amsgrad, dtype).forEach((s, k) => (out[at[k]!] = s));
     }
     const float32 = params.flatMap((p, i) => (out[i] === undefined ? [i] : []));
     if (float32.length === 0) return out as AdamState[];
@@ -122,4 +122,12 @@ export class StateArenas {
     allocateState(rest.map((i) => params[i]!), amsgrad).forEach((s, k) => (out[rest[k]!] = s));
     return out as AdamState[];
   }
+}
+
+/** Fresh reduced-precision states for `params` (src/engine/lowbit_state.ts), with their step
+ * counts in one batch. */
+export function allocateLowbitState(params: readonly Parameter[], amsgrad: boolean, dtype: Exclude<StateDtype, 'float32'>): AdamState[] {
+  if (params.length === 0) return [];
+  const counts = new StepCounts(params.length);
+  return allocateMoments(params, amsgrad, dtype).map((v, i) => countedState(counts, i, v.views, v.dtype));
 }

@@ -9,12 +9,6 @@
 import type { AdamState } from './adam_state.js';
 import type { Moment, StateDtype } from './lowbit_state.js';
 
-/** A state's moments (exp_avg, exp_avg_sq and, with amsgrad, max_exp_avg_sq) and their format. */
-export interface CountedViews {
-  views: readonly Moment[];
-  dtype: StateDtype;
-}
-
 /** The step counts of one batch of states. */
 export class StepCounts {
   readonly counts: Float64Array;

@@ -7,7 +7,6 @@
 import { SimdAdamError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
 import {
-  allocateLowbitState,
   copyMoment,
   momentDtype,
   momentToFloat32,
@@ -18,7 +17,7 @@ import {
   type Moment,
   type StateDtype,
 } from '../engine/lowbit_state.js';
-import { allocateState } from '../engine/state_arena.js';
+import { allocateLowbitState, allocateState } from '../engine/state_arena.js';
 import type { Parameter } from '../nn/parameter.js';
 import type { AdamHyper } from '../reference/adam.js';
 import type { AdamState } from '../engine/adam_state.js';
@@ -156,7 +155,7 @@ export function importAdamState(entries: readonly LoadedEntry[]): Map<Parameter,
     for (const amsgrad of [false, true]) {
       const some = checked.filter((c) => c.dtype === dtype && (c.moments.length === 3) === amsgrad);
       const params = some.map((c) => c.param);
-      const states = dtype === 'float32' ? allocateState(params, amsgrad) : allocateLowbitState<AdamState>(params, amsgrad, dtype);
+      const states = dtype === 'float32' ? allocateState(params, amsgrad) : allocateLowbitState(params, amsgrad, dtype);
       states.forEach((state, i) => fresh.set(some[i]!, state));
     }
   }

@@ -7,14 +7,17 @@ import { SimdAdamError, rangeError, typeError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
 
 /** A camelCase key as PyTorch spells it: `weightDecay` → `weight_decay`, `min8bitSize` →
- * `min_8bit_size` (a digit run after a letter starts a word, as in torchao's names). */
-export type SnakeCase<S extends string> = S extends `${infer C}${infer Rest}`
-  ? `${C extends Lowercase<C> ? C : `_${Lowercase<C>}`}${SnakeDigits<Rest, C>}`
+ * `min_8bit_size` (a digit run after a letter starts a word, as in torchao's names). `Prev` is
+ * the character before `S`, for that rule. */
+export type SnakeCase<S extends string, Prev extends string = ''> = S extends `${infer C}${infer Rest}`
+  ? `${C extends '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '8' | '9'
+      ? Prev extends '' | '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '8' | '9' | '_'
+        ? C
+        : `_${C}`
+      : C extends Lowercase<C>
+        ? C
+        : `_${Lowercase<C>}`}${SnakeCase<Rest, C>}`
   : S;
-type Digit = '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '8' | '9';
-type SnakeDigits<S extends string, Prev extends string> = S extends `${infer C extends Digit}${infer Rest}`
-  ? Prev extends Digit ? `${C}${SnakeDigits<Rest, C>}` : `_${C}${SnakeDigits<Rest, C>}`
-  : SnakeCase<S>;
 
 /** One entry of `param_groups`: the hyperparameters under PyTorch's names, the parameter ids,
  * `param_names` when every parameter has a name, and any extra keys (`initial_lr`, `foreach`, ...). */
