@@ -3,7 +3,7 @@
  * and their size, state dicts (JSON included) that keep codes and bits exactly, loadStateDict's
  * conversions between formats, dequantizeStateDict, checkpoint files, and explain().
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -200,6 +200,24 @@ describe('state dicts of reduced state', () => {
     const names = Object.keys(back.state[1]!);
     expect(names).toEqual(expect.arrayContaining(['step', 'exp_avg', 'exp_avg_sq']));
     expect(back.state[1]!.exp_avg).toMatchObject({ dtype: '8bit', shape: [5000] });
+  });
+
+  it('streams BF16 and 8-bit state from the live optimizer byte for byte as from its state dict', async () => {
+    const params = model([700, 5000, 300]);
+    const groups = (ps: Parameter[]) => [
+      { params: [ps[0]!], stateDtype: 'bfloat16' as const, amsgrad: true },
+      { params: [ps[1]!, ps[2]!], stateDtype: '8bit' as const },
+    ];
+    const opt = new Adam(groups(params));
+    opt.step();
+    const [live, copied] = [join(dir, 'live.safetensors'), join(dir, 'copied.safetensors')];
+    await writeStateDict(live, opt);
+    await writeStateDict(copied, opt.stateDict());
+    expect(Buffer.compare(readFileSync(live), readFileSync(copied))).toBe(0);
+    const copy = model([700, 5000, 300]);
+    const other = new Adam(groups(copy));
+    other.loadStateDict(await readStateDict(live));
+    expect(JSON.stringify(other.stateDict())).toBe(JSON.stringify(opt.stateDict()));
   });
 });
 

@@ -57,7 +57,7 @@ export function checkLayout(entries: Iterable<{ name: string; dtype: string; sha
       } else if (/\.codes$/.test(stateName[2]!)) {
         if (dtype !== 'U8') fail(where, `tensor '${name}' must be U8, got ${dtype}`);
       } else if (dtype !== 'F32' && !(dtype === 'BF16' && !/\.(scale|qmap)$/.test(stateName[2]!))) {
-        fail(where, `tensor '${name}' must be F32${/\.(scale|qmap)$/.test(stateName[2]!) ? '' : ' or BF16'}, got ${dtype}`);
+        fail(where, `tensor '${name}' must be F32, got ${dtype}${/\.(scale|qmap)$/.test(stateName[2]!) ? '' : ' (a moment may also be BF16: bfloat16 state)'}`);
       }
     } else if (PARAM_NAME.test(name)) {
       if (dtype !== 'F32') fail(where, `tensor '${name}' must be F32, got ${dtype}`);
