@@ -1,8 +1,10 @@
 /**
  * How a ZeroRedundancyOptimizer cuts the flat parameter buffer: rank r owns the contiguous
- * elements [starts[r], starts[r + 1]), every boundary a multiple of 256 elements (1 KiB) from the
- * buffer's start, so that each shard begins on a 64-byte line and on an 8-bit state block. Each
- * parameter the shard touches becomes a piece: a Parameter viewing the owned part of its data.
+ * elements [starts[r], starts[r + 1]). A cut inside a parameter falls on a multiple of 256
+ * elements from that parameter's start, so that an 8-bit state's blocks (256 elements of the
+ * flattened parameter) are never split, and a shard starts on the same 64-byte alignment as the
+ * parameter it starts in; a cut may also fall on a boundary between parameters. Each parameter
+ * the shard touches becomes a piece: a Parameter viewing the owned part of its data.
  */
 import { Parameter, SimdAdamError } from 'simd-adam';
 
@@ -28,11 +30,37 @@ export interface Piece {
   grad: Float32Array;
 }
 
-/** Rank boundaries: starts[r] for r in 0..size, starts[size] = total. Each shard holds total/size
- * elements rounded to a block, so shards differ from one another by at most one block. */
-export function shardStarts(total: number, size: number): number[] {
-  const starts: number[] = [];
-  for (let r = 0; r < size; r++) starts.push(Math.min(total, Math.round((r * total) / size / SHARD_ALIGN) * SHARD_ALIGN));
+/** Rank boundaries: starts[r] for r in 0..size, starts[size] = total. Each cut is the allowed cut
+ * point nearest to r·total/size (allowed: a parameter boundary, or a multiple of SHARD_ALIGN from
+ * the start of the parameter it falls in), so shards differ from total/size by at most one block. */
+export function shardStarts(total: number, size: number, layout: readonly FlatParam[] = []): number[] {
+  const spans = layout
+    .filter(({ param }) => param.numel > 0)
+    .map(({ param, offset }) => ({ from: offset, to: offset + param.numel }))
+    .sort((a, b) => a.from - b.from);
+  const starts: number[] = [0];
+  for (let r = 1; r < size; r++) {
+    const target = (r * total) / size;
+    // The parameter the target falls in; between parameters (elements of the buffer no parameter
+    // given to the optimizer holds) any cut will do.
+    let lo = 0, hi = spans.length - 1, span: { from: number; to: number } | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1, s = spans[mid]!;
+      if (target < s.from) hi = mid - 1;
+      else if (target >= s.to) lo = mid + 1;
+      else {
+        span = s;
+        break;
+      }
+    }
+    if (!span) {
+      starts.push(Math.max(starts[r - 1]!, Math.round(target)));
+      continue;
+    }
+    const below = span.from + Math.floor((target - span.from) / SHARD_ALIGN) * SHARD_ALIGN;
+    const above = Math.min(below + SHARD_ALIGN, span.to);
+    starts.push(Math.max(starts[r - 1]!, target - below <= above - target ? below : above));
+  }
   starts.push(total);
   return starts;
 }

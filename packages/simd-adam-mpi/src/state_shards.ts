@@ -4,7 +4,7 @@
  * never-stepped full optimizer on rank 0 write the dict; loading lets the full optimizer validate
  * and hold a dict saved at any world size, cuts this rank's pieces out of it, and drops the rest.
  */
-import type { Adam, AdamState, AdamW, StateDict, StateDictInput } from 'simd-adam';
+import { SimdAdamError, type Adam, type AdamState, type AdamW, type StateDict, type StateDictInput } from 'simd-adam';
 import type { Communicator } from './communicator.js';
 import type { FlatParam, Piece } from './layout.js';
 
@@ -29,8 +29,22 @@ const KINDS = [
 
 type Entry = { step: number } & Record<string, number | Float32Array>;
 
+/** State dicts of bfloat16 and 8-bit shards need their blocks and scales stitched; not done yet.
+ * Decided from the groups, which every rank holds alike, so every rank refuses alike. */
+function refuseReducedState(full: Adam | AdamW, where: string): void {
+  const reduced = full.paramGroups.findIndex((group) => group.stateDtype !== 'float32');
+  if (reduced >= 0) {
+    throw new SimdAdamError(
+      'ERR_STATE_DICT',
+      `${where}: paramGroups[${reduced}] keeps its state in ${String(full.paramGroups[reduced]!.stateDtype)}; ` +
+        "ZeroRedundancyOptimizer's state dicts are float32 only for now (stateDtype 'float32')",
+    );
+  }
+}
+
 export async function consolidate(s: ShardedState): Promise<StateDict | null> {
   const { comm, layout } = s;
+  refuseReducedState(s.full, 'consolidateStateDict()');
   const shardState = s.shard?.state;
   // Every piece of a parameter has the same step count; -1 marks a parameter without state.
   const steps = new Float64Array(layout.length).fill(-1);
@@ -75,6 +89,7 @@ function groupOf(full: Adam | AdamW, param: FlatParam['param']) {
 }
 
 export function loadFull(s: ShardedState, stateDict: StateDictInput): void {
+  refuseReducedState(s.full, 'loadStateDict()');
   // Validates everything (and takes the groups' hyperparameters) before anything changes here.
   s.full.loadStateDict(stateDict);
   const loaded = s.full.state;
@@ -84,7 +99,7 @@ export function loadFull(s: ShardedState, stateDict: StateDictInput): void {
     const state: Record<number, Entry> = {};
     for (const piece of s.pieces) {
       const whole = loaded.get(piece.whole.param);
-      if (!whole) continue;
+      if (!whole || whole.dtype !== 'float32') continue;
       const lo = piece.from - piece.whole.offset, hi = piece.to - piece.whole.offset;
       const entry = { step: whole.step, exp_avg: whole.expAvg.subarray(lo, hi), exp_avg_sq: whole.expAvgSq.subarray(lo, hi) } as Entry;
       if (whole.maxExpAvgSq) entry.max_exp_avg_sq = whole.maxExpAvgSq.subarray(lo, hi);

@@ -86,7 +86,7 @@ export class ZeroRedundancyOptimizer {
     const { flat, layout } = params instanceof ParameterStore ? { flat: params.data, layout: storeLayout(params, all) } : flatLayout(all, where);
     this.#flat = flat;
     this.#layout = layout;
-    const starts = shardStarts(flat.length, comm.size);
+    const starts = shardStarts(flat.length, comm.size, layout);
     this.#counts = shardCounts(starts);
     this.#start = starts[comm.rank]!;
     this.#shardGrad = new Float32Array(this.#counts[comm.rank]!);
@@ -94,13 +94,15 @@ export class ZeroRedundancyOptimizer {
     const grouped = groups.map((g) => g.params.map(() => layout[k++]!));
     const pieces = cutPieces(grouped, this.#start, starts[comm.rank + 1]!, flat.length, this.#shardGrad);
     this.#pieces = pieces.flat();
-    this.#outerOf = pieces.flatMap((list, gi) => (list.length > 0 ? [gi] : []));
+    // One shard group per piece, so that each piece's min8bitSize can follow its whole
+    // parameter's size (a piece of a large parameter is 8-bit however small it is).
+    this.#outerOf = pieces.flatMap((list, gi) => list.map(() => gi));
     const optimizerLevel = Object.fromEntries(Object.entries(coreOptions).filter(([key]) => !this.#hyperKeys.includes(key)));
     this.#shard =
       this.#outerOf.length === 0
         ? undefined
         : new Ctor(
-            this.#outerOf.map((gi) => ({ ...this.#hyperOf(groups[gi]!), params: pieces[gi]!.map((piece) => piece.part) })),
+            this.#pieces.map((piece, i) => ({ ...this.#shardHyperOf(i), params: [piece.part] })),
             optimizerLevel,
           );
     this.#grads = new GradSource(flat, params instanceof ParameterStore ? params.grads : undefined);
@@ -229,9 +231,18 @@ export class ZeroRedundancyOptimizer {
     return Object.fromEntries(this.#hyperKeys.map((key) => [key, record[key]]));
   }
 
+  /** Shard group i's hyperparameters: its full group's, with min8bitSize decided on the whole
+   * parameter (0: 8 bits whatever the piece's size; the largest integer: float32). */
+  #shardHyperOf(i: number): Record<string, unknown> {
+    const hyper = this.#hyperOf(this.paramGroups[this.#outerOf[i]!]!);
+    if (typeof hyper.min8bitSize === 'number') {
+      hyper.min8bitSize = this.#pieces[i]!.whole.param.numel >= hyper.min8bitSize ? 0 : Number.MAX_SAFE_INTEGER;
+    }
+    return hyper;
+  }
+
   #syncHyperparameters(): void {
-    const groups = this.paramGroups;
-    this.#shard?.paramGroups.forEach((inner, i) => Object.assign(inner, this.#hyperOf(groups[this.#outerOf[i]!]!)));
+    this.#shard?.paramGroups.forEach((inner, i) => Object.assign(inner, this.#shardHyperOf(i)));
   }
 
   /** Scales the shard's grads so that the global 2-norm is at most maxGradNorm, as clipGradNorm
@@ -288,11 +299,15 @@ export class ZeroRedundancyOptimizer {
   }
 
   /** Bytes of optimizer state this rank holds (exp_avg, exp_avg_sq and max_exp_avg_sq of its
-   * shard): about 1/size of a single-process optimizer's, within one 256-element block. */
+   * shard, in their stateDtype: float32, bfloat16, or 8-bit codes and block scales): about 1/size
+   * of a single-process optimizer's, within one 256-element block. */
   localStateBytes(): number {
     let bytes = 0;
     for (const state of this.#shard?.state.values() ?? []) {
-      bytes += state.expAvg.byteLength + state.expAvgSq.byteLength + (state.maxExpAvgSq?.byteLength ?? 0);
+      for (const moment of [state.expAvg, state.expAvgSq, state.maxExpAvgSq]) {
+        if (moment === undefined) continue;
+        bytes += ArrayBuffer.isView(moment) ? moment.byteLength : moment.codes.byteLength + moment.scale.byteLength;
+      }
     }
     return bytes;
   }
@@ -348,6 +363,7 @@ function numbersOf(value: unknown): number[] {
   if (typeof value === 'number') return [value];
   if (typeof value === 'boolean') return [value ? 1 : 0];
   if (Array.isArray(value)) return value.flatMap(numbersOf);
+  if (typeof value === 'string') return [[...value].reduce((h, c) => (h * 31 + c.codePointAt(0)!) % 2 ** 48, 7)];
   return [value === undefined ? -1 : NaN];
 }
 

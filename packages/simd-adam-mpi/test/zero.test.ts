@@ -23,10 +23,16 @@ interface Equivalence {
 }
 
 describe.skipIf(mpiMissing !== null)('ZeroRedundancyOptimizer over MPI', () => {
+  const variants = [
+    { stateDtype: 'float32', amsgrad: false },
+    { stateDtype: 'float32', amsgrad: true },
+    { stateDtype: '8bit', amsgrad: false },
+    { stateDtype: 'bfloat16', amsgrad: true },
+  ];
   for (const np of [1, 2, 3, 4]) {
-    for (const amsgrad of [false, true]) {
-      it(`after 20 steps at N=${np}${amsgrad ? ' with amsgrad' : ''}, every rank's parameters are bit-identical to one AdamW on the mean gradient`, () => {
-        const run = mpirun<Equivalence>(np, 'equivalence', { AMSGRAD: amsgrad ? '1' : '0' });
+    for (const { stateDtype, amsgrad } of variants) {
+      it(`after 20 steps at N=${np} with ${stateDtype} state${amsgrad ? ' and amsgrad' : ''}, every rank's parameters are bit-identical to one AdamW on the mean gradient`, () => {
+        const run = mpirun<Equivalence>(np, 'equivalence', { AMSGRAD: amsgrad ? '1' : '0', STATE_DTYPE: stateDtype });
         expect(run.status, run.stderr).toBe(0);
         expect(run.lines.map((l) => l.rank)).toEqual([...Array(np).keys()]);
         for (const line of run.lines) {

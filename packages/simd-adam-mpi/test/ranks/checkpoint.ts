@@ -39,7 +39,8 @@ if (process.env.MODE === 'save') {
     out.sameIds = JSON.stringify(Object.keys(dict.state)) === JSON.stringify(ids);
     out.sameState = ids.every((id) => {
       const a = expected.state[Number(id)] as AdamStateDictEntry, b = dict.state[Number(id)] as unknown as AdamStateDictEntry;
-      return a.step === b.step && sameBits(a.exp_avg, b.exp_avg) && sameBits(a.exp_avg_sq, b.exp_avg_sq) && sameBits(a.max_exp_avg_sq!, b.max_exp_avg_sq!);
+      const f32 = (t: unknown) => t as Float32Array;
+      return a.step === b.step && sameBits(f32(a.exp_avg), f32(b.exp_avg)) && sameBits(f32(a.exp_avg_sq), f32(b.exp_avg_sq)) && sameBits(f32(a.max_exp_avg_sq), f32(b.max_exp_avg_sq));
     });
     out.sameGroups = JSON.stringify(dict.param_groups) === JSON.stringify(expected.param_groups);
     out.sameParams = sameBits(store.data, ref.data);
