@@ -75,6 +75,12 @@ napi_value prepare_plan(napi_env env, napi_value buffers, napi_value table, cons
   plan->spans = spans;
   plan->table.assign(rows, rows + length);
   plan->rows = length / PLAN_SEGMENT_STRIDE;
+  static const int FIXED_COLUMNS[] = {PLAN_PARAM_BUFFER, PLAN_EXP_AVG_BUFFER, PLAN_EXP_AVG_SQ_BUFFER, PLAN_MAX_EXP_AVG_SQ_BUFFER};
+  double most = 0;
+  for (size_t k = 0; k < plan->rows; ++k)
+    for (int column : FIXED_COLUMNS)
+      if (rows[k * PLAN_SEGMENT_STRIDE + column] + 1 > most) most = rows[k * PLAN_SEGMENT_STRIDE + column] + 1;
+  plan->fixed_min = most >= static_cast<double>(spans.size()) ? spans.size() : static_cast<size_t>(most);
   plan->buffers.resize(spans.size());
   plan->is_view.resize(spans.size());
   for (uint32_t i = 0; i < spans.size(); ++i) {
@@ -136,4 +142,63 @@ const char *refresh_plan(napi_env env, prepared_plan *plan) {
   const char *error = decode_segments(plan->spans.data(), plan->spans.size(), plan->table.data(), plan->rows, &plan->segments);
   if (error == nullptr) plan->resolved = true;
   return error;
+}
+
+namespace {
+
+/* Appends `value` (an ArrayBuffer, or a Uint8Array over a SharedArrayBuffer) to the plan's
+ * buffers, with a weak reference like the others. */
+bool append_buffer(napi_env env, prepared_plan *plan, napi_value value) {
+  buffer_span span = {nullptr, 0};
+  bool is_arraybuffer = false;
+  napi_ref ref = nullptr;
+  if (!read_buffer(env, value, &span) || napi_is_arraybuffer(env, value, &is_arraybuffer) != napi_ok ||
+      napi_create_reference(env, value, 0, &ref) != napi_ok)
+    return false;
+  plan->buffers.push_back(ref);
+  plan->is_view.push_back(!is_arraybuffer);
+  plan->spans.push_back(span);
+  return true;
+}
+
+}  // namespace
+
+const char *refresh_grads(napi_env env, prepared_plan *plan, size_t keep, napi_value registry, uint32_t from,
+                          const double *column, size_t column_length) {
+  if (column_length != 2 * plan->rows) return "refreshGrads: the column must hold two numbers per segment";
+  if (keep < plan->fixed_min || keep > plan->buffers.size()) return "refreshGrads: bad buffer counts";
+  bool is = false;
+  uint32_t count = 0;
+  if (napi_is_array(env, registry, &is) != napi_ok || !is || napi_get_array_length(env, registry, &count) != napi_ok ||
+      from > count)
+    return "refreshGrads: the registry must be an array of buffers";
+  for (size_t i = keep; i < plan->buffers.size(); ++i) napi_delete_reference(env, plan->buffers[i]);
+  plan->buffers.resize(keep);
+  plan->is_view.resize(keep);
+  plan->spans.resize(keep);
+  for (uint32_t i = from; i < count; ++i) {
+    napi_value item;
+    if (napi_get_element(env, registry, i, &item) != napi_ok || !append_buffer(env, plan, item)) {
+      plan->resolved = false;
+      return "refreshGrads: the registry must be an array of buffers";
+    }
+  }
+  for (size_t k = 0; k < plan->rows; ++k) {
+    double *row = plan->table.data() + k * PLAN_SEGMENT_STRIDE;
+    row[PLAN_GRAD_BUFFER] = column[2 * k];
+    row[PLAN_GRAD_OFFSET] = column[2 * k + 1];
+  }
+  if (!plan->resolved) return nullptr;
+  for (size_t k = 0; k < plan->rows; ++k) {
+    step_segment &seg = plan->segments[k];
+    float *grad = nullptr;
+    size_t n = 0;
+    if (!locate_view(plan->spans.data(), plan->spans.size(), column[2 * k], column[2 * k + 1], static_cast<double>(seg.n),
+                     &grad, &n)) {
+      plan->resolved = false;
+      return "refreshGrads: a grad does not fit its buffer (detached?)";
+    }
+    seg.tensor.grad = grad;
+  }
+  return nullptr;
 }

@@ -162,7 +162,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     if (cached && cached.matches(groups, hypers, this.stateMap.version)) return { plan: cached, hypers, reused: true };
     const validated = this.#collect(where, hypers);
     const coalesce = this.#prePass() === undefined;
-    const plan = StepPlan.build(groups, validated, (gi, params, amsgrad) => this.#arenas.allocate(groups[gi]!, params, amsgrad), coalesce);
+    const allocate = (gi: number, params: readonly Parameter[], amsgrad: boolean) => this.#arenas.allocate(groups[gi]!, params, amsgrad);
+    const plan = StepPlan.build(groups, validated, allocate, () => this.stateMap.values(), coalesce);
     this.#plan = plan;
     return { plan, hypers, reused: false };
   }
