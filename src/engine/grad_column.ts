@@ -5,10 +5,11 @@
  * rows, scalars rows, the native references to parameter and state buffers) and refreshes the
  * column in one native call.
  *
- * Per changed grad: its type and length, its buffer's index in a registry of grad buffers
- * (found by identity in two per-parameter slots and a last-buffer slot, so a loop alternating
- * between grad sets, or slicing one flat buffer, does no Map lookup), and one binary search
- * against the ranges the step writes in that buffer (computed once per buffer). Anything unusual
+ * Per changed grad: its type and length, then, for an array this parameter did not step with
+ * in its last two grads, its buffer's index in a registry of grad buffers (the buffer of the
+ * grad just before it, or a Map lookup) and one binary search against the ranges the step
+ * writes in that buffer (sorted once per buffer). A loop alternating between grad sets thus
+ * reads two numbers per grad; one that slices a flat buffer anew does no Map lookup. Anything unusual
  * (a wrong type or length, an alias, a coalesced segment whose grads are no longer adjacent)
  * returns false, and the caller validates from scratch, which names the cause.
  *
@@ -44,20 +45,24 @@ export class GradColumn {
   readonly #raw: ArrayBufferLike[] = [];
   readonly #writes: Array<WriteRanges | null | undefined> = [];
   readonly #marks: number[] = [];
+  /** Per entry: the buffer's byteLength when registered. */
+  readonly #bytes: number[] = [];
   readonly #indexOf = new Map<ArrayBufferLike, number>();
   /** Registry entries the native plan already holds. */
   #nativeKnown = 0;
-  /** Per update: the two buffers its grads last lived in, and their entries. */
-  readonly #recent: Array<ArrayBufferLike | undefined>;
+  /** Per update: its last two grads that passed update() (or the build's checks), their
+   * registry entries and element offsets. */
+  readonly #recent: Array<Float32Array | undefined>;
   readonly #recentEntry: Int32Array;
-  readonly #older: Array<ArrayBufferLike | undefined>;
+  readonly #recentOffset: Float64Array;
+  readonly #older: Array<Float32Array | undefined>;
   readonly #olderEntry: Int32Array;
+  readonly #olderOffset: Float64Array;
   #lastBuffer: ArrayBufferLike | undefined;
   #lastEntry = -1;
-  /** The buffers the column uses and their byteLengths: a detached one sends the step back to
-   * full validation. */
-  readonly #inUse: ArrayBufferLike[] = [];
-  readonly #inUseBytes: number[] = [];
+  /** The registry entries the column uses: a buffer detached since sends the step back to full
+   * validation. */
+  readonly #inUse: number[] = [];
   #generation = 0;
   /** Coalesced segments with a changed grad, to check for adjacency once all are read. */
   readonly #touched: number[] = [];
@@ -87,12 +92,14 @@ export class GradColumn {
       }
     }
     this.#entry = new Int32Array(n);
-    this.#recent = new Array<ArrayBufferLike | undefined>(n).fill(undefined);
-    this.#older = new Array<ArrayBufferLike | undefined>(n).fill(undefined);
+    this.#recent = new Array<Float32Array | undefined>(n).fill(undefined);
+    this.#older = new Array<Float32Array | undefined>(n).fill(undefined);
     this.#recentEntry = new Int32Array(n);
     this.#olderEntry = new Int32Array(n);
+    this.#recentOffset = new Float64Array(n);
+    this.#olderOffset = new Float64Array(n);
     this.#writeViews = writeViews;
-    for (let u = 0; u < n; u++) this.#place(u, grads[u]!);
+    for (let u = 0; u < n; u++) this.#remember(u, grads[u]!);
     this.#collectInUse();
   }
 
@@ -107,17 +114,31 @@ export class GradColumn {
     this.#dirty = false;
   }
 
-  /** Update `u` now steps with `grad` (not the array it had). False, changing nothing the
-   * caller relies on, unless `grad` is a Float32Array of the parameter's length that meets
-   * nothing the step writes. */
+  /** Update `u` now steps with `grad` (not the array it had). False unless `grad` is a
+   * Float32Array of the parameter's length that meets nothing the step writes. */
   update(u: number, grad: unknown): boolean {
     if (!(grad instanceof Float32Array) || grad.length !== this.#numel[u]) return false;
-    const j = this.#place(u, grad);
-    let writes = this.#writes[j];
-    if (writes === undefined) writes = this.#writes[j] = (this.#writeIndex ??= new WriteIndex(this.#writeViews())).rangesIn(this.#raw[j]!);
-    if (writes !== null && meetsRanges(writes, grad.byteOffset, grad.byteLength)) return false;
+    let j: number, offset: number;
+    if (grad === this.#recent[u]) {
+      j = this.#recentEntry[u]!;
+      offset = this.#recentOffset[u]!;
+    } else if (grad === this.#older[u]) {
+      j = this.#olderEntry[u]!;
+      offset = this.#olderOffset[u]!;
+    } else {
+      j = this.#remember(u, grad);
+      let writes = this.#writes[j];
+      if (writes === undefined) writes = this.#writes[j] = (this.#writeIndex ??= new WriteIndex(this.#writeViews())).rangesIn(this.#raw[j]!);
+      if (writes !== null && meetsRanges(writes, grad.byteOffset, grad.byteLength)) return false;
+      offset = this.#recentOffset[u]!;
+    }
     this.#grads[u] = grad;
+    this.#entry[u] = j;
     const s = this.#segmentOf[u]!;
+    if (this.#starts[u]) {
+      this.column[2 * s] = this.#fixed + j;
+      this.column[2 * s + 1] = offset;
+    }
     const coalesced = !this.#starts[u] || (u + 1 < this.#segmentOf.length && this.#segmentOf[u + 1] === s);
     if (coalesced && this.#touched[this.#touched.length - 1] !== s) this.#touched.push(s);
     this.#changed = true;
@@ -137,7 +158,11 @@ export class GradColumn {
     this.#touched.length = 0;
     if (!this.#changed) return true;
     this.#changed = false;
-    if (this.#handles.length > 2 * grads.length + REGISTRY_SLACK) this.#restart();
+    if (this.#handles.length > 2 * grads.length + REGISTRY_SLACK) {
+      // Unchanged grads are checked before their buffers' byteLengths are taken again.
+      if (!this.intact()) return false;
+      this.#restart();
+    }
     this.#collectInUse();
     this.#dirty = true;
     this.viewsStale = true;
@@ -146,8 +171,8 @@ export class GradColumn {
 
   /** True while every grad buffer in use still has the byteLength it had when its grads were read. */
   intact(): boolean {
-    const inUse = this.#inUse, bytes = this.#inUseBytes;
-    for (let k = 0; k < inUse.length; k++) if (inUse[k]!.byteLength !== bytes[k]) return false;
+    const inUse = this.#inUse, raw = this.#raw, bytes = this.#bytes;
+    for (let k = 0; k < inUse.length; k++) if (raw[inUse[k]!]!.byteLength !== bytes[inUse[k]!]) return false;
     return true;
   }
 
@@ -166,26 +191,24 @@ export class GradColumn {
     return g.length === length ? g : new Float32Array(g.buffer, g.byteOffset, length);
   }
 
-  /** Finds (or registers) the grad's buffer and writes its column cell if `u` starts a segment. */
-  #place(u: number, grad: Float32Array): number {
+  /** Registers the grad's buffer (if new) and makes the grad update `u`'s most recent one;
+   * returns its registry entry. At build, also writes the column cell. */
+  #remember(u: number, grad: Float32Array): number {
     const b = grad.buffer;
-    let j: number;
-    if (b === this.#recent[u]) j = this.#recentEntry[u]!;
-    else if (b === this.#older[u]) j = this.#olderEntry[u]!;
-    else {
-      j = b === this.#lastBuffer ? this.#lastEntry : this.#register(b);
-      this.#older[u] = this.#recent[u];
-      this.#olderEntry[u] = this.#recentEntry[u]!;
-      this.#recent[u] = b;
-      this.#recentEntry[u] = j;
-    }
+    const j = b === this.#lastBuffer ? this.#lastEntry : this.#register(b);
     this.#lastBuffer = b;
     this.#lastEntry = j;
+    this.#older[u] = this.#recent[u];
+    this.#olderEntry[u] = this.#recentEntry[u]!;
+    this.#olderOffset[u] = this.#recentOffset[u]!;
+    this.#recent[u] = grad;
+    this.#recentEntry[u] = j;
+    this.#recentOffset[u] = grad.byteOffset / BYTES;
     this.#entry[u] = j;
     if (this.#starts[u]) {
       const s = this.#segmentOf[u]!;
       this.column[2 * s] = this.#fixed + j;
-      this.column[2 * s + 1] = grad.byteOffset / BYTES;
+      this.column[2 * s + 1] = this.#recentOffset[u]!;
     }
     return j;
   }
@@ -199,31 +222,31 @@ export class GradColumn {
       this.#handles.push(bufferHandle(buffer));
       this.#writes.push(undefined);
       this.#marks.push(0);
+      this.#bytes.push(buffer.byteLength);
     }
     return j;
   }
 
   /** Empties the registry and registers the current grads again (all already checked). */
   #restart(): void {
-    this.#handles.length = this.#raw.length = this.#writes.length = this.#marks.length = 0;
+    this.#handles.length = this.#raw.length = this.#writes.length = this.#marks.length = this.#bytes.length = 0;
     this.#indexOf.clear();
     this.#recent.fill(undefined);
     this.#older.fill(undefined);
     this.#lastBuffer = undefined;
     this.#nativeKnown = 0;
-    for (let u = 0; u < this.#grads.length; u++) this.#place(u, this.#grads[u]!);
+    for (let u = 0; u < this.#grads.length; u++) this.#remember(u, this.#grads[u]!);
   }
 
   #collectInUse(): void {
     const generation = ++this.#generation;
-    const marks = this.#marks, entry = this.#entry, raw = this.#raw;
-    this.#inUse.length = this.#inUseBytes.length = 0;
+    const marks = this.#marks, entry = this.#entry, inUse = this.#inUse;
+    inUse.length = 0;
     for (let u = 0; u < entry.length; u++) {
       const j = entry[u]!;
       if (marks[j] === generation) continue;
       marks[j] = generation;
-      this.#inUse.push(raw[j]!);
-      this.#inUseBytes.push(raw[j]!.byteLength);
+      inUse.push(j);
     }
   }
 }
