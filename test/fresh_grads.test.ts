@@ -197,7 +197,10 @@ describe('fresh grad arrays every step', () => {
     opt.step();
     const w = watch();
     for (let s = 0; s < 3; s++) {
-      const grads = gradSet(20 + s);
+      // Views of one buffer with a float between them: in bounds, but no longer one run.
+      const gapped = fillValues(new Float32Array(store.grads.length + SIZES.length), rng(20 + s));
+      let at = 0;
+      const grads = SIZES.map((n) => gapped.subarray(at, (at += n + 1) - 1));
       store.params.forEach((p, i) => (p.grad = grads[i]!));
       opt.step();
       twin.step(grads);
