@@ -44,7 +44,7 @@ function fromScratch(params: readonly Parameter[], options: ConstructorParameter
     twins,
     step(grads: ReadonlyArray<Float32Array | null>) {
       twins.forEach((t, i) => (t.grad = grads[i] ? grads[i]!.slice() : null));
-      for (const [p, s] of opt.state) opt.state.set(p, s);
+      for (const [p, s] of opt.state) (opt.state as Map<Parameter, typeof s>).set(p, s);
       counting = false;
       try {
         opt.step();

@@ -89,7 +89,7 @@ type GradKind = (typeof GRAD_KINDS)[number];
 
 const freshLoop = fc.record({
   // Few distinct sizes, so that grads can be shared and parameters' data can be aliased.
-  sizes: fc.array(fc.constantFrom(0, 1, 3, 3, 16, 16, 24), { minLength: 1, maxLength: 6 }),
+  sizes: fc.array(fc.constantFrom<number>(0, 1, 3, 3, 16, 16, 24), { minLength: 1, maxLength: 6 }),
   inStore: fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }),
   frozen: fc.array(fc.oneof({ weight: 1, arbitrary: fc.constant(true) }, { weight: 5, arbitrary: fc.constant(false) }), { minLength: 6, maxLength: 6 }),
   amsgrad: fc.boolean(),
@@ -171,7 +171,7 @@ describe('fresh grads each step, property-tested', () => {
             if (kinds[i] === 'shared' && j >= 0) grads[i] = grads[j]!;
             [ours[i]!.grad, theirs[i]!.grad] = grads[i]!;
           });
-          for (const [p, s] of b.state) b.state.set(p, s); // b's plan is built from scratch every step
+          for (const [p, s] of b.state) (b.state as Map<Parameter, typeof s>).set(p, s); // b's plan is built from scratch every step
           const outcome = (opt: Adam) => {
             try {
               opt.step();

@@ -189,16 +189,23 @@ const char *refresh_grads(napi_env env, prepared_plan *plan, size_t keep, napi_v
     row[PLAN_GRAD_OFFSET] = column[2 * k + 1];
   }
   if (!plan->resolved) return nullptr;
+  /* Per segment a few compares (no floor(), a libm call at the baseline ISA): this runs every
+   * step of a loop whose grads are new arrays. */
+  const buffer_span *spans = plan->spans.data();
+  const double buffer_count = static_cast<double>(plan->spans.size());
   for (size_t k = 0; k < plan->rows; ++k) {
     step_segment &seg = plan->segments[k];
-    float *grad = nullptr;
-    size_t n = 0;
-    if (!locate_view(plan->spans.data(), plan->spans.size(), column[2 * k], column[2 * k + 1], static_cast<double>(seg.n),
-                     &grad, &n)) {
+    const double index = column[2 * k], offset = column[2 * k + 1];
+    bool ok = index >= 0 && index < buffer_count && offset >= 0 && offset <= 9007199254740992.0;
+    const size_t i = ok ? static_cast<size_t>(index) : 0, start = ok ? static_cast<size_t>(offset) : 0;
+    ok = ok && static_cast<double>(i) == index && static_cast<double>(start) == offset;
+    const size_t floats = ok ? spans[i].bytes / sizeof(float) : 0;
+    ok = ok && (spans[i].data != nullptr || seg.n == 0) && start <= floats && seg.n <= floats - start;
+    if (!ok) {
       plan->resolved = false;
       return "refreshGrads: a grad does not fit its buffer (detached?)";
     }
-    seg.tensor.grad = grad;
+    seg.tensor.grad = reinterpret_cast<const float *>(spans[i].data) + start;
   }
   return nullptr;
 }

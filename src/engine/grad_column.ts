@@ -62,7 +62,8 @@ export class GradColumn {
   #lastEntry = -1;
   /** The registry entries the column uses: a buffer detached since sends the step back to full
    * validation. */
-  readonly #inUse: number[] = [];
+  readonly #inUse: Int32Array;
+  #inUseCount = 0;
   #generation = 0;
   /** Coalesced segments with a changed grad, to check for adjacency once all are read. */
   readonly #touched: number[] = [];
@@ -92,6 +93,7 @@ export class GradColumn {
       }
     }
     this.#entry = new Int32Array(n);
+    this.#inUse = new Int32Array(n);
     this.#recent = new Array<Float32Array | undefined>(n).fill(undefined);
     this.#older = new Array<Float32Array | undefined>(n).fill(undefined);
     this.#recentEntry = new Int32Array(n);
@@ -172,7 +174,10 @@ export class GradColumn {
   /** True while every grad buffer in use still has the byteLength it had when its grads were read. */
   intact(): boolean {
     const inUse = this.#inUse, raw = this.#raw, bytes = this.#bytes;
-    for (let k = 0; k < inUse.length; k++) if (raw[inUse[k]!]!.byteLength !== bytes[inUse[k]!]) return false;
+    for (let k = 0; k < this.#inUseCount; k++) {
+      const j = inUse[k]!;
+      if (raw[j]!.byteLength !== bytes[j]) return false;
+    }
     return true;
   }
 
@@ -241,12 +246,13 @@ export class GradColumn {
   #collectInUse(): void {
     const generation = ++this.#generation;
     const marks = this.#marks, entry = this.#entry, inUse = this.#inUse;
-    inUse.length = 0;
+    let count = 0;
     for (let u = 0; u < entry.length; u++) {
       const j = entry[u]!;
       if (marks[j] === generation) continue;
       marks[j] = generation;
-      inUse.push(j);
+      inUse[count++] = j;
     }
+    this.#inUseCount = count;
   }
 }
