@@ -139,6 +139,13 @@ const char *refresh_plan(napi_env env, prepared_plan *plan) {
   }
   if (!moved) return nullptr;
   plan->resolved = false;
+  if (plan->grad_column_pending) {
+    for (size_t k = 0; k < plan->rows; ++k) {
+      plan->table[k * PLAN_SEGMENT_STRIDE + PLAN_GRAD_BUFFER] = plan->grad_column[2 * k];
+      plan->table[k * PLAN_SEGMENT_STRIDE + PLAN_GRAD_OFFSET] = plan->grad_column[2 * k + 1];
+    }
+    plan->grad_column_pending = false;
+  }
   const char *error = decode_segments(plan->spans.data(), plan->spans.size(), plan->table.data(), plan->rows, &plan->segments);
   if (error == nullptr) plan->resolved = true;
   return error;
@@ -183,11 +190,8 @@ const char *refresh_grads(napi_env env, prepared_plan *plan, size_t keep, napi_v
       return "refreshGrads: the registry must be an array of buffers";
     }
   }
-  for (size_t k = 0; k < plan->rows; ++k) {
-    double *row = plan->table.data() + k * PLAN_SEGMENT_STRIDE;
-    row[PLAN_GRAD_BUFFER] = column[2 * k];
-    row[PLAN_GRAD_OFFSET] = column[2 * k + 1];
-  }
+  plan->grad_column.assign(column, column + column_length);
+  plan->grad_column_pending = true;
   if (!plan->resolved) return nullptr;
   /* Per segment a few compares (no floor(), a libm call at the baseline ISA): this runs every
    * step of a loop whose grads are new arrays. */

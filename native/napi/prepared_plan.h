@@ -29,6 +29,11 @@ struct prepared_plan {
   /* One more than the largest buffer index a parameter or state column names: refresh_grads
    * never drops a buffer below it. */
   size_t fixed_min = 0;
+  /* The grad column refresh_grads last took (buffer index, element offset per segment), copied
+   * into `table` only when the table must be decoded again: a step then writes it once,
+   * sequentially, instead of two scattered cells per segment. */
+  std::vector<double> grad_column;
+  bool grad_column_pending = false;
   std::vector<step_segment> segments;
   bool resolved = false;
   bool busy = false; /* an asynchronous step is running over it */

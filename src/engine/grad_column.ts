@@ -35,6 +35,8 @@ export class GradColumn {
   readonly #numel: Float64Array;
   readonly #segmentOf: Int32Array;
   readonly #starts: Uint8Array;
+  /** Per update: the grad it steps with (read-only outside this class). */
+  readonly grads: readonly Float32Array[];
   readonly #grads: Float32Array[];
   readonly #entry: Int32Array;
   /** Per segment: its first update. */
@@ -64,10 +66,16 @@ export class GradColumn {
    * validation. */
   readonly #inUse: Int32Array;
   #inUseCount = 0;
+  /** The list is behind the grads: made again only when a step must check it. */
+  #inUseStale = true;
+  /** Updates whose grad changed since the last settle(). */
+  #changes = 0;
+  /** True when the last settle() saw every grad change: each was just checked, so a loop that
+   * brings all grads new every step never needs the list. */
+  #allRead = false;
   #generation = 0;
   /** Coalesced segments with a changed grad, to check for adjacency once all are read. */
   readonly #touched: number[] = [];
-  #changed = false;
   /** The native column is behind this one. */
   #dirty = false;
   /** Segment views (for the 'js' backend and its pre-pass) are behind the grads. */
@@ -81,7 +89,7 @@ export class GradColumn {
     const n = grads.length;
     this.column = new Float64Array(2 * segments);
     this.#fixed = fixed;
-    this.#grads = grads;
+    this.grads = this.#grads = grads;
     this.#segmentOf = segmentOf;
     this.#numel = Float64Array.from(grads, (g) => g.length);
     this.#starts = new Uint8Array(n);
@@ -102,7 +110,6 @@ export class GradColumn {
     this.#olderOffset = new Float64Array(n);
     this.#writeViews = writeViews;
     for (let u = 0; u < n; u++) this.#remember(u, grads[u]!);
-    this.#collectInUse();
   }
 
   /** The registry's buffers: a plan prepared from scratch takes them after the fixed ones. */
@@ -143,7 +150,7 @@ export class GradColumn {
     }
     const coalesced = !this.#starts[u] || (u + 1 < this.#segmentOf.length && this.#segmentOf[u + 1] === s);
     if (coalesced && this.#touched[this.#touched.length - 1] !== s) this.#touched.push(s);
-    this.#changed = true;
+    this.#changes++;
     return true;
   }
 
@@ -158,21 +165,27 @@ export class GradColumn {
       }
     }
     this.#touched.length = 0;
-    if (!this.#changed) return true;
-    this.#changed = false;
+    this.#allRead = this.#changes === grads.length;
+    if (this.#changes === 0) return true;
+    this.#changes = 0;
     if (this.#handles.length > 2 * grads.length + REGISTRY_SLACK) {
       // Unchanged grads are checked before their buffers' byteLengths are taken again.
-      if (!this.intact()) return false;
+      if (!this.#allRead && !this.intact()) return false;
       this.#restart();
     }
-    this.#collectInUse();
+    this.#inUseStale = true;
     this.#dirty = true;
     this.viewsStale = true;
     return true;
   }
 
-  /** True while every grad buffer in use still has the byteLength it had when its grads were read. */
+  /** True while every grad buffer in use still has the byteLength it had when registered. */
   intact(): boolean {
+    if (this.#allRead) {
+      this.#allRead = false;
+      return true;
+    }
+    if (this.#inUseStale) this.#collectInUse();
     const inUse = this.#inUse, raw = this.#raw, bytes = this.#bytes;
     for (let k = 0; k < this.#inUseCount; k++) {
       const j = inUse[k]!;
@@ -254,5 +267,6 @@ export class GradColumn {
       inUse[count++] = j;
     }
     this.#inUseCount = count;
+    this.#inUseStale = false;
   }
 }

@@ -89,9 +89,8 @@ const JS_SLICE = 1 << 20;
 export class StepPlan {
   /** The groups array the plan was built for (addParamGroup replaces it). */
   readonly groups: readonly { readonly params: readonly Parameter[] }[];
-  /** Per parameter of every group in order: the grad it steps with, or null if skipped. */
-  readonly #expected: Array<Float32Array | null>;
-  /** Per parameter of every group in order: its index in `updates`, or -1. */
+  /** Per parameter of every group in order: its index in `updates` (whose grad is the grad
+   * column's), or -1 if it is skipped. */
   readonly #updateOf: Int32Array;
   readonly #grads: GradColumn;
   /** Set when a grad refresh failed half-way: the plan is never reused. */
@@ -115,7 +114,7 @@ export class StepPlan {
   readonly #buffers: ArrayBufferLike[];
   readonly #byteLengths: number[];
   #native: NativePlan | null = null;
-  /** parameterAssignments() when every parameter last matched #expected. */
+  /** parameterAssignments() when every parameter last matched the plan. */
   #assignments = parameterAssignments();
   stateVersion = -1;
 
@@ -135,7 +134,6 @@ export class StepPlan {
   ) {
     this.updates = updates;
     this.groups = groups;
-    this.#expected = expected;
     this.#grads = grads;
     this.#params = groups.flatMap((g) => g.params);
     this.#updateOf = new Int32Array(expected.length).fill(-1);
@@ -250,15 +248,18 @@ export class StepPlan {
     for (let g = 0; g < hypers.length; g++) if (hypers[g]!.amsgrad !== this.#amsgrad[g]) return false;
     const assignments = parameterAssignments();
     if (assignments !== this.#assignments) {
-      const params = this.#params, expected = this.#expected, updateOf = this.#updateOf, column = this.#grads;
+      const params = this.#params, updateOf = this.#updateOf, column = this.#grads, current = column.grads;
       for (let i = 0; i < params.length; i++) {
         const p = params[i]!;
         const grad = p.requiresGrad ? p.grad : null;
-        const was = expected[i];
-        if (grad === was) continue;
+        const u = updateOf[i]!;
+        if (u < 0) {
+          if (grad === null) continue;
+          return this.#break();
+        }
+        if (grad === current[u]) continue;
         // Another grad for a parameter that had one: only the grad column changes.
-        if (grad === null || was == null || !column.update(updateOf[i]!, grad)) return this.#break();
-        expected[i] = grad;
+        if (grad === null || !column.update(u, grad)) return this.#break();
       }
       if (!column.settle()) return this.#break();
       this.#assignments = assignments;
