@@ -93,7 +93,7 @@ export class StepPlan {
    * column's), or -1 if it is skipped. */
   readonly #updateOf: Int32Array;
   readonly #grads: GradColumn;
-  /** Set when a grad refresh failed half-way: the plan is never reused. */
+  /** Set once the parameters stopped fitting the plan part-way through matches(). */
   #broken = false;
   /** Every parameter of every group, in order: one flat loop per step instead of nested ones. */
   readonly #params: Parameter[];
@@ -273,7 +273,8 @@ export class StepPlan {
     return true;
   }
 
-  /** A grad refresh that failed part-way leaves the plan half-updated: it is never used again. */
+  /** The parameters no longer fit the plan, whose grad column may be half-updated by now: it is
+   * never used again. */
   #break(): false {
     this.#broken = true;
     return false;
@@ -326,18 +327,18 @@ export class StepPlan {
       return outcome;
     }
     this.#fillScalars(hypers);
-    const fresh = this.#toPrepare();
+    const unprepared = this.#toPrepare();
     if (!prePass) {
       // Reached only through matches() (which compared every byteLength) or a fresh build.
-      if (!fresh) addon.run(this.#native!, this.#scalars, true);
-      else this.#prepared(addon.prepare(fresh.buffers, fresh.table, this.#scalars));
+      if (!unprepared) addon.run(this.#native!, this.#scalars, true);
+      else this.#prepared(addon.prepare(unprepared.buffers, unprepared.table, this.#scalars));
       return CLEAN_OUTCOME;
     }
     const { flags, zeroReport } = guardArguments(prePass, this.#segments.length);
     let stop: readonly [number, number] | null | undefined;
-    if (!fresh) stop = addon.run(this.#native!, this.#scalars, true, flags, zeroReport);
+    if (!unprepared) stop = addon.run(this.#native!, this.#scalars, true, flags, zeroReport);
     else {
-      const [native, stopped] = addon.prepare(fresh.buffers, fresh.table, this.#scalars, flags, zeroReport);
+      const [native, stopped] = addon.prepare(unprepared.buffers, unprepared.table, this.#scalars, flags, zeroReport);
       this.#prepared(native);
       stop = stopped;
     }
@@ -357,11 +358,11 @@ export class StepPlan {
     this.#fillScalars(hypers);
     const guard = prePass && guardArguments(prePass, this.#segments.length);
     let started: Promise<void> | Stop;
-    const fresh = this.#toPrepare();
-    if (!fresh) {
+    const unprepared = this.#toPrepare();
+    if (!unprepared) {
       started = guard ? addon.runAsync(this.#native!, this.#scalars, true, guard.flags, guard.zeroReport) : addon.runAsync(this.#native!, this.#scalars, true);
     } else {
-      const { buffers, table } = fresh;
+      const { buffers, table } = unprepared;
       let native: NativePlan;
       [native, started] = guard ? addon.prepareAsync(buffers, table, this.#scalars, guard.flags, guard.zeroReport) : addon.prepareAsync(buffers, table, this.#scalars);
       this.#prepared(native);
