@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import { Adam, Parameter, ParameterStore } from '../src/index.js';
+import { fill } from './models.js';
 import { median } from './roofline.js';
 import { interleave, target, timeCall, type Target, type Timed } from './targets.js';
 
@@ -24,15 +25,6 @@ interface Loop {
   zeroFresh: () => void;
   /** A step with the grads unchanged: the cached loop. */
   cached: () => void;
-}
-
-function fill(a: Float32Array, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < a.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = (s / 4294967296 - 0.5) * 0.02;
-  }
-  return a;
 }
 
 function loop(params: Parameter[]): Loop {
