@@ -2,17 +2,17 @@
  * `npm run bench`: ns/element and GB/s of simd-adam per backend and thread count, against a
  * plain JS loop, tfjs (cpu, wasm) and the memory roofline, on single tensors of 4K-16M floats
  * and on many tensors in separate buffers and in one buffer. Then the issue's targets, each as
- * a ratio of interleaved medians. Writes bench/results/<stamp>.json, latest.json, latest.svg,
- * latest.html (self-contained) and latest.md.
+ * a ratio of interleaved medians. Writes bench/results/latest.json, latest.svg, latest.html
+ * (self-contained) and latest.md, over the previous run's: git keeps the history.
  *
  * Then the training loops (bench/loops.ts): fresh grad arrays every step, zeroGrad(), attachGrads(),
  * beside the cached loop and PyTorch where it is installed.
  *
- * `npm run bench -- --quick`: smaller sizes and fewer samples, to check that it all runs.
- * `npm run bench -- --loops`: the training loops only.
- * `npm run bench -- --readme`: also puts the tables into README.md, between its bench markers.
+ * `npm run bench -- --quick`: smaller sizes and fewer samples, to check that it all runs; writes
+ * quick.* instead (ignored by git).
+ * `npm run bench -- --loops`: the training loops only; writes loops.json and loops.md.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -255,9 +255,7 @@ async function main(): Promise<void> {
   const targetLines = ['| target | measured (interleaved medians) | holds |', '|---|---:|:---:|', ...goals.map((g) => `| ${g.name} | ${g.ratio} = ${g.value.toFixed(3)} | ${holds(g)} |`)];
   const tables = [...(loopsOnly ? [] : [markdownTable(rows)]), `Training loops:\n\n${loopTable(loops.rows)}`, targetLines.join('\n'), ...loops.notes.map((n) => `Note: ${n}`)];
   const md = `${title}; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}\n\n${tables.join('\n\n')}\n`;
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const prefix = quick ? 'quick' : loopsOnly ? 'loops' : 'latest';
-  writeFileSync(join(dir, `${prefix === 'latest' ? '' : `${prefix}-`}${stamp}.json`), json);
   writeFileSync(join(dir, `${prefix}.json`), json);
   if (!loopsOnly) {
     writeFileSync(join(dir, `${prefix}.svg`), svg);
@@ -265,14 +263,6 @@ async function main(): Promise<void> {
   }
   writeFileSync(join(dir, `${prefix}.md`), md);
   console.log(`\n${md}\nWritten to ${dir}/${prefix}.{json,md${loopsOnly ? '' : ',svg,html'}}`);
-  if (process.argv.includes('--readme')) {
-    const readme = join(dir, '..', '..', 'README.md');
-    const text = readFileSync(readme, 'utf8');
-    const section = /<!-- bench:start -->[\s\S]*<!-- bench:end -->/;
-    if (!section.test(text)) throw new Error('README.md has no <!-- bench:start --> ... <!-- bench:end --> section');
-    writeFileSync(readme, text.replace(section, () => `<!-- bench:start -->\n${md}<!-- bench:end -->`));
-    console.log('README.md updated');
-  }
 }
 
 await main();

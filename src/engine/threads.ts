@@ -9,7 +9,8 @@ import { checkNumber } from '../common/validate.js';
 
 let inFlight = 0;
 
-/** Marks an asynchronous step as running; call the returned function exactly once when it ends. */
+/** Marks an asynchronous step as running; call the returned function exactly once when it ends.
+ * @internal */
 export function beginAsyncStep(): () => void {
   inFlight++;
   let ended = false;
@@ -27,9 +28,12 @@ setBackendRefusal(busyReason);
 
 /**
  * Sets how many threads a large step uses, the calling thread included. The default is the
- * number of cores this process may run on (`os.availableParallelism()`). Steps under about 64K
+ * number of cores this process may run on (`os.availableParallelism()`). Steps under 128K
  * elements always stay on the calling thread. Results are bit-identical whatever the count.
  * The pool is shared by every optimizer (and every worker thread) of the process.
+ * @param n An integer from 1 to 1024.
+ * @throws TypeError / RangeError `ERR_OPTION` for anything else; SimdAdamError `ERR_BUSY` while
+ *   a stepAsync() is in flight.
  */
 export function setNumThreads(n: number): void {
   const where = 'setNumThreads()';
@@ -39,7 +43,8 @@ export function setNumThreads(n: number): void {
   addon.setNumThreads(n);
 }
 
-/** The number of threads a large step uses, the calling thread included. */
+/** The number of threads a large step uses, the calling thread included: an integer ≥ 1,
+ * by default `os.availableParallelism()`. */
 export function numThreads(): number {
   return addon.numThreads();
 }

@@ -1,5 +1,7 @@
+import { refusePytorchSpellings } from '../common/members.js';
 import { rangeError, typeError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
+import { resetOptimizerSteps, warnIfSchedulerFirst } from '../common/optimizer_steps.js';
 import { StateReader } from './internal.js';
 
 /**
@@ -12,7 +14,9 @@ import { StateReader } from './internal.js';
  * interface must still be assignable to {@link SchedulableOptimizer}.
  */
 export interface SchedulerParamGroup {
+  /** The group's learning rate, which the scheduler writes. */
   lr: number;
+  /** `[beta1, beta2]`; OneCycleLR replaces it to cycle `beta1`. */
   betas: readonly [number, number];
 }
 
@@ -24,8 +28,9 @@ export interface SchedulableOptimizer {
 /** Options every {@link LRScheduler} subclass accepts. */
 export interface LRSchedulerOptions {
   /**
-   * The index of the last epoch, -1 (the default) to start the schedule. Any other value resumes:
-   * every param group must then already hold `initialLr`, as PyTorch requires.
+   * The index of the last epoch: an integer ≥ -1, default -1 to start the schedule. Any other
+   * value resumes: every param group must then already hold `initialLr`, as PyTorch requires
+   * (else RangeError `ERR_OPTION`).
    */
   lastEpoch?: number;
 }
@@ -34,7 +39,8 @@ export interface LRSchedulerOptions {
  * `_last_lr`, ...) with plain JSON values. Callables are never included. */
 export type LRSchedulerStateDict = Record<string, unknown>;
 
-/** The extra keys schedulers keep on a group, read and written untyped. */
+/** The extra keys schedulers keep on a group, read and written untyped.
+ * @internal */
 export function groupRecord(group: SchedulerParamGroup): Record<string, unknown> {
   return group as unknown as Record<string, unknown>;
 }
@@ -65,6 +71,13 @@ function checkOptimizer(optimizer: unknown, where: string): asserts optimizer is
  *
  * Most subclasses are chainable: they compute the next lr from the group's current `lr`, so
  * changes made to `lr` from outside carry through, exactly as in PyTorch.
+ *
+ * Every constructor takes the optimizer and an options object (PyTorch's keyword arguments in
+ * camelCase, with PyTorch's defaults).
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
  */
 export abstract class LRScheduler {
   readonly optimizer: SchedulableOptimizer;
@@ -111,23 +124,45 @@ export abstract class LRScheduler {
 
   /** @internal PyTorch's `_initial_step`; SequentialLR re-runs it on its first scheduler. */
   _initialStep(): void {
+    resetOptimizerSteps(this.optimizer);
     this.stepCount = 0;
     this.step();
   }
 
-  /** Advances one epoch and writes the new lr into every param group. */
+  /**
+   * Advances one epoch and writes the new lr into the param groups. A group added to the
+   * optimizer after this scheduler was built is treated as PyTorch 1.13 treats it: the chainable
+   * schedulers scale its current lr like any other group's, while the lrs computed from
+   * `baseLrs` (which has no entry for it) leave it alone.
+   *
+   * Its first call after construction emits a warning (code SIMD_ADAM_SCHEDULER_ORDER, once per
+   * optimizer) if the optimizer has not stepped since, as PyTorch warns: that order skips the
+   * schedule's first value.
+   * @throws a coded error, with nothing changed, if an lr cannot be computed (see the subclass).
+   */
   step(): void {
-    this.stepCount += 1;
-    this.lastEpoch += 1;
-    this.applyLrs(this.computeLr());
+    if (this.stepCount === 1) warnIfSchedulerFirst(this.optimizer, this.where);
+    this.#advance(this.lastEpoch + 1, () => this.computeLr());
   }
 
   /** @internal PyTorch's `step(epoch)`: jumps to `epoch` using the closed form where the class
    * has one. Only SequentialLR uses it, to restart a scheduler at its milestone. */
   _stepToEpoch(epoch: number): void {
+    if (this.stepCount === 1) warnIfSchedulerFirst(this.optimizer, this.where);
+    this.#advance(epoch, () => this.closedFormLr() ?? this.computeLr());
+  }
+
+  /** Moves to `epoch` and applies `lrs()`; if that throws, the epoch and count move back. */
+  #advance(epoch: number, lrs: () => number[]): void {
+    const [stepCount, lastEpoch] = [this.stepCount, this.lastEpoch];
     this.stepCount += 1;
     this.lastEpoch = epoch;
-    this.applyLrs(this.closedFormLr() ?? this.computeLr());
+    try {
+      this.applyLrs(lrs());
+    } catch (error) {
+      [this.stepCount, this.lastEpoch] = [stepCount, lastEpoch];
+      throw error;
+    }
   }
 
   /** The lrs last written by this scheduler, one per param group. */
@@ -143,11 +178,20 @@ export abstract class LRScheduler {
     return null;
   }
 
+  /** Writes `lrs` into the groups, pairing them as Python's `zip` does: a group beyond the end of
+   * `lrs` keeps its lr. Nothing is written unless every lr is a number. */
   protected applyLrs(lrs: readonly number[]): void {
-    this.optimizer.paramGroups.forEach((group, i) => {
-      group.lr = lrs[i]!;
-    });
-    this.lastLr = this.optimizer.paramGroups.map((group) => group.lr);
+    const groups = this.optimizer.paramGroups;
+    const n = Math.min(groups.length, lrs.length);
+    for (let i = 0; i < n; i++) {
+      const lr: unknown = lrs[i];
+      // A NaN from the schedule itself is kept, as in PyTorch: the next optimizer step refuses it.
+      if (typeof lr !== 'number') {
+        throw typeError('ERR_OPTION', `${this.where}: the lr computed for paramGroups[${i}] is ${describe(lr)}; no lr was changed`);
+      }
+    }
+    for (let i = 0; i < n; i++) groups[i]!.lr = lrs[i]!;
+    this.lastLr = groups.map((group) => group.lr);
   }
 
   /** The subclass's own state dict entries (hyperparameters and progress), PyTorch's keys. */
@@ -172,7 +216,9 @@ export abstract class LRScheduler {
 
   /** Loads a state dict from {@link LRScheduler.stateDict | stateDict()}, its JSON round trip, or a JSON dump of PyTorch's
    * `scheduler.state_dict()` for the same class. Everything is validated before anything
-   * changes; absent keys keep their current values, as in PyTorch. */
+   * changes; absent keys keep their current values, as in PyTorch.
+   * @throws `ERR_STATE_DICT` (TypeError, RangeError or SimdAdamError) naming the key, for a
+   *   value of the wrong type or range, a list of the wrong length or an unknown key. */
   loadStateDict(stateDict: LRSchedulerStateDict): void {
     this._prepareLoad(stateDict, `${this.where}.loadStateDict`)();
   }
@@ -190,7 +236,8 @@ export abstract class LRScheduler {
    * the state dict has passed. Subclasses extend it and chain the base commit. */
   protected readState(reader: StateReader): () => void {
     const groups = this.optimizer.paramGroups.length;
-    const baseLrs = reader.numbers('base_lrs', groups);
+    // Shorter when groups were added after the scheduler was built: PyTorch keeps it so.
+    const baseLrs = reader.numbers('base_lrs', groups, 1);
     const lastEpoch = reader.number('last_epoch', { integer: true, min: -1 });
     const stepCount = reader.number('_step_count', { integer: true, min: 0 });
     const lastLr = reader.numbers('_last_lr', groups);
@@ -203,3 +250,5 @@ export abstract class LRScheduler {
     };
   }
 }
+
+refusePytorchSpellings(LRScheduler, ['baseLrs', 'lastEpoch']);

@@ -1,4 +1,5 @@
 /** Cosine annealing: CosineAnnealingLR and CosineAnnealingWarmRestarts (SGDR). */
+import { refusePytorchSpellings } from '../common/members.js';
 import { rangeError } from '../common/errors.js';
 import { checkKeys, checkNumber, checkOptionsObject } from '../common/validate.js';
 import { LRScheduler, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
@@ -6,7 +7,7 @@ import { readLastEpoch, type StateReader } from './internal.js';
 
 /** Options of {@link CosineAnnealingLR}. */
 export interface CosineAnnealingLROptions extends LRSchedulerOptions {
-  /** Half-period of the cosine, in epochs: a positive number. */
+  /** Half-period of the cosine, in epochs: a number > 0. Required, no default. */
   tMax: number;
   /** The lr at the bottom of the cosine. Default 0. */
   etaMin?: number;
@@ -18,6 +19,10 @@ export interface CosineAnnealingLROptions extends LRSchedulerOptions {
  *
  * Like PyTorch it uses the recursive form, so the lr keeps following the cosine past `tMax`
  * (it rises again) and outside changes to `lr` carry through.
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
  */
 export class CosineAnnealingLR extends LRScheduler {
   tMax: number;
@@ -41,8 +46,11 @@ export class CosineAnnealingLR extends LRScheduler {
       return this.baseLrs.map((base) => etaMin + ((base - etaMin) * (1 + Math.cos((epoch * Math.PI) / tMax))) / 2);
     }
     // At the bottom of the cosine the ratio below is 0/0; PyTorch steps up by the first increment.
+    // It pairs baseLrs with the groups, so (as in PyTorch) a group added later keeps its lr here.
     if ((epoch - 1 - tMax) % (2 * tMax) === 0) {
-      return groups.map((g, i) => g.lr + ((this.baseLrs[i]! - etaMin) * (1 - Math.cos(Math.PI / tMax))) / 2);
+      return this.baseLrs
+        .slice(0, groups.length)
+        .map((base, i) => groups[i]!.lr + ((base - etaMin) * (1 - Math.cos(Math.PI / tMax))) / 2);
     }
     return groups.map(
       (g) =>
@@ -75,7 +83,7 @@ export class CosineAnnealingLR extends LRScheduler {
 
 /** Options of {@link CosineAnnealingWarmRestarts}. */
 export interface CosineAnnealingWarmRestartsOptions extends LRSchedulerOptions {
-  /** Epochs until the first restart: a positive integer. */
+  /** Epochs until the first restart: a positive integer. Required, no default. */
   t0: number;
   /** Factor by which the period grows after each restart: an integer >= 1. Default 1. */
   tMult?: number;
@@ -88,6 +96,10 @@ export interface CosineAnnealingWarmRestartsOptions extends LRSchedulerOptions {
  * follows half a cosine from its initial value to `etaMin` over `t0` epochs, then jumps back up;
  * each period is `tMult` times the previous one. Not chainable: the lr is computed from
  * `baseLrs` alone.
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
  */
 export class CosineAnnealingWarmRestarts extends LRScheduler {
   t0: number;
@@ -178,3 +190,6 @@ export class CosineAnnealingWarmRestarts extends LRScheduler {
     };
   }
 }
+
+refusePytorchSpellings(CosineAnnealingLR, ['tMax', 'etaMin']);
+refusePytorchSpellings(CosineAnnealingWarmRestarts, ['tI', 'tMult', 'etaMin', 'tCur']);

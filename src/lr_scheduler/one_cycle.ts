@@ -1,5 +1,6 @@
 /** OneCycleLR: the 1cycle policy of "Super-Convergence" (Smith & Topin), as fastai and PyTorch
  * implement it. */
+import { refusePytorchSpellings } from '../common/members.js';
 import { rangeError, typeError } from '../common/errors.js';
 import { checkBoolean, checkKeys, checkNumber, checkOptionsObject, describe } from '../common/validate.js';
 import {
@@ -14,13 +15,14 @@ import { checkChoice, perGroup, readLastEpoch, type StateReader } from './intern
 /** Options of {@link OneCycleLR}. Give either `totalSteps`, or both `epochs` and
  * `stepsPerEpoch` (then `totalSteps = epochs * stepsPerEpoch`). */
 export interface OneCycleLROptions extends LRSchedulerOptions {
-  /** Peak lr, one for all groups or one per group. */
+  /** Peak lr (≥ 0), one for all groups or one per group. Required, no default. */
   maxLr: number | readonly number[];
-  /** Number of steps in the cycle; `step()` may be called this many times. */
+  /** Number of steps in the cycle, a positive integer; `step()` may be called this many
+   * times. Default: `epochs * stepsPerEpoch`; one of the two ways is required. */
   totalSteps?: number;
-  /** Used with `stepsPerEpoch` when `totalSteps` is not given. */
+  /** A positive integer, used with `stepsPerEpoch` when `totalSteps` is not given. No default. */
   epochs?: number;
-  /** Used with `epochs` when `totalSteps` is not given. */
+  /** A positive integer, used with `epochs` when `totalSteps` is not given. No default. */
   stepsPerEpoch?: number;
   /** Fraction of the cycle spent raising the lr, in [0, 1]. Default 0.3. */
   pctStart?: number;
@@ -114,6 +116,10 @@ function annealLinear(start: number, end: number, pct: number): number {
  *
  * Construction writes `initialLr`, `maxLr` and `minLr` on every group (and `maxMomentum`,
  * `baseMomentum` when cycling momentum), replacing any `initialLr` an earlier scheduler set.
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
  */
 export class OneCycleLR extends LRScheduler {
   totalSteps: number;
@@ -236,7 +242,24 @@ export class OneCycleLR extends LRScheduler {
     super._stepToEpoch(epoch);
   }
 
+  /** Every group needs the keys the construction set: PyTorch raises a KeyError for a group added
+   * afterwards; this throws before any group changes. */
+  private checkGroupKeys(): void {
+    const keys: GroupKey[] = ['initialLr', 'maxLr', 'minLr'];
+    if (this.cycleMomentum) keys.push('maxMomentum', 'baseMomentum');
+    this.optimizer.paramGroups.forEach((group, i) => {
+      const missing = keys.filter((key) => typeof groupRecord(group)[key] !== 'number');
+      if (missing.length === 0) return;
+      throw typeError(
+        'ERR_OPTION',
+        `${this.where}: paramGroups[${i}] has no ${missing.join(', ')} (added after the scheduler was built?); OneCycleLR ` +
+          `needs ${keys.join(', ')} on every group: set them on it, or build the scheduler after adding the group`,
+      );
+    });
+  }
+
   protected computeLr(): number[] {
+    this.checkGroupKeys();
     const anneal = this.annealStrategy === 'cos' ? annealCos : annealLinear;
     const stepNum = this.lastEpoch;
     const last = this.phases.length - 1;
@@ -330,3 +353,5 @@ function readPhases(raw: unknown, where: string): Phase[] | undefined {
     };
   });
 }
+
+refusePytorchSpellings(OneCycleLR, ['totalSteps', 'annealStrategy', 'cycleMomentum']);

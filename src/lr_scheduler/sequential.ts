@@ -8,13 +8,15 @@ import {
   type SchedulableOptimizer,
 } from './base.js';
 import { bisectRight, readLastEpoch, type StateReader } from './internal.js';
+import { ChainedScheduler } from './chained.js';
 
 /** Options of {@link SequentialLR}. */
 export interface SequentialLROptions extends LRSchedulerOptions {
-  /** The schedulers to run one after another, all built on the same optimizer. */
+  /** The schedulers to run one after another, all built on the same optimizer (not
+   * ReduceLROnPlateau). Required, no default. */
   schedulers: readonly LRScheduler[];
   /** The epochs at which each following scheduler takes over: strictly increasing positive
-   * integers, one fewer than `schedulers`. */
+   * integers, one fewer than `schedulers`. Required, no default. */
   milestones: readonly number[];
 }
 
@@ -25,6 +27,10 @@ export interface SequentialLROptions extends LRSchedulerOptions {
  *
  * Build the schedulers first, then this: construction resets every group's lr to `initialLr`
  * and redoes only the first scheduler's initial step, undoing what the others did.
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
  */
 export class SequentialLR extends LRScheduler {
   private readonly schedulers: LRScheduler[];
@@ -42,8 +48,11 @@ export class SequentialLR extends LRScheduler {
     schedulers.forEach((s, i) => {
       // ReduceLROnPlateau needs a metric and a nested SequentialLR cannot restart at epoch 0:
       // PyTorch fails on both only when the milestone is reached.
-      if (!(s instanceof LRScheduler) || s instanceof SequentialLR) {
-        throw typeError('ERR_OPTION', `${where}: schedulers[${i}] must be an epoch scheduler such as LinearLR (not SequentialLR or ReduceLROnPlateau), got ${describe(s)}`);
+      if (!(s instanceof LRScheduler) || s instanceof SequentialLR || s instanceof ChainedScheduler) {
+        throw typeError(
+          'ERR_OPTION',
+          `${where}: schedulers[${i}] must be an epoch scheduler such as LinearLR (not SequentialLR, ChainedScheduler or ReduceLROnPlateau), got ${describe(s)}`,
+        );
       }
       if (s.optimizer !== optimizer) {
         throw rangeError('ERR_OPTION', `${where}: schedulers[${i}] was built on a different optimizer than the one passed to SequentialLR`);

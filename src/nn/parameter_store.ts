@@ -7,15 +7,29 @@
 import { rangeError, SimdAdamError, typeError } from '../common/errors.js';
 import { addon } from '../native/addon.js';
 import { Parameter } from './parameter.js';
-import { checkKeys, checkOptionsObject, describe } from '../common/validate.js';
+import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
+import { lockFields, refusePytorchSpellings } from '../common/members.js';
 
-/** One parameter of a store. */
+/** Options of {@link ParameterStore.attachGrads}. */
+export interface AttachGradsOptions {
+  /** `true` (the default): fill the attached views with zeros first, for a backward that adds
+   * into the grads (`grad[i] += …`, as autograd accumulates). `false`: leave them as they are,
+   * for a backward that overwrites every element (it saves one pass over the grads). */
+  zero?: boolean;
+}
+
+/** One parameter of a {@link ParameterStore}. */
 export interface ParameterSpec {
-  /** Defaults to the parameter's index in the store, as a string. */
+  /** Unique within the store. Default: the parameter's index in the store, as a string
+   * (`'0'`, `'1'`, ...). A name used twice: SimdAdamError `ERR_DUPLICATE_PARAM`. */
   name?: string;
+  /** Dimensions, each an integer ≥ 0. Required, no default: missing or not an array is a
+   * TypeError, a bad dimension a RangeError (`ERR_SHAPE`). */
   shape: readonly number[];
+  /** Default true; false freezes the parameter, as {@link Parameter.requiresGrad}. */
   requiresGrad?: boolean;
-  /** Initial values (copied); zeros if absent. */
+  /** Initial values, copied; exactly as many as `shape` holds (else RangeError `ERR_SHAPE`).
+   * Default: zeros. */
   init?: ArrayLike<number>;
 }
 
@@ -29,11 +43,21 @@ function alignedFloats(length: number): Float32Array {
   return new Float32Array(buffer, ((LINE_FLOATS - misaligned) % LINE_FLOATS) * Float32Array.BYTES_PER_ELEMENT, length);
 }
 
+/**
+ * A whole model in two buffers: every parameter's values contiguous in `data`, every gradient in
+ * `grads`, both starting on a 64-byte boundary, so that a step runs over the model as one kernel
+ * segment. `new ParameterStore(specs)` takes the parameters in order ({@link ParameterSpec}).
+ *
+ * @throws TypeError `ERR_PARAM_GROUP` if `specs` is not an iterable; TypeError `ERR_OPTION`
+ *   for an unknown key in a spec; TypeError / RangeError `ERR_SHAPE` for a bad shape or `init`;
+ *   SimdAdamError `ERR_DUPLICATE_PARAM` for a name used twice.
+ */
 export class ParameterStore {
   /** Every parameter's values, in order: `params[i].data` is a view of it. */
   readonly data: Float32Array;
-  /** Every parameter's gradient, in order, in a buffer of its own. */
+  /** Every parameter's gradient, in order, in a buffer of its own: what your backward pass writes. */
   readonly grads: Float32Array;
+  /** The parameters, in the order of the specs: pass them to an optimizer. */
   readonly params: readonly Parameter[];
   readonly #gradViews: readonly Float32Array[];
   readonly #byName = new Map<string, Parameter>();
@@ -75,6 +99,11 @@ export class ParameterStore {
     }
     this.params = Object.freeze(params);
     this.#gradViews = Object.freeze(gradViews);
+    lockFields(this, 'ParameterStore', {
+      data: 'copy values in with store.data.set(values)',
+      grads: 'write into it, or copy values in with store.grads.set(values)',
+      params: 'a store holds the parameters it was built with',
+    });
   }
 
   /** The parameter of that name, or undefined. */
@@ -82,20 +111,52 @@ export class ParameterStore {
     return this.#byName.get(name);
   }
 
-  /** The store's grad view for `param` (the same array every time). */
+  /** The store's grad view for `param` (the same array every time).
+   * @throws TypeError `ERR_PARAM_TYPE` if `param` is not one of this store's parameters. */
   gradOf(param: Parameter): Float32Array {
     const i = this.params.indexOf(param);
     if (i < 0) throw typeError('ERR_PARAM_TYPE', `ParameterStore.gradOf(): ${param?.label ?? describe(param)} is not in this store`);
     return this.#gradViews[i]!;
   }
 
-  /** Sets every trainable parameter's grad to its view of `grads` (after zeroGrad(), say). The
-   * views are the same arrays each time, so the optimizer's cached plan still holds. */
-  attachGrads(): void {
+  /**
+   * Sets every trainable parameter's grad to its view of `grads` (after zeroGrad(), say), and by
+   * default zero-fills those views first. The views are the same arrays every time, so without
+   * the fill a backward that accumulates (`grad[i] += …`) would see last step's gradient added
+   * in: PyTorch's zero_grad() followed by a backward starts every grad from zero, and so does
+   * this. Pass `{ zero: false }` when the backward overwrites every element. The optimizer's
+   * cached step plan still holds either way. Frozen parameters' views are neither attached nor
+   * zeroed.
+   * @throws TypeError (code ERR_OPTION) for an unknown option or a non-boolean `zero`.
+   */
+  attachGrads(options?: AttachGradsOptions): void {
+    const where = 'ParameterStore.attachGrads()';
+    const opts = checkOptionsObject(options, where);
+    checkKeys(opts, ['zero'], where);
+    const zero = opts.zero === undefined ? true : checkBoolean(opts.zero, 'zero', where);
     const params = this.params, views = this.#gradViews;
+    // Consecutive trainable views are contiguous in `grads`: one fill per run of them.
+    let runStart = -1, runEnd = 0;
     for (let i = 0; i < params.length; i++) {
       const p = params[i]!;
-      if (p.requiresGrad) p.grad = views[i]!;
+      if (!p.requiresGrad) continue;
+      const view = views[i]!;
+      p.grad = view;
+      if (!zero) continue;
+      const start = view.byteOffset, end = start + view.byteLength;
+      if (runStart < 0 || start !== runEnd) {
+        if (runStart >= 0) this.#zeroBytes(runStart, runEnd);
+        runStart = start;
+      }
+      runEnd = end;
     }
+    if (zero && runStart >= 0) this.#zeroBytes(runStart, runEnd);
+  }
+
+  #zeroBytes(start: number, end: number): void {
+    const first = (start - this.grads.byteOffset) / Float32Array.BYTES_PER_ELEMENT;
+    this.grads.fill(0, first, first + (end - start) / Float32Array.BYTES_PER_ELEMENT);
   }
 }
+
+refusePytorchSpellings(ParameterStore);

@@ -27,6 +27,8 @@ import {
 import { checkState, exportAdamState, importAdamState, type AdamStateDictEntry } from './adam_state_dict.js';
 import { zeroDividesReference, zeroGradReason, type ExplainEntry } from './explain.js';
 import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
+import { checkClosure } from './param_groups.js';
+import { lockFields, refusePytorchSpellings } from '../common/members.js';
 
 export type { AdamState } from '../engine/adam_state.js';
 export type { AdamHyperparameters, AdamOptions, AdamWOptions, NonFiniteMode, OptimizerOptions } from './adam_options.js';
@@ -40,6 +42,16 @@ export type AdamParamGroup = ParamGroup<AdamHyperparameters>;
 /**
  * Adam (Kingma & Ba), with PyTorch's semantics and numerics: coupled weight decay
  * (g += wd·p), optional amsgrad and maximize, bias-corrected steps computed per parameter.
+ *
+ * `new Adam(params, options?)`: `params` is an iterable of Parameters or of param groups
+ * `{ params, ...hyperparameters }`; `options` holds the defaults of every group
+ * ({@link AdamHyperparameters}) and the {@link OptimizerOptions}.
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an unknown option or a value out of range.
+ * @throws TypeError `ERR_PARAM_TYPE` for a params entry that is not a Parameter,
+ *   `ERR_PARAM_GROUP` for params in a form the optimizer cannot use.
+ * @throws SimdAdamError `ERR_EMPTY_PARAMS` (no parameters, or an empty group),
+ *   `ERR_DUPLICATE_PARAM` (a parameter twice), `ERR_PARAM_ALIAS` (two parameters sharing memory).
  *
  * ```ts
  * const opt = new Adam([w, b], { lr: 1e-3 });
@@ -71,9 +83,11 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     }
     this.nonFinite = nonFinite as NonFiniteMode;
     this.warnOnZeroGrad = checkBoolean(warnOnZeroGrad, 'warnOnZeroGrad', where);
+    const fixed = 'it is fixed at construction (an option of the constructor)';
+    lockFields(this, (new.target as typeof Adam).algorithm.name, { nonFinite: fixed, warnOnZeroGrad: fixed });
   }
 
-  /** Steps that nonFinite: 'skip' refused because a gradient held NaN or ±Inf. */
+  /** Steps that `nonFinite: 'skip'` refused because a gradient held NaN or ±Inf; starts at 0. */
   get skippedSteps(): number {
     return this.#skippedSteps;
   }
@@ -88,14 +102,32 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * wrong, nothing is modified. All groups run in one native crossing; large steps are spread
    * over the native thread pool (see setNumThreads). Step pre hooks run first, post hooks after
    * a step that returned normally (one the non-finite guard skipped included).
+   *
+   * `closure`, as in PyTorch, re-evaluates the model (zeroGrad, forward, backward) and returns the
+   * loss: it is called after the pre hooks, before anything is validated, and step() returns
+   * what it returned (undefined without a closure).
+   * @throws TypeError (code ERR_OPTION) if closure is given and is not a function.
+   * @throws SimdAdamError `ERR_BUSY` while a stepAsync() of this optimizer is in flight.
+   * @throws TypeError / RangeError `ERR_OPTION` for a group hyperparameter out of range.
+   * @throws TypeError `ERR_GRAD_TYPE` (a grad neither a Float32Array nor null); RangeError
+   *   `ERR_GRAD_LENGTH` (a grad whose length differs from its parameter's).
+   * @throws SimdAdamError `ERR_GRAD_ALIAS` (a grad sharing memory with what the step writes),
+   *   `ERR_DETACHED` (a parameter's buffer was transferred), `ERR_STATE` (corrupted state),
+   *   `ERR_AMSGRAD_STATE` (amsgrad switched on a group with state), `ERR_NON_FINITE` (with
+   *   `nonFinite: 'throw'`). In every case nothing was changed.
    */
-  override step(): void {
+  override step<R = undefined>(closure?: () => R): R {
     const where = 'step()';
     this.assertIdle(where);
+    checkClosure(closure, where);
     this.runStepPreHooks();
+    const loss = closure === undefined ? (undefined as R) : closure();
+    // The closure may have started a stepAsync() of this optimizer.
+    this.assertIdle(where);
     const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.run(h, pre)));
     this.#finish(where, plan, hypers, result);
     this.runStepPostHooks();
+    return loss;
   }
 
   /**
@@ -106,11 +138,21 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * Every buffer is held against garbage collection until the update ends; do not transfer or
    * write the parameters, grads or state meanwhile: Node-API cannot prevent it. With
    * nonFinite 'skip' or 'throw', the read-only check of the grads runs before this returns.
+   *
+   * `closure` works as in step(), and may be async: it is awaited (the optimizer is not busy
+   * meanwhile, so it may call zeroGrad()), then the step is validated and started, and the
+   * promise resolves to what the closure returned.
+   * @throws TypeError (code ERR_OPTION) if closure is given and is not a function.
+   * @throws Otherwise rejects with the errors of {@link Adam.step}, and changes nothing then.
    */
-  async stepAsync(): Promise<void> {
+  async stepAsync<R = undefined>(closure?: () => R): Promise<Awaited<R>> {
     const where = 'stepAsync()';
     this.assertIdle(where);
+    checkClosure(closure, where);
     this.runStepPreHooks();
+    // Without a closure nothing is awaited here, so validation still happens before this returns.
+    const loss = closure === undefined ? undefined : await closure();
+    if (closure !== undefined) this.assertIdle(where);
     const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.runAsync(h, pre)));
     const release = this.markBusy(where);
     const end = beginAsyncStep();
@@ -123,6 +165,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     }
     this.#finish(where, plan, hypers, outcome);
     this.runStepPostHooks();
+    return loss as Awaited<R>;
   }
 
   /** The pre-pass this optimizer's options ask for, if any (src/engine/step_plan.ts). */
@@ -217,6 +260,9 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * `{ param, name, group, action, reason }` (see {@link ExplainReason}). It validates exactly
    * as step() does and throws the same errors. Whether a grad (and, for those, the parameter and
    * its exp_avg) is all zero is decided by one native pass over every parameter.
+   *
+   * @throws The errors of {@link Adam.step} but `ERR_NON_FINITE` (explain() reads no values
+   *   beyond all-zero tests).
    */
   explain(): ExplainEntry[] {
     const where = 'explain()';
@@ -249,8 +295,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     return zeroGradReason(hyper, { paramAllZero, expAvgAllZero, zeroDivides });
   }
 
-  protected override exportState(state: AdamState, param: Parameter): AdamStateDictEntry {
-    return exportAdamState(state, param);
+  protected override exportState(state: AdamState, param: Parameter, where: string): AdamStateDictEntry {
+    return exportAdamState(state, param, where);
   }
 
   protected override importState(entries: readonly LoadedEntry[]): Map<Parameter, AdamState> {
@@ -278,7 +324,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
 }
 
 /** Adam with decoupled weight decay (Loshchilov & Hutter): p *= 1 − lr·wd before the update.
- * Default weightDecay is 1e-2, as in PyTorch. */
+ * Default weightDecay is 1e-2, as in PyTorch; every other option, default and error is
+ * {@link Adam}'s, and `decoupledWeightDecay` is not accepted (`ERR_OPTION`). */
 export class AdamW extends Adam {
   protected static override readonly algorithm: Algorithm<AdamHyperparameters> = ADAMW;
 
@@ -287,3 +334,4 @@ export class AdamW extends Adam {
   }
 }
 
+refusePytorchSpellings(Adam, ['nonFinite', 'warnOnZeroGrad']);
