@@ -2,8 +2,9 @@
  * `npm run bench`: ns/element and GB/s of simd-adam per backend and thread count, against a
  * plain JS loop, tfjs (cpu, wasm) and the memory roofline, on single tensors of 4K-16M floats
  * and on many tensors in separate buffers and in one buffer. Then the issue's targets, each as
- * a ratio of interleaved medians. Writes bench/results/latest.json, latest.svg, latest.html
- * (self-contained) and latest.md, over the previous run's: git keeps the history.
+ * a ratio of interleaved medians, and simd-adam/tfjs against tf.train.adam (bench/tfjs.ts).
+ * Writes bench/results/latest.json, latest.svg, latest.html (self-contained) and latest.md,
+ * over the previous run's: git keeps the history.
  *
  * Then the training loops (bench/loops.ts): fresh grad arrays every step, zeroGrad(), attachGrads(),
  * beside the cached loop and PyTorch where it is installed.
@@ -23,6 +24,7 @@ import { availableBackends, backend, numThreads, setBackend, setNumThreads, type
 import { htmlPage, svgChart } from './chart.js';
 import { layoutPlan, separate, stored, type Model } from './models.js';
 import { plainJsStep, tfjsStep } from './peers.js';
+import { tfjsTargets } from './tfjs.js';
 import { htmlTable, markdownTable, type ResultRow } from './report.js';
 import { median, probe, probeArrays, repsFor } from './roofline.js';
 import { probes } from './probe_addon.js';
@@ -240,6 +242,7 @@ async function main(): Promise<void> {
     await tfjsSuites();
   }
   const goals = loopsOnly ? [] : await targets();
+  if (!loopsOnly) goals.push(...(await tfjsTargets(quick)));
   const loops = await loopSuites(quick);
   goals.push(...loops.targets);
   const loadAfter = loadavg();
