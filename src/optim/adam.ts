@@ -24,11 +24,12 @@ import {
   type NonFiniteMode,
   type OptimizerOptions,
 } from './adam_options.js';
-import { checkState, exportAdamState, importAdamState, type AdamStateDictEntry } from './adam_state_dict.js';
+import { checkState, exportAdamState, importAdamState, liveAdamState, type AdamStateDictEntry } from './adam_state_dict.js';
 import { zeroDividesReference, zeroGradReason, type ExplainEntry } from './explain.js';
 import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
 import { checkClosure } from './param_groups.js';
 import { lockFields, refusePytorchSpellings } from '../common/members.js';
+import { collectStateDict, type LiveStateDict } from './state_dict.js';
 
 export type { AdamState } from '../engine/adam_state.js';
 export type { AdamHyperparameters, AdamOptions, AdamWOptions, NonFiniteMode, OptimizerOptions } from './adam_options.js';
@@ -297,6 +298,19 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
 
   protected override exportState(state: AdamState, param: Parameter, where: string): AdamStateDictEntry {
     return exportAdamState(state, param, where);
+  }
+
+  /**
+   * @internal For writeStateDict(path, optimizer), which streams the state without copying it:
+   * stateDict()'s groups, and each stepped parameter's state as views of this optimizer's storage
+   * (they hold still while beginExclusiveUse() holds it). Undefined when a state dict hook is
+   * registered: the hooks need what stateDict() builds.
+   * @throws SimdAdamError ERR_BUSY during a stepAsync(); ERR_STATE for a bad step or detached state.
+   */
+  liveStateDict(): LiveStateDict | undefined {
+    this.assertIdle('liveStateDict()');
+    if (this.hasStateDictHooks) return undefined;
+    return collectStateDict(this.paramGroups, this.stateMap, (entry, param, id) => liveAdamState(entry, param, `writeStateDict(): state[${id}] (${param.label})`));
   }
 
   protected override importState(entries: readonly LoadedEntry[]): Map<Parameter, AdamState> {
