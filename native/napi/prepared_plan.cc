@@ -75,7 +75,9 @@ napi_value prepare_plan(napi_env env, napi_value buffers, napi_value table, cons
   plan->spans = spans;
   plan->table.assign(rows, rows + length);
   plan->rows = length / PLAN_SEGMENT_STRIDE;
-  static const int FIXED_COLUMNS[] = {PLAN_PARAM_BUFFER, PLAN_EXP_AVG_BUFFER, PLAN_EXP_AVG_SQ_BUFFER, PLAN_MAX_EXP_AVG_SQ_BUFFER};
+  static const int FIXED_COLUMNS[] = {PLAN_PARAM_BUFFER,           PLAN_EXP_AVG_BUFFER,          PLAN_EXP_AVG_SQ_BUFFER,
+                                      PLAN_MAX_EXP_AVG_SQ_BUFFER,  PLAN_EXP_AVG_SCALE_BUFFER,    PLAN_EXP_AVG_SQ_SCALE_BUFFER,
+                                      PLAN_MAX_EXP_AVG_SQ_SCALE_BUFFER};
   double most = 0;
   for (size_t k = 0; k < plan->rows; ++k)
     for (int column : FIXED_COLUMNS)

@@ -9,7 +9,7 @@ struct async_step {
   napi_deferred deferred = nullptr;
   napi_ref keep_alive = nullptr;
   prepared_plan *plan = nullptr;
-  adam_step_f32_fn kernel = nullptr;
+  const step_kernels *kernel = nullptr;
 };
 
 /* On a libuv worker: no Node-API here, only the plan's raw pointers. */
@@ -48,7 +48,7 @@ void complete(napi_env env, napi_status status, void *data) {
 
 }  // namespace
 
-napi_value start_step_async(napi_env env, napi_value plan_value, prepared_plan *plan, adam_step_f32_fn kernel,
+napi_value start_step_async(napi_env env, napi_value plan_value, prepared_plan *plan, const step_kernels *kernel,
                             const char **error) {
   async_step *job = new async_step();
   job->plan = plan;

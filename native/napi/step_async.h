@@ -11,7 +11,7 @@
 /* `plan` must be refreshed and have its scalars applied. Holds a strong reference to
  * `plan_value` (and through it every buffer) until the promise settles. Returns the promise, or
  * NULL with *error set. */
-napi_value start_step_async(napi_env env, napi_value plan_value, prepared_plan *plan, adam_step_f32_fn kernel,
+napi_value start_step_async(napi_env env, napi_value plan_value, prepared_plan *plan, const step_kernels *kernel,
                             const char **error);
 
 #endif

@@ -12,12 +12,28 @@ import type { AdamState } from './adam_state.js';
 import { isJsBackend } from '../native/backend.js';
 import { addon, type NativePlan, type Stop } from '../native/addon.js';
 import { parameterAssignments, type Parameter } from '../nn/parameter.js';
-import { guardArguments, guardOutcome, prePassReference, CLEAN_OUTCOME, TableWriter, writeGradColumn, writeScalars, type PrePass, type Segment, type StepOutcome } from './segment_table.js';
+import {
+  completeZeroReport,
+  reducedExpAvgZero,
+  guardArguments,
+  guardOutcome,
+  prePassReference,
+  CLEAN_OUTCOME,
+  stepReference,
+  TableWriter,
+  writeGradColumn,
+  writeScalars,
+  type PrePass,
+  type Segment,
+  type StepOutcome,
+} from './segment_table.js';
+import { momentViews, type Moment } from './lowbit_state.js';
+import { Q8_BLOCK } from '../reference/adam_lowbit.js';
 import { GradColumn } from './grad_column.js';
 
 export type { PrePass, StepOutcome } from './segment_table.js';
 
-import { adamScalars, adamStepReference, type AdamHyper } from '../reference/adam.js';
+import { adamScalars, type AdamHyper } from '../reference/adam.js';
 import { stepSlot, type StepCounts } from './step_counts.js';
 
 /** A parameter about to be updated, where it sits, and its state if it has any yet. */
@@ -73,14 +89,22 @@ interface Row {
   step: number;
 }
 
-/** A run of views with the same length; adjacent when each continues the other in memory. */
-function adjacent(a: Float32Array | null, b: Float32Array | null): boolean {
+/** A run of views with the same length; adjacent when each continues the other in memory.
+ * 8-bit moments never join: a segment must start a block of its own tensor. */
+function adjacent(a: Moment | null, b: Moment | null): boolean {
   if (a === null || b === null) return a === b;
+  if (!ArrayBuffer.isView(a) || !ArrayBuffer.isView(b) || a.constructor !== b.constructor) return false;
   return a.buffer === b.buffer && a.byteOffset + a.byteLength === b.byteOffset;
 }
 
-function span(first: Float32Array, length: number): Float32Array {
-  return new Float32Array(first.buffer, first.byteOffset, length);
+function span<T extends Float32Array | Uint16Array>(first: T, length: number): T {
+  return new (first.constructor as new (b: ArrayBufferLike, o: number, n: number) => T)(first.buffer, first.byteOffset, length);
+}
+
+/** Elements [start, end) of a moment; for 8-bit, start begins a block. */
+function cutMoment(m: Moment, start: number, end: number): Moment {
+  if (m instanceof Float32Array || m instanceof Uint16Array) return m.subarray(start, end);
+  return { codes: m.codes.subarray(start, end), scale: m.scale.subarray(start / Q8_BLOCK, Math.ceil(end / Q8_BLOCK)) };
 }
 
 /** The js backend on the event loop keeps it live by yielding every this many elements. */
@@ -101,6 +125,8 @@ export class StepPlan {
   readonly #foreign: UncountedState[];
   readonly #rows: Row[];
   readonly #amsgrad: boolean[];
+  /** Per group, the stateDtype and min8bitSize the plan's state was checked against. */
+  readonly #formats: Array<[AdamHyper['stateDtype'], AdamHyper['min8bitSize']]>;
   readonly #fresh: Array<[Parameter, AdamState]>;
   readonly #segments: SegmentViews[];
   /** Every parameter this plan steps, in order; segment k is updates[k] when not coalesced. */
@@ -126,6 +152,7 @@ export class StepPlan {
     rowOf: number[],
     rows: Row[],
     amsgrad: boolean[],
+    formats: Array<[AdamHyper['stateDtype'], AdamHyper['min8bitSize']]>,
     fresh: Array<[Parameter, AdamState]>,
     segments: SegmentViews[],
     segmentRows: readonly number[],
@@ -141,6 +168,7 @@ export class StepPlan {
     ({ counted: this.#counted, foreign: this.#foreign } = countedStates(states, rowOf));
     this.#rows = rows;
     this.#amsgrad = amsgrad;
+    this.#formats = formats;
     this.#fresh = fresh;
     this.#segments = segments;
     this.#segmentRows = segmentRows;
@@ -204,9 +232,9 @@ export class StepPlan {
           open = {
             param: span(open!.param, n),
             grad: span(open!.grad, n),
-            expAvg: span(open!.expAvg, n),
-            expAvgSq: span(open!.expAvgSq, n),
-            maxExpAvgSq: open!.maxExpAvgSq && span(open!.maxExpAvgSq, n),
+            expAvg: span(open!.expAvg as Float32Array | Uint16Array, n),
+            expAvgSq: span(open!.expAvgSq as Float32Array | Uint16Array, n),
+            maxExpAvgSq: open!.maxExpAvgSq && span(open!.maxExpAvgSq as Float32Array | Uint16Array, n),
           };
           segments[segments.length - 1] = open;
         } else {
@@ -221,18 +249,17 @@ export class StepPlan {
     });
     const writer = new TableWriter(segments.length);
     segments.forEach((s, k) => writer.fixedRow(k, s.param.length, segmentRows[k]!, s));
-    const written = function* (): Iterable<Float32Array> {
+    const written = function* (): Iterable<ArrayBufferView> {
       for (const { updates } of validated) for (const w of updates) yield w.param.data;
       for (const state of liveStates()) {
-        yield state.expAvg;
-        yield state.expAvgSq;
-        if (state.maxExpAvgSq) yield state.maxExpAvgSq;
+        for (const moment of [state.expAvg, state.expAvgSq, state.maxExpAvgSq]) if (moment) yield* momentViews(moment);
       }
     };
     const column = new GradColumn(grads, Int32Array.from(segmentOf), segments.length, writer.buffers.length, written);
     const amsgrad = validated.map((g) => g.hyper.amsgrad);
+    const formats = validated.map((g): [AdamHyper['stateDtype'], AdamHyper['min8bitSize']] => [g.hyper.stateDtype, g.hyper.min8bitSize]);
     const updates = validated.flatMap((g) => g.updates);
-    return new StepPlan(groups, expected, column, states, rowIndex, rows, amsgrad, fresh, segments, segmentRows, segments.length > 0 ? writer : null, updates);
+    return new StepPlan(groups, expected, column, states, rowIndex, rows, amsgrad, formats, fresh, segments, segmentRows, segments.length > 0 ? writer : null, updates);
   }
 
   /** The number of kernel segments (coalesced runs). */
@@ -245,7 +272,10 @@ export class StepPlan {
    * was assigned a grad or requiresGrad since they last matched; reads every buffer's byteLength. */
   matches(groups: StepPlan['groups'], hypers: readonly AdamHyper[], stateVersion: number): boolean {
     if (this.#broken || groups !== this.groups || stateVersion !== this.stateVersion) return false;
-    for (let g = 0; g < hypers.length; g++) if (hypers[g]!.amsgrad !== this.#amsgrad[g]) return false;
+    for (let g = 0; g < hypers.length; g++) {
+      const h = hypers[g]!;
+      if (h.amsgrad !== this.#amsgrad[g] || h.stateDtype !== this.#formats[g]![0] || h.min8bitSize !== this.#formats[g]![1]) return false;
+    }
     const assignments = parameterAssignments();
     if (assignments !== this.#assignments) {
       const params = this.#params, updateOf = this.#updateOf, column = this.#grads, current = column.grads;
@@ -323,7 +353,7 @@ export class StepPlan {
       const outcome = prePass ? prePassReference(this.#views(), prePass) : CLEAN_OUTCOME;
       if (outcome.stopped) return outcome;
       const scalars = this.#jsScalars(hypers);
-      this.#views().forEach((s, k) => adamStepReference(s.param, s.grad, s.expAvg, s.expAvgSq, s.maxExpAvgSq, scalars[this.#segmentRows[k]!]!));
+      this.#views().forEach((s, k) => stepReference({ ...s, scalars: scalars[this.#segmentRows[k]!]! }));
       return outcome;
     }
     this.#fillScalars(hypers);
@@ -335,6 +365,7 @@ export class StepPlan {
       return CLEAN_OUTCOME;
     }
     const { flags, zeroReport } = guardArguments(prePass, this.#segments.length);
+    const reducedZero = prePass.zeroScan ? reducedExpAvgZero(this.#views()) : null;
     let stop: readonly [number, number] | null | undefined;
     if (!unprepared) stop = addon.run(this.#native!, this.#scalars, true, flags, zeroReport);
     else {
@@ -342,6 +373,7 @@ export class StepPlan {
       this.#prepared(native);
       stop = stopped;
     }
+    if (!stop) completeZeroReport(zeroReport, reducedZero);
     return guardOutcome(stop, zeroReport);
   }
 
@@ -357,6 +389,7 @@ export class StepPlan {
     }
     this.#fillScalars(hypers);
     const guard = prePass && guardArguments(prePass, this.#segments.length);
+    const reducedZero = prePass?.zeroScan ? reducedExpAvgZero(this.#views()) : null;
     let started: Promise<void> | Stop;
     const unprepared = this.#toPrepare();
     if (!unprepared) {
@@ -368,6 +401,7 @@ export class StepPlan {
       this.#prepared(native);
     }
     if (Array.isArray(started)) return Promise.resolve(guardOutcome(started, guard!.zeroReport));
+    if (guard) completeZeroReport(guard.zeroReport, reducedZero);
     return started.then(() => (guard ? guardOutcome(null, guard.zeroReport) : CLEAN_OUTCOME));
   }
 
@@ -381,7 +415,8 @@ export class StepPlan {
       for (let start = 0; start < s.param.length || start === 0; start += JS_SLICE) {
         const end = Math.min(s.param.length, start + JS_SLICE);
         const cut = (a: Float32Array) => a.subarray(start, end);
-        adamStepReference(cut(s.param), cut(s.grad), cut(s.expAvg), cut(s.expAvgSq), s.maxExpAvgSq && cut(s.maxExpAvgSq), sc);
+        const moment = (m: Moment) => cutMoment(m, start, end);
+        stepReference({ param: cut(s.param), grad: cut(s.grad), expAvg: moment(s.expAvg), expAvgSq: moment(s.expAvgSq), maxExpAvgSq: s.maxExpAvgSq && moment(s.maxExpAvgSq), scalars: sc });
         done += end - start;
         if (done >= JS_SLICE) {
           done = 0;
