@@ -91,6 +91,25 @@ describe('fresh grad arrays every step', () => {
     twin.expectSame(opt, params);
   });
 
+  it('keep the plan with bfloat16 and 8-bit state too, stepping bit for bit as from scratch', () => {
+    for (const stateDtype of ['bfloat16', '8bit'] as const) {
+      const params = separateParams(12);
+      const options = { stateDtype, min8bitSize: 1 };
+      const opt = new Adam(params, options);
+      const twin = fromScratch(params, options);
+      const w = watch();
+      for (let s = 0; s < 5; s++) {
+        const grads = gradSet(60 + s);
+        params.forEach((p, i) => (p.grad = grads[i]!));
+        opt.step();
+        twin.step(grads);
+      }
+      expect([w.rebuilds(), w.refreshes()]).toEqual([1, 4]);
+      params.forEach((p, i) => expect(firstBitDifference(p.data, twin.twins[i]!.data), stateDtype).toBeNull());
+      vi.restoreAllMocks();
+    }
+  });
+
   it('keep the plan through many brand-new arrays (the buffer registry starts over) and stay exact', () => {
     const params = separateParams(2);
     const opt = new Adam(params, { amsgrad: true });

@@ -211,7 +211,9 @@ const char *refresh_grads(napi_env env, prepared_plan *plan, size_t keep, napi_v
       plan->resolved = false;
       return "refreshGrads: a grad does not fit its buffer (detached?)";
     }
-    seg.tensor.grad = reinterpret_cast<const float *>(spans[i].data) + start;
+    const float *grad = reinterpret_cast<const float *>(spans[i].data) + start;
+    seg.tensor.grad = grad; /* each state format's kernel takes the grad from its own tensor */
+    seg.bf16.grad = seg.q8.grad = grad;
   }
   return nullptr;
 }
