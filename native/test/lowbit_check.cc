@@ -23,19 +23,6 @@ bool nan16(uint16_t b) { return (b & 0x7fffu) > 0x7f80u; }
 bool same32(uint32_t a, uint32_t b) { return a == b || (nan32(a) && nan32(b)); }
 bool same16(uint16_t a, uint16_t b) { return a == b || (nan16(a) && nan16(b)); }
 
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull) {}
-  uint64_t next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545f4914f6cdd1dull;
-  }
-  uint32_t below(uint32_t n) { return (uint32_t)((next() >> 32) % n); }
-  double unit() { return (double)(next() >> 11) * (1.0 / 9007199254740992.0); }
-};
-
 const uint32_t kSpecials[] = {0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00000u, 0xffc12345u,
                               0x7f800001u, 0x7f7fffffu, 0x60ad78ecu, 0x1e3ce508u, 0x00800000u, 0x00000001u,
                               0x807fffffu, 0x000116c2u, 0x3f800000u, 0x7f7f8000u, 0x3f808000u, 0x3f818000u};
