@@ -7,7 +7,7 @@
  *   3. code = torchao's nearest code of y = x / scale (a float32 divide), found as the number
  *      of the map's precomputed thresholds at or below y (qmaps.h): eight compares of a binary
  *      search and no rounding step. A NaN y compares false everywhere and gets code 0. Table
- *      lookups are the op structs' `lookup` (register permutes on x86: gathers are microcoded).
+ *      lookups are the op structs' `lookup` (register permutes, or a gather where it measured faster).
  * Memory is touched once: the scratch never leaves L1. */
 #ifndef SIMD_ADAM_ADAM_Q8_BODY_H
 #define SIMD_ADAM_ADAM_Q8_BODY_H
@@ -93,7 +93,7 @@ constexpr int log2_of(int x) { return x <= 1 ? 0 : 1 + log2_of(x / 2); }
 template <class O, int B>
 inline void search_level(const float *levels, typename O::V y, typename O::VI &c) {
   constexpr int N = 128 / B;
-  const typename O::V pivot = O::template lookup<N>(levels + (N - 1), O::template srli<log2_of(2 * B)>(c));
+  const typename O::V pivot = O::template lookup<N>(levels + N, O::template srli<log2_of(2 * B)>(c));
   c = O::add_if(c, O::ge(y, pivot), O::set1_i(B));
 }
 

@@ -203,7 +203,7 @@ uint32_t torchao_code(const float *qmap, float y) {
 uint32_t threshold_code(const float *levels, float y) {
   uint32_t c = 0;
   for (uint32_t b = 128; b >= 1; b /= 2)
-    if (y >= levels[128 / b - 1 + c / (2 * b)]) c += b;
+    if (y >= levels[128 / b + c / (2 * b)]) c += b;
   return c;
 }
 
@@ -212,7 +212,7 @@ uint32_t threshold_code(const float *levels, float y) {
  * just below and above it (and at the ends and NaN). */
 void check_thresholds(const char *name, const float *qmap, const float *levels) {
   std::vector<uint32_t> ys = {0xff800000u, 0x7f800000u, 0x7fc00000u, 0xffc00000u, 0x00000000u, 0x80000000u};
-  for (int i = 0; i < 255; ++i) {
+  for (int i = 1; i < 256; ++i) {
     const uint32_t t = bits_of(levels[i]);
     for (int d = -8; d <= 8; ++d) {
       const int64_t k = (int64_t)((t & 0x80000000u) ? -(int64_t)(t & 0x7fffffffu) : (int64_t)t) + d;

@@ -52,17 +52,18 @@ void thresholds(const float *qmap, float *t) {
   }
 }
 
-/* Level b of the search tests t[c + b] with c a multiple of 2b: stored from 128 / b - 1. */
+/* Level b of the search tests t[c + b] with c a multiple of 2b: stored from 128 / b, so every
+ * level of 8 or more starts on a 32-byte boundary. Entry 0 pads. */
 void levels(const float *t, float *out) {
   for (uint32_t b = 128; b >= 1; b /= 2)
-    for (uint32_t j = 0; j < 128 / b; ++j) out[128 / b - 1 + j] = t[j * 2 * b + b];
-  out[255] = t[255];
+    for (uint32_t j = 0; j < 128 / b; ++j) out[128 / b + j] = t[j * 2 * b + b];
+  out[0] = t[128];
 }
 
 uint32_t search(const float *lv, float y) {
   uint32_t c = 0;
   for (uint32_t b = 128; b >= 1; b /= 2)
-    if (y >= lv[128 / b - 1 + c / (2 * b)]) c += b;
+    if (y >= lv[128 / b + c / (2 * b)]) c += b;
   return c;
 }
 
