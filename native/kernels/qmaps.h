@@ -1,5 +1,5 @@
 /* bitsandbytes' dynamic quantization maps (create_dynamic_map as torchao computes it), 256
- * ascending float32 values each, as exact hex literals. Entry 256 is a NaN sentinel: the
+ * ascending float32 values each, as exact hex literals. Entry 256 is a NaN sentinel: torchao's
  * nearest-code rounding reads qmap[c + 1] for every c, and a comparison with NaN is false, so
  * c = 255 never rounds up (the rule's "c < 255"). test/lowbit_kernels.test.ts checks these tables
  * against the TypeScript ones, which are checked against the recorded maps. */
