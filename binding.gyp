@@ -9,7 +9,7 @@
   },
   "target_defaults": {
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
-    "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+    "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
     "cflags_cc!": ["-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
     "cflags_cc": ["-std=c++17"],
     "cflags": ["<!@(node scripts/native-build.cjs flags common)"],
