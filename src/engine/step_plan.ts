@@ -16,6 +16,7 @@ export type { PrePass, StepOutcome } from './segment_table.js';
 
 import { adamScalars, adamStepReference, type AdamHyper } from '../reference/adam.js';
 import { stepSlot, type StepCounts } from './step_counts.js';
+import { claim, whileClaimed, type Access } from './claims.js';
 
 /** A parameter about to be updated, where it sits, and its state if it has any yet. */
 export interface ParamUpdate {
@@ -250,16 +251,29 @@ export class StepPlan {
     return this.#rows.map((row) => adamScalars(hypers[row.group]!, row.step + 1));
   }
 
+  /** What a step reads (the grads) and writes (the rest), for the js backend's claim: the
+   * addon's steps claim it themselves (native/runtime/claims.h). */
+  #access(): Access[] {
+    return this.#segments.flatMap((s) => {
+      const out: Access[] = [[s.param, true], [s.grad, false], [s.expAvg, true], [s.expAvgSq, true]];
+      if (s.maxExpAvgSq) out.push([s.maxExpAvgSq, true]);
+      return out;
+    });
+  }
+
   /** Runs the step synchronously, in one native crossing (or the TypeScript reference), with
-   * the read-only pre-pass first when `prePass` asks for one. */
-  run(hypers: readonly AdamHyper[], prePass?: PrePass): StepOutcome {
+   * the read-only pre-pass first when `prePass` asks for one. A running step holding some of its
+   * memory makes the addon throw ERR_BUSY (the js backend: busyError(where)), nothing written. */
+  run(hypers: readonly AdamHyper[], prePass?: PrePass, where = 'step()'): StepOutcome {
     if (this.#segments.length === 0) return CLEAN_OUTCOME;
     if (isJsBackend()) {
-      const outcome = prePass ? prePassReference(this.#segments, prePass) : CLEAN_OUTCOME;
-      if (outcome.stopped) return outcome;
-      const scalars = this.#jsScalars(hypers);
-      this.#segments.forEach((s, k) => adamStepReference(s.param, s.grad, s.expAvg, s.expAvgSq, s.maxExpAvgSq, scalars[this.#segmentRows[k]!]!));
-      return outcome;
+      return whileClaimed(this.#access(), where, () => {
+        const outcome = prePass ? prePassReference(this.#segments, prePass) : CLEAN_OUTCOME;
+        if (outcome.stopped) return outcome;
+        const scalars = this.#jsScalars(hypers);
+        this.#segments.forEach((s, k) => adamStepReference(s.param, s.grad, s.expAvg, s.expAvgSq, s.maxExpAvgSq, scalars[this.#segmentRows[k]!]!));
+        return outcome;
+      });
     }
     this.#fillScalars(hypers);
     if (!prePass) {
@@ -280,12 +294,21 @@ export class StepPlan {
   /** Starts the same step off the event loop. Throws synchronously if the plan no longer fits
    * its buffers; the promise settles when every element is written. A pre-pass runs before this
    * returns, on the calling thread: a refused step settles at once, having written nothing. */
-  runAsync(hypers: readonly AdamHyper[], prePass?: PrePass): Promise<StepOutcome> {
+  runAsync(hypers: readonly AdamHyper[], prePass?: PrePass, where = 'stepAsync()'): Promise<StepOutcome> {
     if (this.#segments.length === 0) return Promise.resolve(CLEAN_OUTCOME);
     if (isJsBackend()) {
-      const outcome = prePass ? prePassReference(this.#segments, prePass) : CLEAN_OUTCOME;
-      if (outcome.stopped) return Promise.resolve(outcome);
-      return this.#runJsSliced(this.#jsScalars(hypers)).then(() => outcome);
+      const release = claim(this.#access(), where);
+      try {
+        const outcome = prePass ? prePassReference(this.#segments, prePass) : CLEAN_OUTCOME;
+        if (outcome.stopped) {
+          release();
+          return Promise.resolve(outcome);
+        }
+        return this.#runJsSliced(this.#jsScalars(hypers)).then(() => outcome).finally(release);
+      } catch (error) {
+        release();
+        throw error;
+      }
     }
     this.#fillScalars(hypers);
     const guard = prePass && guardArguments(prePass, this.#segments.length);

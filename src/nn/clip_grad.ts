@@ -31,6 +31,9 @@ const f = Math.fround;
  * step(), simd-adam never touches a frozen parameter's grad (PyTorch would include it).
  * Returns 0 when no parameter has a grad.
  *
+ * @throws SimdAdamError ERR_BUSY if a running step (a stepAsync() of any optimizer, in any
+ * worker) reads one of these grads: no grad was changed.
+ *
  * ```ts
  * const total = clipGradNorm([w, b], 1.0);               // L2
  * clipGradNorm(model, 0.5, { normType: 'inf' });
@@ -68,7 +71,7 @@ export function clipGradNorm(params: Parameter | Iterable<Parameter>, maxNorm: n
   const coef = f(f(1 / f(total + f(1e-6))) * f(maxNorm));
   const clamped = coef > 1 ? 1 : coef;
   // x * 1 is x for every float, so the unclipped case skips the pass PyTorch would make.
-  if (clamped !== 1) scaleEach(grads, clamped);
+  if (clamped !== 1) scaleEach(grads, clamped, WHERE);
   return total;
 }
 
@@ -76,7 +79,7 @@ export function clipGradNorm(params: Parameter | Iterable<Parameter>, maxNorm: n
 function totalNorm(grads: readonly Float32Array[], p: number): number {
   if (p === Infinity) {
     let best = 0;
-    for (const norm of reduceEach(grads, 'maxAbs')) {
+    for (const norm of reduceEach(grads, 'maxAbs', 0, WHERE)) {
       if (Number.isNaN(norm)) return NaN;
       if (norm > best) best = norm;
     }
@@ -84,10 +87,10 @@ function totalNorm(grads: readonly Float32Array[], p: number): number {
   }
   const norms =
     p === 2
-      ? Array.from(reduceEach(grads, 'sumSq'), (s) => f(Math.sqrt(s)))
+      ? Array.from(reduceEach(grads, 'sumSq', 0, WHERE), (s) => f(Math.sqrt(s)))
       : p === 1
-        ? Array.from(reduceEach(grads, 'sumAbs'), f)
-        : Array.from(reduceEach(grads, 'sumPowAbs', p), (s) => f(Math.pow(s, 1 / p)));
+        ? Array.from(reduceEach(grads, 'sumAbs', 0, WHERE), f)
+        : Array.from(reduceEach(grads, 'sumPowAbs', p, WHERE), (s) => f(Math.pow(s, 1 / p)));
   if (norms.length === 1) return norms[0]!;
   let sum = 0;
   for (const norm of norms) sum += p === 2 ? norm * norm : p === 1 ? norm : Math.pow(norm, p);

@@ -6,6 +6,7 @@
  */
 import { rangeError, SimdAdamError, typeError } from '../common/errors.js';
 import { addon } from '../native/addon.js';
+import { whileClaimed } from '../engine/claims.js';
 import { Parameter } from './parameter.js';
 import { checkKeys, checkOptionsObject, describe } from '../common/validate.js';
 
@@ -90,12 +91,18 @@ export class ParameterStore {
   }
 
   /** Sets every trainable parameter's grad to its view of `grads` (after zeroGrad(), say). The
-   * views are the same arrays each time, so the optimizer's cached plan still holds. */
+   * views are the same arrays each time, so the optimizer's cached plan still holds.
+   *
+   * Attaching is what precedes writing new gradients into `grads`, so it is refused while a
+   * running step (a stepAsync() in any worker) reads them.
+   * @throws SimdAdamError ERR_BUSY then, with no grad assigned. */
   attachGrads(): void {
-    const params = this.params, views = this.#gradViews;
-    for (let i = 0; i < params.length; i++) {
-      const p = params[i]!;
-      if (p.requiresGrad) p.grad = views[i]!;
-    }
+    whileClaimed([[this.grads, true]], 'ParameterStore.attachGrads()', () => {
+      const params = this.params, views = this.#gradViews;
+      for (let i = 0; i < params.length; i++) {
+        const p = params[i]!;
+        if (p.requiresGrad) p.grad = views[i]!;
+      }
+    });
   }
 }

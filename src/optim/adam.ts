@@ -10,6 +10,7 @@ import { allZeroEach } from '../engine/reduce.js';
 import { StateArenas } from '../engine/state_arena.js';
 import { StepPlan, type GroupUpdates, type ParamUpdate, type PrePass, type StepOutcome } from '../engine/step_plan.js';
 import { beginAsyncStep } from '../engine/threads.js';
+import { callNative, type Access } from '../engine/claims.js';
 import { addon } from '../native/addon.js';
 import type { Parameter } from '../nn/parameter.js';
 import type { AdamHyper } from '../reference/adam.js';
@@ -93,7 +94,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     const where = 'step()';
     this.assertIdle(where);
     this.runStepPreHooks();
-    const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.run(h, pre)));
+    const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.run(h, pre, where)));
     this.#finish(where, plan, hypers, result);
     this.runStepPostHooks();
   }
@@ -111,7 +112,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     const where = 'stepAsync()';
     this.assertIdle(where);
     this.runStepPreHooks();
-    const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.runAsync(h, pre)));
+    const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.runAsync(h, pre, where)));
     const release = this.markBusy(where);
     const end = beginAsyncStep();
     let outcome: StartedStep;
@@ -144,12 +145,13 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
   #start<R>(where: string, go: (plan: StepPlan, hypers: AdamHyper[]) => R): { plan: StepPlan; hypers: AdamHyper[]; result: R } {
     const { plan, hypers, reused } = this.#prepare(where);
     try {
-      return { plan, hypers, result: go(plan, hypers) };
+      return { plan, hypers, result: callNative(where, () => go(plan, hypers)) };
     } catch (error) {
-      if (!reused) throw error;
+      // A refusal because a running step holds this memory: the plan is fine, nothing ran.
+      if (!reused || (error instanceof SimdAdamError && error.code === 'ERR_BUSY')) throw error;
       this.#plan = undefined;
       const fresh = this.#prepare(where);
-      return { plan: fresh.plan, hypers: fresh.hypers, result: go(fresh.plan, fresh.hypers) };
+      return { plan: fresh.plan, hypers: fresh.hypers, result: callNative(where, () => go(fresh.plan, fresh.hypers)) };
     }
   }
 
@@ -184,7 +186,10 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
           "nothing was changed (nonFinite: 'throw'; use 'skip' to skip such steps, 'propagate' for PyTorch's behaviour)",
       );
     }
-    plan.commit((param, state) => this.stateMap.set(param, state));
+    plan.commit((param, state) => {
+      this.stateMap.set(param, state);
+      this.#arenas.commit(param, state);
+    });
     plan.stateVersion = this.stateMap.version;
     if (outcome.zeroReport && zeroDivides) this.#warnZeroGrads(plan, hypers, outcome.zeroReport, zeroDivides);
   }
@@ -224,7 +229,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     const validated = this.#collect(where, hypers);
     const views: Float32Array[] = [];
     for (const { updates } of validated) for (const w of updates) views.push(w.param.grad!, w.param.data, w.state ? w.state.expAvg : new Float32Array(0));
-    const zero = allZeroEach(views);
+    const zero = allZeroEach(views, where);
     const reasons = new Map<Parameter, ExplainEntry['reason']>();
     let k = 0;
     for (const { hyper, updates } of validated) {
@@ -246,6 +251,15 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
   #zeroGradReason(hyper: AdamHyper, w: ParamUpdate, paramAllZero: boolean, expAvgAllZero: boolean): ExplainEntry['reason'] {
     const zeroDivides = zeroDividesReference(hyper, w.param.numel, w.state);
     return zeroGradReason(hyper, { paramAllZero, expAvgAllZero, zeroDivides });
+  }
+
+  protected override memoryAccess(): Access[] {
+    const out = super.memoryAccess();
+    for (const [, state] of this.stateMap) {
+      out.push([state.expAvg, true], [state.expAvgSq, true]);
+      if (state.maxExpAvgSq) out.push([state.maxExpAvgSq, true]);
+    }
+    return out;
   }
 
   protected override exportState(state: AdamState, param: Parameter): AdamStateDictEntry {

@@ -22,6 +22,8 @@ import { checkParamOverlap, normalizeParams, toParameterList } from './param_gro
 import { asStateDictError, groupToDict, readSaved, type StateDict, type StateDictInput } from './state_dict.js';
 import { VersionedMap } from '../common/versioned_map.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
+import { inUse, whileClaimed, type Access } from '../engine/claims.js';
+import { whenNotBusy } from '../engine/threads.js';
 
 /** Any optimizer, whatever its hyperparameters and state: what global hooks receive. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -156,12 +158,47 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     const opts = checkOptionsObject(options, where);
     checkKeys(opts, ['setToNone'], where);
     const setToNone = opts.setToNone === undefined ? true : checkBoolean(opts.setToNone, 'setToNone', where);
-    for (const group of this.#groups) {
-      for (const p of group.params) {
+    const params = this.#groups.flatMap((group) => group.params);
+    // Filling writes the grads: refused (nothing changed) while a running step reads them.
+    const filled: Access[] = setToNone ? [] : params.filter((p) => p.requiresGrad && p.grad instanceof Float32Array).map((p) => [p.grad!, true] as const);
+    whileClaimed(filled, where, () => {
+      for (const p of params) {
         if (setToNone || !p.requiresGrad) p.grad = null;
         else if (p.grad instanceof Float32Array) p.grad.fill(0);
       }
+    });
+  }
+
+  /**
+   * True while a stepAsync() of this optimizer runs, or while a running step of another optimizer
+   * (in this thread or another worker) holds memory a step of this one would read or write: then
+   * step(), stepAsync() and explain() throw ERR_BUSY. Await {@link whenIdle} instead of failing.
+   */
+  get busy(): boolean {
+    return this.#busy !== undefined || inUse(this.memoryAccess());
+  }
+
+  /**
+   * Resolves once {@link busy} is false. When this optimizer's own stepAsync() ends, it resolves
+   * before the code awaiting that stepAsync() runs, so a caller waiting here (an HTTP handler
+   * that wants a state dict) gets its turn even if training starts the next step at once. Steps
+   * running in other workers are polled every millisecond.
+   */
+  whenIdle(): Promise<void> {
+    return whenNotBusy(() => this.busy);
+  }
+
+  /** The memory a step of this optimizer reads (grads) and writes (parameters, state), for
+   * {@link busy}. Algorithms add their state. */
+  protected memoryAccess(): Access[] {
+    const out: Access[] = [];
+    for (const group of this.#groups) {
+      for (const p of group.params) {
+        out.push([p.data, true]);
+        if (p.grad instanceof Float32Array) out.push([p.grad, false]);
+      }
     }
+    return out;
   }
 
   /** Updates every parameter that has a grad and requiresGrad. */
