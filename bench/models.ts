@@ -41,7 +41,7 @@ export function stored(count: number, size: number): Model {
   const store = new ParameterStore(Array.from({ length: count }, () => ({ shape: [size] })));
   fill(store.data, 1);
   fill(store.grads, 2);
-  store.attachGrads();
+  store.attachGrads({ zero: false });
   return withOptimizer([...store.params]);
 }
 

@@ -41,4 +41,4 @@ export {
   type StepPreHook,
 } from './optim/hooks.js';
 export { numThreads, setNumThreads } from './engine/threads.js';
-export { ParameterStore, type ParameterSpec } from './nn/parameter_store.js';
+export { ParameterStore, type AttachGradsOptions, type ParameterSpec } from './nn/parameter_store.js';

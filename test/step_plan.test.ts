@@ -32,7 +32,7 @@ function storeModel(seed: number) {
   ]);
   fillValues(store.data, rng(seed));
   fillValues(store.grads, rng(seed + 1));
-  store.attachGrads();
+  store.attachGrads({ zero: false });
   return store;
 }
 

@@ -28,7 +28,7 @@ function model(seed: number) {
   const store = new ParameterStore([{ shape: [64, 129] }, { shape: [7] }, { shape: [3000, 3] }, { shape: [1] }]);
   fillValues(store.data, next);
   fillValues(store.grads, next);
-  store.attachGrads();
+  store.attachGrads({ zero: false });
   const opt = new AdamW([{ params: separate, amsgrad: true }, { params: store.params, lr: 0.01, weightDecay: 0.1 }]);
   const all = [...separate, ...store.params];
   return { opt, all };

@@ -34,43 +34,19 @@ typedef struct reduce_kernels {
   scale_f32_fn scale;
 } reduce_kernels;
 
+/* One ISA's reductions (reduce_body.h over its op struct). */
 const reduce_kernels *reduce_kernels_scalar(void);
-int all_zero_f32_scalar(const float *x, size_t n);
-ptrdiff_t first_non_finite_f32_scalar(const float *x, size_t n);
-double sum_sq_f32_scalar(const float *x, size_t n);
-double sum_abs_f32_scalar(const float *x, size_t n);
-float max_abs_f32_scalar(const float *x, size_t n);
-void scale_f32_scalar(float *x, size_t n, float factor);
-/* Sum of |x|^p in double for any other p > 0: pow per element, scalar on every backend (a
- * p-norm other than 1, 2 and inf is rare enough not to earn four vector versions). */
-double sum_pow_abs_f32_scalar(const float *x, size_t n, double p);
-
 #if defined(__x86_64__) || defined(_M_X64)
 const reduce_kernels *reduce_kernels_avx2(void);
 const reduce_kernels *reduce_kernels_avx512(void);
-int all_zero_f32_avx2(const float *x, size_t n);
-ptrdiff_t first_non_finite_f32_avx2(const float *x, size_t n);
-double sum_sq_f32_avx2(const float *x, size_t n);
-double sum_abs_f32_avx2(const float *x, size_t n);
-float max_abs_f32_avx2(const float *x, size_t n);
-void scale_f32_avx2(float *x, size_t n, float factor);
-
-int all_zero_f32_avx512(const float *x, size_t n);
-ptrdiff_t first_non_finite_f32_avx512(const float *x, size_t n);
-double sum_sq_f32_avx512(const float *x, size_t n);
-double sum_abs_f32_avx512(const float *x, size_t n);
-float max_abs_f32_avx512(const float *x, size_t n);
-void scale_f32_avx512(float *x, size_t n, float factor);
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
 const reduce_kernels *reduce_kernels_neon(void);
-int all_zero_f32_neon(const float *x, size_t n);
-ptrdiff_t first_non_finite_f32_neon(const float *x, size_t n);
-double sum_sq_f32_neon(const float *x, size_t n);
-double sum_abs_f32_neon(const float *x, size_t n);
-float max_abs_f32_neon(const float *x, size_t n);
-void scale_f32_neon(float *x, size_t n, float factor);
 #endif
+
+/* Sum of |x|^p in double for any other p > 0: pow per element, scalar on every backend (a
+ * p-norm other than 1, 2 and inf is rare enough not to earn four vector versions). */
+double sum_pow_abs_f32_scalar(const float *x, size_t n, double p);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,8 @@
 /* The reductions, written once over the same per-ISA operations as Adam (ops_<isa>.h): the
  * read-only passes behind the non-finite guard, explain()'s all-zero test and clipGradNorm.
  * Each runs whole vectors, then the rest over scalar_ops, so the scalar kernels are these
- * bodies over scalar_ops alone. SIMD_ADAM_REDUCE_KERNELS(isa, O) defines one ISA's C entry
- * points (reduce.h). Everything else has internal linkage, as in adam_body.h. */
+ * bodies over scalar_ops alone. SIMD_ADAM_REDUCE_KERNELS(isa, O) defines one ISA's table
+ * (reduce.h). Everything else has internal linkage, as in adam_body.h. */
 #ifndef SIMD_ADAM_REDUCE_BODY_H
 #define SIMD_ADAM_REDUCE_BODY_H
 
@@ -82,19 +82,12 @@ void reduce_scale(float *x, size_t n, float factor) {
 
 }  // namespace
 
-#define SIMD_ADAM_REDUCE_KERNELS(isa, O)                                                                     \
-  extern "C" int all_zero_f32_##isa(const float *x, size_t n) { return reduce_all_zero<O>(x, n); }           \
-  extern "C" ptrdiff_t first_non_finite_f32_##isa(const float *x, size_t n) {                                \
-    return reduce_first_non_finite<O>(x, n);                                                                 \
-  }                                                                                                          \
-  extern "C" double sum_sq_f32_##isa(const float *x, size_t n) { return reduce_sum<O, true>(x, n); }        \
-  extern "C" double sum_abs_f32_##isa(const float *x, size_t n) { return reduce_sum<O, false>(x, n); }      \
-  extern "C" float max_abs_f32_##isa(const float *x, size_t n) { return reduce_max_abs<O>(x, n); }          \
-  extern "C" void scale_f32_##isa(float *x, size_t n, float factor) { reduce_scale<O>(x, n, factor); }      \
-  extern "C" const reduce_kernels *reduce_kernels_##isa(void) {                                              \
-    static const reduce_kernels k = {all_zero_f32_##isa, first_non_finite_f32_##isa, sum_sq_f32_##isa,    \
-                                     sum_abs_f32_##isa,  max_abs_f32_##isa,          scale_f32_##isa};     \
-    return &k;                                                                                               \
+/* One ISA's table of reductions, the only symbol its file exports. */
+#define SIMD_ADAM_REDUCE_KERNELS(isa, O)                                                                 \
+  extern "C" const reduce_kernels *reduce_kernels_##isa(void) {                                          \
+    static const reduce_kernels k = {reduce_all_zero<O>, reduce_first_non_finite<O>, reduce_sum<O, true>, \
+                                     reduce_sum<O, false>, reduce_max_abs<O>,         reduce_scale<O>};   \
+    return &k;                                                                                           \
   }
 
 #endif

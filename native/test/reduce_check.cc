@@ -13,28 +13,10 @@
 
 #include <vector>
 
+#include "harness.h"
 #include "kernels/reduce.h"
 
 namespace {
-
-const size_t kMaxN = 49;
-const size_t kMaxOffset = 3;
-const size_t kGuard = 16;
-const size_t kRow = 96;
-static_assert(kGuard + kMaxOffset + kMaxN + kGuard <= kRow, "row too short");
-const uint32_t kGuardBits = 0x7fa5d00du;
-
-uint32_t bits_of(float x) {
-  uint32_t b;
-  memcpy(&b, &x, sizeof b);
-  return b;
-}
-
-float from_bits(uint32_t b) {
-  float x;
-  memcpy(&x, &b, sizeof x);
-  return x;
-}
 
 bool same(float a, float b) { return bits_of(a) == bits_of(b) || (a != a && b != b); }
 
@@ -63,18 +45,16 @@ std::vector<Kernels> vector_kernels() {
 #if defined(__x86_64__) || defined(_M_X64)
   __builtin_cpu_init();
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  out.push_back({"avx2", {all_zero_f32_avx2, first_non_finite_f32_avx2, sum_sq_f32_avx2, sum_abs_f32_avx2, max_abs_f32_avx2, scale_f32_avx2}, avx2});
-  out.push_back({"avx512", {all_zero_f32_avx512, first_non_finite_f32_avx512, sum_sq_f32_avx512, sum_abs_f32_avx512, max_abs_f32_avx512, scale_f32_avx512},
-                 (bool)__builtin_cpu_supports("avx512f")});
+  out.push_back({"avx2", *reduce_kernels_avx2(), avx2});
+  out.push_back({"avx512", *reduce_kernels_avx512(), (bool)__builtin_cpu_supports("avx512f")});
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
-  out.push_back({"neon", {all_zero_f32_neon, first_non_finite_f32_neon, sum_sq_f32_neon, sum_abs_f32_neon, max_abs_f32_neon, scale_f32_neon}, true});
+  out.push_back({"neon", *reduce_kernels_neon(), true});
 #endif
   return out;
 }
 
-const reduce_kernels kScalar = {all_zero_f32_scalar, first_non_finite_f32_scalar, sum_sq_f32_scalar,
-                                sum_abs_f32_scalar,  max_abs_f32_scalar,          scale_f32_scalar};
+const reduce_kernels kScalar = *reduce_kernels_scalar();
 
 bool close(double a, double b) {
   if (a != a || b != b) return a != a && b != b;

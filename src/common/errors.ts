@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'ERR_PARAM_ALIAS'
   | 'ERR_PARAM_GROUP'
   | 'ERR_PARAM_TYPE'
+  | 'ERR_READONLY'
   | 'ERR_RESIZABLE'
   | 'ERR_SHAPE'
   | 'ERR_STATE'

@@ -8,6 +8,7 @@
 import { SimdAdamError } from '../common/errors.js';
 import { isResizable } from '../common/validate.js';
 import { addon, type Buffers } from '../native/addon.js';
+import type { Parameter } from '../nn/parameter.js';
 import { bufferHandle } from './segment_table.js';
 
 /** A view and whether the operation writes it (else it only reads it). */
@@ -93,4 +94,19 @@ export function whileClaimed<T>(access: readonly Access[], where: string, body: 
 export function inUse(access: readonly Access[]): boolean {
   const { buffers, table, writes } = encodeAccess(access);
   return writes.length > 0 && addon.inUse(buffers, table, writes);
+}
+
+/** Writes to the grads of `params` that are trainable and set (zeroGrad's fill). */
+export function gradWrites(params: readonly Parameter[]): Access[] {
+  return params.filter((p) => p.requiresGrad && p.grad instanceof Float32Array).map((p) => [p.grad!, true] as const);
+}
+
+/** What a step over `params` touches: their data (written) and grads (read). */
+export function paramAccess(params: readonly Parameter[]): Access[] {
+  const out: Access[] = [];
+  for (const p of params) {
+    out.push([p.data, true]);
+    if (p.grad instanceof Float32Array) out.push([p.grad, false]);
+  }
+  return out;
 }

@@ -1,5 +1,7 @@
+import { refusePytorchSpellings } from '../common/members.js';
 import { rangeError, typeError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
+import { resetOptimizerSteps, warnIfSchedulerFirst } from '../common/optimizer_steps.js';
 import { StateReader } from './internal.js';
 
 /**
@@ -141,23 +143,45 @@ export abstract class LRScheduler {
 
   /** @internal PyTorch's `_initial_step`; SequentialLR re-runs it on its first scheduler. */
   _initialStep(): void {
+    resetOptimizerSteps(this.optimizer);
     this.stepCount = 0;
     this.step();
   }
 
-  /** Advances one epoch and writes the new lr into every param group. */
+  /**
+   * Advances one epoch and writes the new lr into the param groups. A group added to the
+   * optimizer after this scheduler was built is treated as PyTorch 1.13 treats it: the chainable
+   * schedulers scale its current lr like any other group's, while the lrs computed from
+   * `baseLrs` (which has no entry for it) leave it alone.
+   *
+   * Its first call after construction emits a warning (code SIMD_ADAM_SCHEDULER_ORDER, once per
+   * optimizer) if the optimizer has not stepped since, as PyTorch warns: that order skips the
+   * schedule's first value.
+   * @throws a coded error, with nothing changed, if an lr cannot be computed (see the subclass).
+   */
   step(): void {
-    this.stepCount += 1;
-    this.lastEpoch += 1;
-    this.applyLrs(this.computeLr());
+    if (this.stepCount === 1) warnIfSchedulerFirst(this.optimizer, this.where);
+    this.#advance(this.lastEpoch + 1, () => this.computeLr());
   }
 
   /** @internal PyTorch's `step(epoch)`: jumps to `epoch` using the closed form where the class
    * has one. Only SequentialLR uses it, to restart a scheduler at its milestone. */
   _stepToEpoch(epoch: number): void {
+    if (this.stepCount === 1) warnIfSchedulerFirst(this.optimizer, this.where);
+    this.#advance(epoch, () => this.closedFormLr() ?? this.computeLr());
+  }
+
+  /** Moves to `epoch` and applies `lrs()`; if that throws, the epoch and count move back. */
+  #advance(epoch: number, lrs: () => number[]): void {
+    const [stepCount, lastEpoch] = [this.stepCount, this.lastEpoch];
     this.stepCount += 1;
     this.lastEpoch = epoch;
-    this.applyLrs(this.closedFormLr() ?? this.computeLr());
+    try {
+      this.applyLrs(lrs());
+    } catch (error) {
+      [this.stepCount, this.lastEpoch] = [stepCount, lastEpoch];
+      throw error;
+    }
   }
 
   /** The lrs last written by this scheduler, one per param group. */
@@ -173,11 +197,20 @@ export abstract class LRScheduler {
     return null;
   }
 
+  /** Writes `lrs` into the groups, pairing them as Python's `zip` does: a group beyond the end of
+   * `lrs` keeps its lr. Nothing is written unless every lr is a number. */
   protected applyLrs(lrs: readonly number[]): void {
-    this.optimizer.paramGroups.forEach((group, i) => {
-      group.lr = lrs[i]!;
-    });
-    this.lastLr = this.optimizer.paramGroups.map((group) => group.lr);
+    const groups = this.optimizer.paramGroups;
+    const n = Math.min(groups.length, lrs.length);
+    for (let i = 0; i < n; i++) {
+      const lr: unknown = lrs[i];
+      // A NaN from the schedule itself is kept, as in PyTorch: the next optimizer step refuses it.
+      if (typeof lr !== 'number') {
+        throw typeError('ERR_OPTION', `${this.where}: the lr computed for paramGroups[${i}] is ${describe(lr)}; no lr was changed`);
+      }
+    }
+    for (let i = 0; i < n; i++) groups[i]!.lr = lrs[i]!;
+    this.lastLr = groups.map((group) => group.lr);
   }
 
   /** The subclass's own state dict entries (hyperparameters and progress), PyTorch's keys. */
@@ -220,7 +253,8 @@ export abstract class LRScheduler {
    * the state dict has passed. Subclasses extend it and chain the base commit. */
   protected readState(reader: StateReader): () => void {
     const groups = this.optimizer.paramGroups.length;
-    const baseLrs = reader.numbers('base_lrs', groups);
+    // Shorter when groups were added after the scheduler was built: PyTorch keeps it so.
+    const baseLrs = reader.numbers('base_lrs', groups, 1);
     const lastEpoch = reader.number('last_epoch', { integer: true, min: -1 });
     const stepCount = reader.number('_step_count', { integer: true, min: 0 });
     const lastLr = reader.numbers('_last_lr', groups);
@@ -233,3 +267,5 @@ export abstract class LRScheduler {
     };
   }
 }
+
+refusePytorchSpellings(LRScheduler, ['baseLrs', 'lastEpoch']);

@@ -1,4 +1,5 @@
 /** Cosine annealing: CosineAnnealingLR and CosineAnnealingWarmRestarts (SGDR). */
+import { refusePytorchSpellings } from '../common/members.js';
 import { rangeError } from '../common/errors.js';
 import { checkKeys, checkNumber, checkOptionsObject } from '../common/validate.js';
 import { LRScheduler, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
@@ -41,8 +42,11 @@ export class CosineAnnealingLR extends LRScheduler {
       return this.baseLrs.map((base) => etaMin + ((base - etaMin) * (1 + Math.cos((epoch * Math.PI) / tMax))) / 2);
     }
     // At the bottom of the cosine the ratio below is 0/0; PyTorch steps up by the first increment.
+    // It pairs baseLrs with the groups, so (as in PyTorch) a group added later keeps its lr here.
     if ((epoch - 1 - tMax) % (2 * tMax) === 0) {
-      return groups.map((g, i) => g.lr + ((this.baseLrs[i]! - etaMin) * (1 - Math.cos(Math.PI / tMax))) / 2);
+      return this.baseLrs
+        .slice(0, groups.length)
+        .map((base, i) => groups[i]!.lr + ((base - etaMin) * (1 - Math.cos(Math.PI / tMax))) / 2);
     }
     return groups.map(
       (g) =>
@@ -178,3 +182,6 @@ export class CosineAnnealingWarmRestarts extends LRScheduler {
     };
   }
 }
+
+refusePytorchSpellings(CosineAnnealingLR, ['tMax', 'etaMin']);
+refusePytorchSpellings(CosineAnnealingWarmRestarts, ['tI', 'tMult', 'etaMin', 'tCur']);

@@ -1,5 +1,6 @@
 /** Schedulers that only ever multiply the lr down: StepLR, MultiStepLR, ExponentialLR and
  * PolynomialLR. */
+import { refusePytorchSpellings } from '../common/members.js';
 import { rangeError, typeError } from '../common/errors.js';
 import { checkKeys, checkNumber, checkOptionsObject, describe } from '../common/validate.js';
 import { LRScheduler, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
@@ -243,3 +244,8 @@ export class PolynomialLR extends LRScheduler {
     };
   }
 }
+
+refusePytorchSpellings(StepLR, ['stepSize']);
+refusePytorchSpellings(MultiStepLR);
+refusePytorchSpellings(ExponentialLR);
+refusePytorchSpellings(PolynomialLR, ['totalIters']);

@@ -1,7 +1,8 @@
 /**
  * PyTorch's learning-rate schedulers (torch 1.13 semantics) with camelCase options:
  * `new StepLR(optimizer, { stepSize: 30, gamma: 0.1 })`. Call `scheduler.step()` after
- * `optimizer.step()`; ReduceLROnPlateau takes the metric, `scheduler.step(valLoss)`.
+ * `optimizer.step()`; ReduceLROnPlateau takes the metric, `scheduler.step(valLoss)`; ChainedScheduler
+ * steps several chainable schedulers at once.
  */
 export {
   LRScheduler,
@@ -30,4 +31,5 @@ export {
 } from './cosine.js';
 export { OneCycleLR, type OneCycleLROptions } from './one_cycle.js';
 export { SequentialLR, type SequentialLROptions } from './sequential.js';
+export { ChainedScheduler } from './chained.js';
 export { ReduceLROnPlateau, type ReduceLROnPlateauOptions } from './plateau.js';

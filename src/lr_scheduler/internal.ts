@@ -97,12 +97,14 @@ export class StateReader {
     }
   }
 
-  /** A number array with one entry per param group. */
-  numbers(key: string, length: number): number[] | undefined {
+  /** A number array with one entry per param group (from `min` to `length` entries, if `min`
+   * is given). */
+  numbers(key: string, length: number, min = length): number[] | undefined {
     const value = this.raw(key);
     if (value === undefined) return undefined;
-    if (!Array.isArray(value) || value.length !== length) {
-      throw typeError('ERR_STATE_DICT', `${this.where}: ${key} must be an Array of ${length} numbers, got ${describe(value)}`);
+    if (!Array.isArray(value) || value.length > length || value.length < min) {
+      const count = min === length ? `${length}` : `${min} to ${length}`;
+      throw typeError('ERR_STATE_DICT', `${this.where}: ${key} must be an Array of ${count} numbers, got ${describe(value)}`);
     }
     return value.map((v: unknown, i) => {
       try {

@@ -1,3 +1,4 @@
+import { refusePytorchSpellings } from '../common/members.js';
 import { rangeError, typeError } from '../common/errors.js';
 import { checkKeys, checkOptionsObject, describe } from '../common/validate.js';
 import { LRScheduler, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
@@ -85,3 +86,5 @@ export class LambdaLR extends LRScheduler {
     };
   }
 }
+
+refusePytorchSpellings(LambdaLR, ['lrLambdas']);

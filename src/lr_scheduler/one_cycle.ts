@@ -1,5 +1,6 @@
 /** OneCycleLR: the 1cycle policy of "Super-Convergence" (Smith & Topin), as fastai and PyTorch
  * implement it. */
+import { refusePytorchSpellings } from '../common/members.js';
 import { rangeError, typeError } from '../common/errors.js';
 import { checkBoolean, checkKeys, checkNumber, checkOptionsObject, describe } from '../common/validate.js';
 import {
@@ -236,7 +237,24 @@ export class OneCycleLR extends LRScheduler {
     super._stepToEpoch(epoch);
   }
 
+  /** Every group needs the keys the construction set: PyTorch raises a KeyError for a group added
+   * afterwards; this throws before any group changes. */
+  private checkGroupKeys(): void {
+    const keys: GroupKey[] = ['initialLr', 'maxLr', 'minLr'];
+    if (this.cycleMomentum) keys.push('maxMomentum', 'baseMomentum');
+    this.optimizer.paramGroups.forEach((group, i) => {
+      const missing = keys.filter((key) => typeof groupRecord(group)[key] !== 'number');
+      if (missing.length === 0) return;
+      throw typeError(
+        'ERR_OPTION',
+        `${this.where}: paramGroups[${i}] has no ${missing.join(', ')} (added after the scheduler was built?); OneCycleLR ` +
+          `needs ${keys.join(', ')} on every group: set them on it, or build the scheduler after adding the group`,
+      );
+    });
+  }
+
   protected computeLr(): number[] {
+    this.checkGroupKeys();
     const anneal = this.annealStrategy === 'cos' ? annealCos : annealLinear;
     const stepNum = this.lastEpoch;
     const last = this.phases.length - 1;
@@ -330,3 +348,5 @@ function readPhases(raw: unknown, where: string): Phase[] | undefined {
     };
   });
 }
+
+refusePytorchSpellings(OneCycleLR, ['totalSteps', 'annealStrategy', 'cycleMomentum']);

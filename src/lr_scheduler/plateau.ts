@@ -1,3 +1,4 @@
+import { refusePytorchSpellings } from '../common/members.js';
 import { typeError } from '../common/errors.js';
 import { checkKeys, checkNumber, checkOptionsObject, describe } from '../common/validate.js';
 import type { LRSchedulerStateDict, SchedulableOptimizer } from './base.js';
@@ -17,7 +18,9 @@ export interface ReduceLROnPlateauOptions {
   thresholdMode?: 'rel' | 'abs';
   /** Epochs to wait after a reduction before counting bad epochs again. Default 0. */
   cooldown?: number;
-  /** Lower bound on the lr, one for all groups or one per group. Default 0. */
+  /** Lower bound on the lr, one for all groups or one per group. Default 0. One number also
+   * bounds groups added to the optimizer later; with one per group, a reduction throws
+   * (ERR_OPTION) while a group has no entry in `minLrs`. */
   minLr?: number | readonly number[];
   /** A reduction smaller than this is skipped. Default 1e-8. */
   eps?: number;
@@ -42,6 +45,8 @@ export class ReduceLROnPlateau {
   threshold: number;
   thresholdMode: 'rel' | 'abs';
   cooldown: number;
+  /** One lower bound per group. Push an entry for a group added after construction when
+   * `minLr` was given per group. */
   minLrs: number[];
   eps: number;
   /** The best metric seen so far (±Infinity before the first step). */
@@ -51,6 +56,8 @@ export class ReduceLROnPlateau {
   /** Calls to `step()` so far. */
   lastEpoch = 0;
   private lastLr: number[];
+  /** `minLr` when it was given as one number: it bounds groups added later too. */
+  readonly #minLrForAll: number | undefined;
 
   constructor(optimizer: SchedulableOptimizer, options: ReduceLROnPlateauOptions = {}) {
     const where = 'ReduceLROnPlateau';
@@ -63,6 +70,7 @@ export class ReduceLROnPlateau {
     this.optimizer = optimizer;
     this.factor = o.factor === undefined ? 0.1 : checkNumber(o.factor, 'factor', where, { min: 0, max: 1 });
     this.minLrs = perGroup(o.minLr === undefined ? 0 : o.minLr, 'minLr', where, groups.length, { min: 0 });
+    this.#minLrForAll = Array.isArray(o.minLr) ? undefined : this.minLrs[0];
     this.patience = o.patience === undefined ? 10 : checkNumber(o.patience, 'patience', where, { integer: true, min: 0 });
     this.cooldown = o.cooldown === undefined ? 0 : checkNumber(o.cooldown, 'cooldown', where, { integer: true, min: 0 });
     this.mode = o.mode === undefined ? 'min' : checkChoice(o.mode, 'mode', where, ['min', 'max'] as const);
@@ -93,28 +101,50 @@ export class ReduceLROnPlateau {
     return a > best + this.threshold;
   }
 
-  /** Records this epoch's metric and reduces the lrs if it is the epoch that ends a plateau. */
+  /**
+   * Records this epoch's metric and reduces the lrs if it is the epoch that ends a plateau.
+   * @throws TypeError (code ERR_OPTION), with nothing changed, if the metric is not a number, or
+   * if a reduction is due while a group added after construction has no `minLrs` entry (minLr
+   * given per group; PyTorch 1.13 raises an IndexError there, after reducing the other groups).
+   */
   step(metric: number): void {
     if (typeof metric !== 'number') {
       throw typeError('ERR_OPTION', `ReduceLROnPlateau.step: metric must be a number, got ${describe(metric)}`);
     }
+    const better = this.isBetter(metric, this.best);
+    let numBadEpochs = better ? 0 : this.numBadEpochs + 1;
+    let cooldownCounter = this.cooldownCounter;
+    if (cooldownCounter > 0) {
+      cooldownCounter -= 1;
+      numBadEpochs = 0; // bad epochs during the cooldown do not count
+    }
+    const reduce = numBadEpochs > this.patience;
+    if (reduce) this.#coverAddedGroups();
     this.lastEpoch += 1;
-    if (this.isBetter(metric, this.best)) {
-      this.best = metric;
-      this.numBadEpochs = 0;
-    } else {
-      this.numBadEpochs += 1;
-    }
-    if (this.inCooldown) {
-      this.cooldownCounter -= 1;
-      this.numBadEpochs = 0; // bad epochs during the cooldown do not count
-    }
-    if (this.numBadEpochs > this.patience) {
+    if (better) this.best = metric;
+    this.numBadEpochs = numBadEpochs;
+    this.cooldownCounter = cooldownCounter;
+    if (reduce) {
       this.reduceLr();
       this.cooldownCounter = this.cooldown;
       this.numBadEpochs = 0;
     }
     this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
+  }
+
+  /** Gives groups added since construction their lower bound, or refuses to reduce without one. */
+  #coverAddedGroups(): void {
+    const groups = this.optimizer.paramGroups.length;
+    if (this.minLrs.length >= groups) return;
+    if (this.#minLrForAll === undefined) {
+      throw typeError(
+        'ERR_OPTION',
+        `ReduceLROnPlateau.step: paramGroups[${this.minLrs.length}] was added after the scheduler was built with one minLr ` +
+          `per group, so it has no lower bound; push one onto scheduler.minLrs (it has ${this.minLrs.length} entries for ` +
+          `${groups} groups), or give minLr as one number. No lr was changed`,
+      );
+    }
+    while (this.minLrs.length < groups) this.minLrs.push(this.#minLrForAll);
   }
 
   private reduceLr(): void {
@@ -160,7 +190,7 @@ export class ReduceLROnPlateau {
     const reader = new StateReader(stateDict, 'ReduceLROnPlateau.loadStateDict');
     const groups = this.optimizer.paramGroups.length;
     const factor = reader.number('factor', { min: 0, max: 1 });
-    const minLrs = reader.numbers('min_lrs', groups);
+    const minLrs = reader.numbers('min_lrs', groups, 1);
     const patience = reader.number('patience', { integer: true, min: 0 });
     const cooldown = reader.number('cooldown', { integer: true, min: 0 });
     const cooldownCounter = reader.number('cooldown_counter', { integer: true, min: 0 });
@@ -194,3 +224,5 @@ export class ReduceLROnPlateau {
     if (lastLr !== undefined) this.lastLr = lastLr;
   }
 }
+
+refusePytorchSpellings(ReduceLROnPlateau, ['thresholdMode', 'minLrs', 'numBadEpochs', 'cooldownCounter', 'lastEpoch']);

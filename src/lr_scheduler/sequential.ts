@@ -8,6 +8,7 @@ import {
   type SchedulableOptimizer,
 } from './base.js';
 import { bisectRight, readLastEpoch, type StateReader } from './internal.js';
+import { ChainedScheduler } from './chained.js';
 
 /** Options of {@link SequentialLR}. */
 export interface SequentialLROptions extends LRSchedulerOptions {
@@ -42,8 +43,11 @@ export class SequentialLR extends LRScheduler {
     schedulers.forEach((s, i) => {
       // ReduceLROnPlateau needs a metric and a nested SequentialLR cannot restart at epoch 0:
       // PyTorch fails on both only when the milestone is reached.
-      if (!(s instanceof LRScheduler) || s instanceof SequentialLR) {
-        throw typeError('ERR_OPTION', `${where}: schedulers[${i}] must be an epoch scheduler such as LinearLR (not SequentialLR or ReduceLROnPlateau), got ${describe(s)}`);
+      if (!(s instanceof LRScheduler) || s instanceof SequentialLR || s instanceof ChainedScheduler) {
+        throw typeError(
+          'ERR_OPTION',
+          `${where}: schedulers[${i}] must be an epoch scheduler such as LinearLR (not SequentialLR, ChainedScheduler or ReduceLROnPlateau), got ${describe(s)}`,
+        );
       }
       if (s.optimizer !== optimizer) {
         throw rangeError('ERR_OPTION', `${where}: schedulers[${i}] was built on a different optimizer than the one passed to SequentialLR`);

@@ -1,5 +1,6 @@
 /** Schedulers that scale the lr by a factor for the first `totalIters` epochs, typically as a
  * warm-up: ConstantLR and LinearLR. */
+import { refusePytorchSpellings } from '../common/members.js';
 import { checkKeys, checkNumber, checkOptionsObject } from '../common/validate.js';
 import { LRScheduler, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
 import { readLastEpoch, type StateReader } from './internal.js';
@@ -124,3 +125,6 @@ export class LinearLR extends LRScheduler {
     };
   }
 }
+
+refusePytorchSpellings(ConstantLR, ['totalIters']);
+refusePytorchSpellings(LinearLR, ['startFactor', 'endFactor', 'totalIters']);

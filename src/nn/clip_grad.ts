@@ -26,6 +26,8 @@ const f = Math.fround;
  * returns the total norm before clipping (a float32 value), as torch.nn.utils.clip_grad_norm_:
  * each grad's p-norm, then the p-norm of those norms (for 'inf', their maximum); then every
  * grad is multiplied by min(maxNorm / (total + 1e-6), 1), computed in float32 as PyTorch does.
+ * The norms have PyTorch 1.13's float32 outcome: a sum beyond the float32 range makes the total
+ * inf (the grads are then scaled by 0, or `errorIfNonfinite` throws), and terms below it vanish.
  *
  * Parameters whose grad is null are ignored. So are frozen ones (requiresGrad = false): as in
  * step(), simd-adam never touches a frozen parameter's grad (PyTorch would include it).
@@ -75,7 +77,35 @@ export function clipGradNorm(params: Parameter | Iterable<Parameter>, maxNorm: n
   return total;
 }
 
-/** Per-grad norms rounded to float32 as PyTorch's tensors hold them, then their norm. */
+/** Below this a double sum of terms differs from PyTorch's float32 one by more than rounding:
+ * float32 flushes each term under 2^-149 to 0 and rounds the subnormal ones coarsely, an error
+ * of at most 2^-150 a term, which at 2^30 terms is 2^-24 of this. */
+const UNDERFLOW_SUM = 2 ** -96;
+
+/** Σ|x|^p of one grad as PyTorch 1.13 accumulates it, in float32, element by element: only
+ * used where the native double sum would differ (see UNDERFLOW_SUM). */
+function float32Sum(grad: Float32Array, p: number): number {
+  let acc = 0;
+  for (let i = 0; i < grad.length; i++) {
+    const x = Math.abs(grad[i]!);
+    acc = f(acc + (p === 1 ? x : p === 2 ? f(x * x) : f(Math.pow(x, p))));
+  }
+  return acc;
+}
+
+/** The p-norm of a sum of |x|^p, rounded to float32 as PyTorch's tensors hold it. */
+function root(sum: number, p: number): number {
+  return f(p === 1 ? sum : p === 2 ? Math.sqrt(sum) : Math.pow(sum, 1 / p));
+}
+
+/**
+ * Each grad's norm, then the norm of those norms, with PyTorch 1.13's float32 outcome: its
+ * float32 accumulator overflows to inf where the exact sum exceeds the float32 range (so a grad
+ * [2e19] has norm inf, and so do two grads [1.5e19] together though each alone is finite), and
+ * terms too small for float32 vanish. The native pass sums in double; where that could differ
+ * from float32 beyond rounding, the result is made float32's: an overflowing sum is inf, and a
+ * tiny one is summed again in float32.
+ */
 function totalNorm(grads: readonly Float32Array[], p: number): number {
   if (p === Infinity) {
     let best = 0;
@@ -85,16 +115,10 @@ function totalNorm(grads: readonly Float32Array[], p: number): number {
     }
     return best;
   }
-  const norms =
-    p === 2
-      ? Array.from(reduceEach(grads, 'sumSq', 0, WHERE), (s) => f(Math.sqrt(s)))
-      : p === 1
-        ? Array.from(reduceEach(grads, 'sumAbs', 0, WHERE), f)
-        : Array.from(reduceEach(grads, 'sumPowAbs', p, WHERE), (s) => f(Math.pow(s, 1 / p)));
-  if (norms.length === 1) return norms[0]!;
-  let sum = 0;
-  for (const norm of norms) sum += p === 2 ? norm * norm : p === 1 ? norm : Math.pow(norm, p);
-  return f(p === 2 ? Math.sqrt(sum) : p === 1 ? sum : Math.pow(sum, 1 / p));
+  const sums = p === 2 ? reduceEach(grads, 'sumSq', 0, WHERE) : p === 1 ? reduceEach(grads, 'sumAbs', 0, WHERE) : reduceEach(grads, 'sumPowAbs', p, WHERE);
+  const norms = Array.from(sums, (sum, i) => root(f(sum) === Infinity ? Infinity : sum > 0 && sum < UNDERFLOW_SUM ? float32Sum(grads[i]!, p) : sum, p));
+  // torch.norm(torch.stack(norms)): the same float32 accumulation over the norms, even for one.
+  return root(float32Sum(Float32Array.from(norms), p), p);
 }
 
 function normTypeOf(value: unknown): number {

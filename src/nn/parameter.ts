@@ -1,4 +1,6 @@
+import { inspect, type InspectOptions } from 'node:util';
 import { rangeError, SimdAdamError, typeError } from '../common/errors.js';
+import { readOnlyError, refusePytorchSpellings } from '../common/members.js';
 import { checkKeys, checkOptionsObject, describe, isDetached, isFloat32Array, isResizable } from '../common/validate.js';
 
 export interface ParameterOptions {
@@ -30,15 +32,13 @@ export function parameterAssignments(): number {
  * receives weight decay and momentum, exactly as in PyTorch.
  */
 export class Parameter {
-  /** The values, updated in place by `step()`. The array itself is never replaced. */
-  readonly data: Float32Array;
   /** The gradient for the next `step()`, the same length as `data`, or `null` to skip it. Any
    * value may be assigned: `step()` validates it. */
   declare grad: Float32Array | null;
-  readonly name: string | undefined;
-  readonly shape: readonly number[];
-  /** Number of elements: the product of `shape`, fixed at construction. */
-  readonly numel: number;
+  readonly #data: Float32Array;
+  readonly #name: string | undefined;
+  readonly #shape: readonly number[];
+  readonly #numel: number;
   #requiresGrad: boolean;
   #grad: Float32Array | null = null;
 
@@ -82,12 +82,54 @@ export class Parameter {
     if (typeof requiresGrad !== 'boolean') {
       throw typeError('ERR_OPTION', `${where}: requiresGrad must be a boolean, got ${describe(requiresGrad)}`);
     }
-    this.data = data;
+    this.#data = data;
     Object.defineProperty(this, 'grad', Parameter.#gradProperty);
-    this.name = opts.name as string | undefined;
-    this.shape = Object.freeze(shape);
-    this.numel = numel;
+    this.#name = opts.name as string | undefined;
+    this.#shape = Object.freeze(shape);
+    this.#numel = numel;
     this.#requiresGrad = requiresGrad;
+  }
+
+  /** The values, updated in place by `step()`. The array is never replaced: optimizers keep
+   * updating the array they were given, so a replacement would leave the model untrained. Copy
+   * new values in with `p.data.set(values)`.
+   * @throws TypeError (code ERR_READONLY) on assignment, in strict and sloppy code alike. */
+  get data(): Float32Array {
+    return this.#data;
+  }
+
+  set data(_value: never) {
+    throw readOnlyError(`Parameter${this.#tag}: data`, 'copy new values into the array with p.data.set(values)');
+  }
+
+  /** Used in error messages, `explain()` and state dicts (`param_names`). Fixed at construction.
+   * @throws TypeError (code ERR_READONLY) on assignment. */
+  get name(): string | undefined {
+    return this.#name;
+  }
+
+  set name(_value: never) {
+    throw readOnlyError(`Parameter${this.#tag}: name`, 'it is fixed at construction: new Parameter(data, { name })');
+  }
+
+  /** Defaults to `[data.length]`; fixed at construction. @throws TypeError (code ERR_READONLY)
+   * on assignment. */
+  get shape(): readonly number[] {
+    return this.#shape;
+  }
+
+  set shape(_value: never) {
+    throw readOnlyError(`Parameter${this.#tag}: shape`, 'it is fixed at construction: new Parameter(data, { shape })');
+  }
+
+  /** Number of elements: the product of `shape`, fixed at construction. @throws TypeError
+   * (code ERR_READONLY) on assignment. */
+  get numel(): number {
+    return this.#numel;
+  }
+
+  set numel(_value: never) {
+    throw readOnlyError(`Parameter${this.#tag}: numel`, 'it is data.length, fixed at construction');
   }
 
   /** `false` freezes the parameter: `step()` skips it whatever `grad` holds, and `zeroGrad()`
@@ -98,17 +140,34 @@ export class Parameter {
 
   set requiresGrad(value: boolean) {
     if (typeof value !== 'boolean') {
-      throw typeError('ERR_OPTION', `Parameter${this.name ? ` '${this.name}'` : ''}: requiresGrad must be a boolean, got ${describe(value)}`);
+      throw typeError('ERR_OPTION', `Parameter${this.#tag}: requiresGrad must be a boolean, got ${describe(value)}`);
     }
     this.#requiresGrad = value;
     assignments++;
   }
 
-  /** How this parameter is named in messages. */
+  /** How this parameter is named in messages. @throws TypeError (code ERR_READONLY) on
+   * assignment. */
   get label(): string {
-    return this.name === undefined ? 'an unnamed parameter' : `'${this.name}'`;
+    return this.#name === undefined ? 'an unnamed parameter' : `'${this.#name}'`;
+  }
+
+  set label(_value: never) {
+    throw readOnlyError(`Parameter${this.#tag}: label`, 'it follows from name');
+  }
+
+  get #tag(): string {
+    return this.#name === undefined ? '' : ` '${this.#name}'`;
+  }
+
+  /** What console.log and util.inspect show: the fields, as own properties would be. */
+  [inspect.custom](depth: number, options: InspectOptions): string {
+    const fields = { name: this.#name, shape: this.#shape, requiresGrad: this.#requiresGrad, data: this.#data, grad: this.grad };
+    return depth < 0 ? 'Parameter' : `Parameter ${inspect(fields, { ...options, depth: options.depth == null ? null : options.depth - 1 })}`;
   }
 }
+
+refusePytorchSpellings(Parameter);
 
 function checkShape(shape: unknown, where: string): number[] {
   if (!Array.isArray(shape)) {

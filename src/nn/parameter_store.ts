@@ -8,7 +8,16 @@ import { rangeError, SimdAdamError, typeError } from '../common/errors.js';
 import { addon } from '../native/addon.js';
 import { whileClaimed } from '../engine/claims.js';
 import { Parameter } from './parameter.js';
-import { checkKeys, checkOptionsObject, describe } from '../common/validate.js';
+import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
+import { lockFields, refusePytorchSpellings } from '../common/members.js';
+
+/** Options of {@link ParameterStore.attachGrads}. */
+export interface AttachGradsOptions {
+  /** `true` (the default): fill the attached views with zeros first, for a backward that adds
+   * into the grads (`grad[i] += …`, as autograd accumulates). `false`: leave them as they are,
+   * for a backward that overwrites every element (it saves one pass over the grads). */
+  zero?: boolean;
+}
 
 /** One parameter of a store. */
 export interface ParameterSpec {
@@ -76,6 +85,11 @@ export class ParameterStore {
     }
     this.params = Object.freeze(params);
     this.#gradViews = Object.freeze(gradViews);
+    lockFields(this, 'ParameterStore', {
+      data: 'copy values in with store.data.set(values)',
+      grads: 'write into it, or copy values in with store.grads.set(values)',
+      params: 'a store holds the parameters it was built with',
+    });
   }
 
   /** The parameter of that name, or undefined. */
@@ -90,19 +104,52 @@ export class ParameterStore {
     return this.#gradViews[i]!;
   }
 
-  /** Sets every trainable parameter's grad to its view of `grads` (after zeroGrad(), say). The
-   * views are the same arrays each time, so the optimizer's cached plan still holds.
+  /**
+   * Sets every trainable parameter's grad to its view of `grads` (after zeroGrad(), say), and by
+   * default zero-fills those views first. The views are the same arrays every time, so without
+   * the fill a backward that accumulates (`grad[i] += …`) would see last step's gradient added
+   * in: PyTorch's zero_grad() followed by a backward starts every grad from zero, and so does
+   * this. Pass `{ zero: false }` when the backward overwrites every element. The optimizer's
+   * cached step plan still holds either way. Frozen parameters' views are neither attached nor
+   * zeroed.
    *
    * Attaching is what precedes writing new gradients into `grads`, so it is refused while a
    * running step (a stepAsync() in any worker) reads them.
-   * @throws SimdAdamError ERR_BUSY then, with no grad assigned. */
-  attachGrads(): void {
-    whileClaimed([[this.grads, true]], 'ParameterStore.attachGrads()', () => {
-      const params = this.params, views = this.#gradViews;
-      for (let i = 0; i < params.length; i++) {
-        const p = params[i]!;
-        if (p.requiresGrad) p.grad = views[i]!;
+   * @throws TypeError (code ERR_OPTION) for an unknown option or a non-boolean `zero`;
+   * SimdAdamError ERR_BUSY while a running step reads these grads, with nothing attached or zeroed.
+   */
+  attachGrads(options?: AttachGradsOptions): void {
+    const where = 'ParameterStore.attachGrads()';
+    const opts = checkOptionsObject(options, where);
+    checkKeys(opts, ['zero'], where);
+    const zero = opts.zero === undefined ? true : checkBoolean(opts.zero, 'zero', where);
+    whileClaimed([[this.grads, true]], where, () => this.#attach(zero));
+  }
+
+  #attach(zero: boolean): void {
+    const params = this.params, views = this.#gradViews;
+    // Consecutive trainable views are contiguous in `grads`: one fill per run of them.
+    let runStart = -1, runEnd = 0;
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i]!;
+      if (!p.requiresGrad) continue;
+      const view = views[i]!;
+      p.grad = view;
+      if (!zero) continue;
+      const start = view.byteOffset, end = start + view.byteLength;
+      if (runStart < 0 || start !== runEnd) {
+        if (runStart >= 0) this.#zeroBytes(runStart, runEnd);
+        runStart = start;
       }
-    });
+      runEnd = end;
+    }
+    if (zero && runStart >= 0) this.#zeroBytes(runStart, runEnd);
+  }
+
+  #zeroBytes(start: number, end: number): void {
+    const first = (start - this.grads.byteOffset) / Float32Array.BYTES_PER_ELEMENT;
+    this.grads.fill(0, first, first + (end - start) / Float32Array.BYTES_PER_ELEMENT);
   }
 }
+
+refusePytorchSpellings(ParameterStore);

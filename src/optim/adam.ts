@@ -9,8 +9,8 @@ import { checkGrad, checkGradAliases } from '../engine/grad_check.js';
 import { allZeroEach } from '../engine/reduce.js';
 import { StateArenas } from '../engine/state_arena.js';
 import { StepPlan, type GroupUpdates, type ParamUpdate, type PrePass, type StepOutcome } from '../engine/step_plan.js';
-import { beginAsyncStep } from '../engine/threads.js';
-import { callNative, type Access } from '../engine/claims.js';
+import { beginAsyncStep, whenNotBusy } from '../engine/threads.js';
+import { callNative, inUse, paramAccess, type Access } from '../engine/claims.js';
 import { addon } from '../native/addon.js';
 import type { Parameter } from '../nn/parameter.js';
 import type { AdamHyper } from '../reference/adam.js';
@@ -28,6 +28,8 @@ import {
 import { checkState, exportAdamState, importAdamState, type AdamStateDictEntry } from './adam_state_dict.js';
 import { zeroDividesReference, zeroGradReason, type ExplainEntry } from './explain.js';
 import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
+import { checkClosure } from './param_groups.js';
+import { lockFields, refusePytorchSpellings } from '../common/members.js';
 
 export type { AdamState } from '../engine/adam_state.js';
 export type { AdamHyperparameters, AdamOptions, AdamWOptions, NonFiniteMode, OptimizerOptions } from './adam_options.js';
@@ -72,6 +74,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     }
     this.nonFinite = nonFinite as NonFiniteMode;
     this.warnOnZeroGrad = checkBoolean(warnOnZeroGrad, 'warnOnZeroGrad', where);
+    const fixed = 'it is fixed at construction (an option of the constructor)';
+    lockFields(this, (new.target as typeof Adam).algorithm.name, { nonFinite: fixed, warnOnZeroGrad: fixed });
   }
 
   /** Steps that nonFinite: 'skip' refused because a gradient held NaN or ±Inf. */
@@ -89,14 +93,24 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * wrong, nothing is modified. All groups run in one native crossing; large steps are spread
    * over the native thread pool (see setNumThreads). Step pre hooks run first, post hooks after
    * a step that returned normally (one the non-finite guard skipped included).
+   *
+   * `closure`, as in PyTorch, re-evaluates the model (zeroGrad, forward, backward) and returns the
+   * loss: it is called after the pre hooks, before anything is validated, and step() returns
+   * what it returned (undefined without a closure).
+   * @throws TypeError (code ERR_OPTION) if closure is given and is not a function.
    */
-  override step(): void {
+  override step<R = undefined>(closure?: () => R): R {
     const where = 'step()';
     this.assertIdle(where);
+    checkClosure(closure, where);
     this.runStepPreHooks();
+    const loss = closure === undefined ? (undefined as R) : closure();
+    // The closure may have started a stepAsync() of this optimizer.
+    this.assertIdle(where);
     const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.run(h, pre, where)));
     this.#finish(where, plan, hypers, result);
     this.runStepPostHooks();
+    return loss;
   }
 
   /**
@@ -107,11 +121,20 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * Every buffer is held against garbage collection until the update ends; do not transfer or
    * write the parameters, grads or state meanwhile: Node-API cannot prevent it. With
    * nonFinite 'skip' or 'throw', the read-only check of the grads runs before this returns.
+   *
+   * `closure` works as in step(), and may be async: it is awaited (the optimizer is not busy
+   * meanwhile, so it may call zeroGrad()), then the step is validated and started, and the
+   * promise resolves to what the closure returned.
+   * @throws TypeError (code ERR_OPTION) if closure is given and is not a function.
    */
-  async stepAsync(): Promise<void> {
+  async stepAsync<R = undefined>(closure?: () => R): Promise<Awaited<R>> {
     const where = 'stepAsync()';
     this.assertIdle(where);
+    checkClosure(closure, where);
     this.runStepPreHooks();
+    // Without a closure nothing is awaited here, so validation still happens before this returns.
+    const loss = closure === undefined ? undefined : await closure();
+    if (closure !== undefined) this.assertIdle(where);
     const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.runAsync(h, pre, where)));
     const release = this.markBusy(where);
     const end = beginAsyncStep();
@@ -124,6 +147,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     }
     this.#finish(where, plan, hypers, outcome);
     this.runStepPostHooks();
+    return loss as Awaited<R>;
   }
 
   /** The pre-pass this optimizer's options ask for, if any (src/engine/step_plan.ts). */
@@ -253,8 +277,28 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     return zeroGradReason(hyper, { paramAllZero, expAvgAllZero, zeroDivides });
   }
 
-  protected override memoryAccess(): Access[] {
-    const out = super.memoryAccess();
+  /**
+   * True while a stepAsync() of this optimizer runs, or while a running step of another optimizer
+   * (in this thread or another worker) holds memory a step of this one would read or write: then
+   * step(), stepAsync() and explain() throw ERR_BUSY. Await {@link whenIdle} instead of failing.
+   */
+  get busy(): boolean {
+    return this.running || inUse(this.#memoryAccess());
+  }
+
+  /**
+   * Resolves once {@link busy} is false. When this optimizer's own stepAsync() ends, it resolves
+   * before the code awaiting that stepAsync() runs, so a caller waiting here (an HTTP handler
+   * that wants a state dict) gets its turn even if training starts the next step at once. Steps
+   * running in other workers are polled every millisecond.
+   */
+  whenIdle(): Promise<void> {
+    return whenNotBusy(() => this.busy);
+  }
+
+  /** The memory a step of this optimizer reads (grads) and writes (parameters, state). */
+  #memoryAccess(): Access[] {
+    const out = paramAccess(this.paramGroups.flatMap((group) => group.params));
     for (const [, state] of this.stateMap) {
       out.push([state.expAvg, true], [state.expAvgSq, true]);
       if (state.maxExpAvgSq) out.push([state.maxExpAvgSq, true]);
@@ -262,8 +306,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     return out;
   }
 
-  protected override exportState(state: AdamState, param: Parameter): AdamStateDictEntry {
-    return exportAdamState(state, param);
+  protected override exportState(state: AdamState, param: Parameter, where: string): AdamStateDictEntry {
+    return exportAdamState(state, param, where);
   }
 
   protected override importState(entries: readonly LoadedEntry[]): Map<Parameter, AdamState> {
@@ -300,3 +344,4 @@ export class AdamW extends Adam {
   }
 }
 
+refusePytorchSpellings(Adam, ['nonFinite', 'warnOnZeroGrad']);

@@ -6,6 +6,7 @@ import { typeError } from '../common/errors.js';
 import { checkBoolean, checkNumber, describe } from '../common/validate.js';
 import type { AdamHyper } from '../reference/adam.js';
 import type { Algorithm } from './optimizer.js';
+import { checkGroupSpellings } from './param_groups.js';
 
 /** Adam's hyperparameters, as held by every param group. */
 export interface AdamHyperparameters {
@@ -47,6 +48,7 @@ const ADAM_KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize', '
 
 /** Validates a group's hyperparameters and returns them in the form the math uses. */
 export function checkAdamHyperparameters(group: Record<string, unknown>, where: string): AdamHyper {
+  checkGroupSpellings(group, ADAM_KEYS, where);
   const lr = checkNumber(group.lr, 'lr', where, { min: 0 });
   const betas = group.betas;
   if (!Array.isArray(betas) || betas.length !== 2) {

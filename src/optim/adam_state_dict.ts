@@ -28,22 +28,31 @@ export type AdamStateDict = StateDict<AdamHyperparameters, AdamStateDictEntry>;
 const STATE_KEYS = ['step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] as const;
 
 
-/** A state found in the map at step time, against its parameter and group (users may assign
- * `state.step`, and a transferred state buffer reads as detached). */
-export function checkState(state: AdamState, param: Parameter, hyper: AdamHyper, at: string): void {
+/** What every entry point that reads a parameter's live state checks first (code ERR_STATE):
+ * an integer step (users may assign `state.step`), and arrays that still hold the parameter's
+ * elements (a state buffer transferred away by postMessage or structuredClone has none, and
+ * reading it would fail without a code). */
+export function checkStateStorage(state: AdamState, param: Parameter, at: string): void {
   if (!Number.isInteger(state.step) || state.step < 0) {
     throw new SimdAdamError('ERR_STATE', `${at}: state.step must be a non-negative integer, got ${describe(state.step)}`);
   }
+  const arrays = [state.expAvg, state.expAvgSq, ...(state.maxExpAvgSq ? [state.maxExpAvgSq] : [])];
+  if (arrays.some((a) => a.length !== param.numel)) {
+    const detached = arrays.some((a) => a.buffer.byteLength === 0) && param.numel > 0 ? ' (detached: was a state buffer transferred?)' : '';
+    throw new SimdAdamError('ERR_STATE', `${at}: state arrays do not match the parameter's ${param.numel} elements${detached}`);
+  }
+}
+
+/** A state found in the map at step time: its storage, and amsgrad state exactly when the
+ * group has amsgrad. */
+export function checkState(state: AdamState, param: Parameter, hyper: AdamHyper, at: string): void {
+  checkStateStorage(state, param, at);
   if (hyper.amsgrad !== (state.maxExpAvgSq !== undefined)) {
     throw new SimdAdamError(
       'ERR_AMSGRAD_STATE',
       `${at}: amsgrad is ${hyper.amsgrad ? 'on' : 'off'} but this parameter's state was created with it ${hyper.amsgrad ? 'off' : 'on'}; ` +
         'amsgrad cannot change once a group has state (set it at construction, or load a state dict)',
     );
-  }
-  if (state.expAvg.length !== param.numel || state.expAvgSq.length !== param.numel) {
-    const detached = state.expAvg.buffer.byteLength === 0 && param.numel > 0 ? ' (detached: was a state buffer transferred?)' : '';
-    throw new SimdAdamError('ERR_STATE', `${at}: state arrays do not match the parameter's ${param.numel} elements${detached}`);
   }
 }
 
@@ -89,8 +98,10 @@ function checkEntry({ param, entry, group, where }: LoadedEntry): CheckedEntry {
   };
 }
 
-/** One parameter's state under PyTorch's keys, as copies carrying the parameter's shape. */
-export function exportAdamState(state: AdamState, param: Parameter): AdamStateDictEntry {
+/** One parameter's state under PyTorch's keys, as copies carrying the parameter's shape. Checks
+ * the state first (ERR_STATE, naming `where`), as a step does. */
+export function exportAdamState(state: AdamState, param: Parameter, where: string): AdamStateDictEntry {
+  checkStateStorage(state, param, where);
   const entry: AdamStateDictEntry = {
     step: state.step,
     exp_avg: asTensor(state.expAvg.slice(), param.shape),

@@ -4,7 +4,11 @@
  * stateDict and loadStateDict, as torch.optim.Optimizer. The algorithm (adam.ts) owns its hyperparameter rules, lazy
  * state, what a state entry holds, and the math.
  */
+import { inspect } from 'node:util';
 import { SimdAdamError, typeError } from '../common/errors.js';
+import { lockFields, readOnlyError, refusePytorchSpellings } from '../common/members.js';
+import { countOptimizerStep, registerOptimizer } from '../common/optimizer_steps.js';
+import { formatOptimizer } from './repr.js';
 import {
   hookResult,
   HookList,
@@ -22,8 +26,7 @@ import { checkParamOverlap, normalizeParams, toParameterList } from './param_gro
 import { asStateDictError, groupToDict, readSaved, type StateDict, type StateDictInput } from './state_dict.js';
 import { VersionedMap } from '../common/versioned_map.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
-import { inUse, whileClaimed, type Access } from '../engine/claims.js';
-import { whenNotBusy } from '../engine/threads.js';
+import { gradWrites, whileClaimed } from '../engine/claims.js';
 
 /** Any optimizer, whatever its hyperparameters and state: what global hooks receive. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -129,11 +132,21 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     this.state = this.stateMap;
     const specs = normalizeParams(params, where);
     this.#groups = Object.freeze(this.#buildGroups(specs, where));
+    lockFields(this, algorithm.name, {
+      defaults: 'pass hyperparameters to the constructor, or set them on paramGroups[i]',
+      state: 'load state with loadStateDict(), or write into the state views it holds',
+    });
+    registerOptimizer(this);
   }
 
-  /** The param groups, in order. Change hyperparameters on them; add groups with addParamGroup. */
+  /** The param groups, in order. Change hyperparameters on them; add groups with addParamGroup.
+   * @throws TypeError (code ERR_READONLY) on assignment. */
   get paramGroups(): readonly ParamGroup<H>[] {
     return this.#groups;
+  }
+
+  set paramGroups(_value: never) {
+    throw readOnlyError(`${this.#algorithm.name}.paramGroups`, 'change hyperparameters on its groups; add groups with addParamGroup()');
   }
 
   /** Adds a group; its unspecified hyperparameters come from `defaults`. Validated fully before
@@ -160,8 +173,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     const setToNone = opts.setToNone === undefined ? true : checkBoolean(opts.setToNone, 'setToNone', where);
     const params = this.#groups.flatMap((group) => group.params);
     // Filling writes the grads: refused (nothing changed) while a running step reads them.
-    const filled: Access[] = setToNone ? [] : params.filter((p) => p.requiresGrad && p.grad instanceof Float32Array).map((p) => [p.grad!, true] as const);
-    whileClaimed(filled, where, () => {
+    whileClaimed(setToNone ? [] : gradWrites(params), where, () => {
       for (const p of params) {
         if (setToNone || !p.requiresGrad) p.grad = null;
         else if (p.grad instanceof Float32Array) p.grad.fill(0);
@@ -169,40 +181,10 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     });
   }
 
-  /**
-   * True while a stepAsync() of this optimizer runs, or while a running step of another optimizer
-   * (in this thread or another worker) holds memory a step of this one would read or write: then
-   * step(), stepAsync() and explain() throw ERR_BUSY. Await {@link whenIdle} instead of failing.
-   */
-  get busy(): boolean {
-    return this.#busy !== undefined || inUse(this.memoryAccess());
-  }
-
-  /**
-   * Resolves once {@link busy} is false. When this optimizer's own stepAsync() ends, it resolves
-   * before the code awaiting that stepAsync() runs, so a caller waiting here (an HTTP handler
-   * that wants a state dict) gets its turn even if training starts the next step at once. Steps
-   * running in other workers are polled every millisecond.
-   */
-  whenIdle(): Promise<void> {
-    return whenNotBusy(() => this.busy);
-  }
-
-  /** The memory a step of this optimizer reads (grads) and writes (parameters, state), for
-   * {@link busy}. Algorithms add their state. */
-  protected memoryAccess(): Access[] {
-    const out: Access[] = [];
-    for (const group of this.#groups) {
-      for (const p of group.params) {
-        out.push([p.data, true]);
-        if (p.grad instanceof Float32Array) out.push([p.grad, false]);
-      }
-    }
-    return out;
-  }
-
-  /** Updates every parameter that has a grad and requiresGrad. */
-  abstract step(): void;
+  /** Updates every parameter that has a grad and requiresGrad. With a closure (which
+   * re-evaluates the model and returns the loss, as in PyTorch), calls it first, after the step
+   * pre hooks, and returns what it returned; without one, returns undefined. */
+  abstract step<R = undefined>(closure?: () => R): R;
 
   /**
    * A snapshot in PyTorch's layout and key names: copies, never views. Parameters are numbered
@@ -225,7 +207,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     const state: Record<number, E> = {};
     for (const [param, id] of ids) {
       const entry = this.stateMap.get(param);
-      if (entry) state[id] = this.exportState(entry, param);
+      if (entry) state[id] = this.exportState(entry, param, `stateDict(): state[${id}] (${param.label})`);
     }
     return this.runStateDictPostHooks({ state, param_groups } as StateDict<H, E>);
   }
@@ -247,8 +229,9 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     this.runLoadStateDictPostHooks();
   }
 
-  /** The algorithm's half of stateDict(): one parameter's state under PyTorch's keys, as copies. */
-  protected abstract exportState(state: S, param: Parameter): E;
+  /** The algorithm's half of stateDict(): one parameter's state under PyTorch's keys, as copies.
+   * It checks the state first (code ERR_STATE, `where` names the entry), as step() does. */
+  protected abstract exportState(state: S, param: Parameter, where: string): E;
 
   /** The algorithm's half of loadStateDict(): validates every entry against its parameter and its
    * group-to-be, then builds the new state in fresh storage. Must not modify the optimizer. */
@@ -305,8 +288,8 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
 
   /** Registers `hook(optimizer)`, run at the start of every step(), after the global pre hooks
    * (registerOptimizerStepPreHook), in registration order. PyTorch lets a pre hook return
-   * `(new_args, new_kwargs)` for step; step() takes no arguments here, so its return value is
-   * ignored. A hook that throws aborts the step before anything is validated or changed. */
+   * `(new_args, new_kwargs)` for step; here its return value is ignored (step()'s one argument,
+   * the closure, cannot be replaced). A hook that throws aborts the step before anything is validated or changed. */
   registerStepPreHook(hook: StepPreHook<this>): HookHandle {
     return this.#stepPreHooks.add(hook as StepPreHook<Optimizer<H, S, E>>);
   }
@@ -342,6 +325,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   /** Global pre hooks, then this optimizer's (PyTorch's order). Subclasses call it first thing
    * in step() (and in any other way of stepping). */
   protected runStepPreHooks(): void {
+    countOptimizerStep(this);
     for (const hook of [...globalStepPreHooks.list(), ...this.#stepPreHooks.list()]) hook(this);
   }
 
@@ -374,6 +358,16 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     for (const hook of this.#loadStateDictPostHooks.list()) hook(this);
   }
 
+  /** PyTorch's repr: the class, then every group's hyperparameters and parameter count. */
+  toString(): string {
+    return formatOptimizer(this.#algorithm.name, this.#groups);
+  }
+
+  /** What console.log and util.inspect show: {@link toString}. */
+  [inspect.custom](): string {
+    return this.toString();
+  }
+
   /** Checks a group's hyperparameters again (users and schedulers mutate them). */
   protected checkGroup(group: ParamGroup<H>, index: number, where: string): void {
     this.#algorithm.check(group as Record<string, unknown>, `${where}: paramGroups[${index}]`);
@@ -385,6 +379,11 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     if (this.#busy !== undefined) {
       throw new SimdAdamError('ERR_BUSY', `${where}: a ${this.#busy} of this optimizer is still running; await it first`);
     }
+  }
+
+  /** True while markBusy's mark is set (a stepAsync() of this optimizer runs). */
+  protected get running(): boolean {
+    return this.#busy !== undefined;
   }
 
   /** Marks `what` as running until the returned function is called. */
@@ -446,3 +445,5 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
+
+refusePytorchSpellings(Optimizer);

@@ -1,8 +1,10 @@
-/** Turning the constructor's and addParamGroup's `params` into validated lists of Parameters. */
+/** Turning the constructor's and addParamGroup's `params` into validated lists of Parameters;
+ * the PyTorch spellings of hyperparameter keys on a live group; the closure step() may get. */
 import { SimdAdamError, typeError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
 import { firstSelfOverlap } from '../engine/overlap.js';
 import { Parameter } from '../nn/parameter.js';
+import { toCamelCase } from './state_dict.js';
 
 /** A group's `params`: a non-empty iterable of Parameters. */
 export function toParameterList(value: unknown, where: string): Parameter[] {
@@ -56,4 +58,30 @@ export function checkParamOverlap(groups: ReadonlyArray<{ readonly params: reado
     `${where}: ${hit.b.tag} shares memory with ${hit.a.tag}; parameters must not overlap, since updating both in place would ` +
       'race between threads (for tied weights, pass the one Parameter once)',
   );
+}
+
+/**
+ * Refuses a key on a live group that is PyTorch's spelling of one of the optimizer's
+ * hyperparameters (`weight_decay` for `weightDecay`): step() reads only the camelCase key, so the
+ * assignment would silently change nothing. Throws a TypeError (code ERR_OPTION).
+ */
+export function checkGroupSpellings(group: object, keys: readonly string[], where: string): void {
+  for (const key of Object.keys(group)) {
+    if (!key.includes('_')) continue;
+    const camel = toCamelCase(key);
+    if (camel !== key && keys.includes(camel)) {
+      throw typeError(
+        'ERR_OPTION',
+        `${where}: '${key}' is PyTorch's spelling (did you mean ${camel}?); step() reads ${camel}, so '${key}' would be ` +
+          `ignored and written into stateDict() as the real value. Set ${camel} and delete '${key}'`,
+      );
+    }
+  }
+}
+
+/** step(closure): the closure is optional, but if given it must be a function. */
+export function checkClosure(closure: unknown, where: string): void {
+  if (closure !== undefined && typeof closure !== 'function') {
+    throw typeError('ERR_OPTION', `${where}: closure must be a function that re-evaluates the model and returns the loss, got ${describe(closure)}`);
+  }
 }

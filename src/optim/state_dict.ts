@@ -59,11 +59,16 @@ export function copyGroupValue(value: unknown): unknown {
   return value !== null && typeof value === 'object' ? structuredClone(value) : value;
 }
 
-/** A live group (camelCase keys) as a state dict group. */
+/** A live group (camelCase keys) as a state dict group. A snake_case key set by hand next to
+ * its camelCase form (`weight_decay` beside `weightDecay`) is left out: the camelCase value is
+ * the one step() uses, and it must not be overwritten in the state dict. */
 export function groupToDict(group: Record<string, unknown>, ids: number[], names: string[] | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(group)) {
-    if (key !== 'params') out[toSnakeCase(key)] = copyGroupValue(value);
+    if (key === 'params') continue;
+    const camel = toCamelCase(key);
+    if (camel !== key && Object.prototype.hasOwnProperty.call(group, camel)) continue;
+    out[toSnakeCase(key)] = copyGroupValue(value);
   }
   out.params = ids;
   if (names) out.param_names = names;

@@ -52,3 +52,17 @@ export function loadCases(): ConformanceCase[] {
 export function loadToolkit<T>(name: string): T {
   return JSON.parse(readFileSync(join(fixturesDir, 'toolkit', name), 'utf8')) as T;
 }
+
+/** The project's own recordings of PyTorch (test/fixtures/recorded, written by
+ * scripts/record/pytorch_corners.py). */
+export function loadRecorded<T>(name: string): T {
+  return JSON.parse(readFileSync(join(fixturesDir, '..', 'recorded', name), 'utf8')) as T;
+}
+
+/** A recorded number: JSON has no inf or nan, so the recordings write them as strings. */
+export function recordedNumber(value: number | string): number {
+  if (typeof value === 'number') return value;
+  const parsed = { inf: Infinity, '-inf': -Infinity, nan: NaN }[value];
+  if (parsed === undefined) throw new Error(`not a recorded number: ${value}`);
+  return parsed;
+}

@@ -1,0 +1,42 @@
+/* What both kernel harnesses share: the test row layout (every length 0..49 at every 4-byte
+ * offset, fenced by guard values) and bit access to floats. */
+#ifndef SIMD_ADAM_TEST_HARNESS_H
+#define SIMD_ADAM_TEST_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+namespace {
+
+/* Lengths 0..49 cover 3 * lanes + 1 for the widest kernel (16 lanes): zero, one and several
+ * full vectors, each with every possible tail. */
+const size_t kMaxN = 49;
+const size_t kMaxOffset = 3;
+/* Guards are a full vector wide on each side, so an overrun by up to one AVX-512 vector is seen. */
+const size_t kGuard = 16;
+/* A multiple of 16 floats keeps every row 64-byte aligned, so offset k means exactly 4k-byte
+ * alignment mod 64 and offsets 1 and 3 give pointers that are only 4-byte aligned. */
+const size_t kRow = 96;
+static_assert(kGuard + kMaxOffset + kMaxN + kGuard <= kRow, "row too short");
+static_assert(kRow % 16 == 0, "rows must stay 64-byte aligned");
+
+/* A signalling-NaN bit pattern no kernel computes: a store of anything else is visible, and a
+ * bitwise comparison is not fooled by NaN != NaN. */
+const uint32_t kGuardBits = 0x7fa5d00du;
+
+inline uint32_t bits_of(float x) {
+  uint32_t b;
+  memcpy(&b, &x, sizeof b);
+  return b;
+}
+
+inline float from_bits(uint32_t b) {
+  float x;
+  memcpy(&x, &b, sizeof x);
+  return x;
+}
+
+}  // namespace
+
+#endif
