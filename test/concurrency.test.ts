@@ -6,12 +6,16 @@ import { Worker } from 'node:worker_threads';
 
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
-import { Adam, backend, clipGradNorm, Parameter, ParameterStore, setBackend, type BackendName } from '../src/index.js';
+import { Adam, backend, clipGradNorm, numThreads, Parameter, ParameterStore, setBackend, setNumThreads, type BackendName } from '../src/index.js';
 import { addon } from '../src/native/addon.js';
 import { firstBitDifference } from './support/compare.js';
 
 const initial = backend();
-afterAll(() => setBackend(initial));
+const initialThreads = numThreads();
+afterAll(() => {
+  setBackend(initial);
+  setNumThreads(initialThreads);
+});
 afterEach(() => expect(addon.liveClaims()).toBe(0)); // no claim outlives its step
 
 const N = 1 << 20;
@@ -164,18 +168,44 @@ describe('whenIdle()', () => {
   });
 });
 
+/** Starts test/support/worker-step-loop.ts over SharedArrayBuffers: stepAsync() back to back
+ * until stop() is called. */
+async function steppingWorker(n: number) {
+  const data = new SharedArrayBuffer(n * 4), grad = new SharedArrayBuffer(n * 4), control = new SharedArrayBuffer(4);
+  new Float32Array(grad).fill(0.5);
+  const entry = new URL('./support/worker-step-loop.ts', import.meta.url).href;
+  const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
+  const worker = new Worker(bootstrap, { eval: true, workerData: { data, grad, control, n } });
+  const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+  await new Promise((resolve) => worker.once('message', resolve));
+  const stop = async () => {
+    Atomics.store(new Int32Array(control), 0, 1);
+    return exited;
+  };
+  return { data, grad, stop };
+}
+
 describe('across workers', () => {
+  it("changes the process-wide thread count while another worker's steps run on the pool", async () => {
+    setBackend(initial);
+    const { stop } = await steppingWorker(1 << 20);
+    const p = param(0.8, 0.5, 1 << 20);
+    const opt = new Adam([p], { lr: 0.01 });
+    for (let k = 0; k < 12; k++) {
+      setNumThreads(1 + (k % 2)); // waits for a parallel step the worker is running
+      opt.step();
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect(await stop()).toBe(0);
+    const q = param(0.8, 0.5, 64);
+    const alone = new Adam([q], { lr: 0.01 });
+    for (let k = 0; k < 12; k++) alone.step();
+    expect(p.data[0]).toBe(q.data[0]);
+  });
+
   it('refuses clipGradNorm on SharedArrayBuffer grads a worker is stepping, with nothing changed', async () => {
     setBackend(initial);
-    const n = 1 << 21;
-    const data = new SharedArrayBuffer(n * 4), grad = new SharedArrayBuffer(n * 4), control = new SharedArrayBuffer(4);
-    new Float32Array(grad).fill(0.5);
-    const flag = new Int32Array(control);
-    const entry = new URL('./support/worker-step-loop.ts', import.meta.url).href;
-    const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-    const worker = new Worker(bootstrap, { eval: true, workerData: { data, grad, control, n } });
-    const exited = new Promise((resolve) => worker.once('exit', resolve));
-    await new Promise((resolve) => worker.once('message', resolve));
+    const { data, grad, stop } = await steppingWorker(1 << 21);
     const p = new Parameter(new Float32Array(data));
     p.grad = new Float32Array(grad);
     const opt = new Adam([p]);
@@ -193,8 +223,7 @@ describe('across workers', () => {
         refused++;
       }
     }
-    Atomics.store(flag, 0, 1);
-    await exited;
+    expect(await stop()).toBe(0);
     expect(refused).toBe(1);
     await opt.whenIdle(); // the worker's last step ended: polled, it resolves
     expect(opt.busy).toBe(false);
