@@ -1,4 +1,4 @@
-/** Results as rows, and as the Markdown and HTML tables the README and the results page show. */
+/** Results as rows, and as the Markdown and HTML tables latest.md and the results page show. */
 
 export interface ResultRow {
   workload: string;

@@ -2,13 +2,14 @@
  * `npm run bench`: ns/element and GB/s of simd-adam per backend and thread count, against a
  * plain JS loop, tfjs (cpu, wasm) and the memory roofline, on single tensors of 4K-16M floats
  * and on many tensors in separate buffers and in one buffer. Then the issue's targets, each as
- * a ratio of interleaved medians. Writes bench/results/<stamp>.json, latest.json, latest.svg,
- * latest.html (self-contained) and latest.md.
+ * a ratio of interleaved medians, and simd-adam/tfjs against tf.train.adam (bench/tfjs.ts).
+ * Writes bench/results/latest.json, latest.svg, latest.html (self-contained) and latest.md,
+ * over the previous run's: git keeps the history.
  *
- * `npm run bench -- --quick`: smaller sizes and fewer samples, to check that it all runs.
- * `npm run bench -- --readme`: also puts the tables into README.md, between its bench markers.
+ * `npm run bench -- --quick`: smaller sizes and fewer samples, to check that it all runs; writes
+ * quick.* instead (ignored by git).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,7 @@ import { availableBackends, backend, numThreads, setBackend, setNumThreads, type
 import { htmlPage, svgChart } from './chart.js';
 import { layoutPlan, separate, stored, type Model } from './models.js';
 import { plainJsStep, tfjsStep } from './peers.js';
+import { tfjsTargets } from './tfjs.js';
 import { htmlTable, markdownTable, type ResultRow } from './report.js';
 import { median, probe, probeArrays, repsFor } from './roofline.js';
 import { probes } from './probe_addon.js';
@@ -232,6 +234,7 @@ async function main(): Promise<void> {
   await manyTensorSuites();
   await tfjsSuites();
   const goals = await targets();
+  goals.push(...(await tfjsTargets(quick)));
   const loadAfter = loadavg();
   const order = [...new Set(rows.map((r) => r.workload))];
   rows.sort((x, y) => order.indexOf(x.workload) - order.indexOf(y.workload));
@@ -243,22 +246,12 @@ async function main(): Promise<void> {
   const svg = svgChart(rows, title);
   const targetLines = ['| target | measured (interleaved medians) | holds |', '|---|---:|:---:|', ...goals.map((g) => `| ${g.name} | ${g.ratio} = ${g.value.toFixed(3)} | ${g.holds ? 'yes' : 'no'} |`)];
   const md = `${title}; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}\n\n${markdownTable(rows)}\n\n${targetLines.join('\n')}\n`;
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  writeFileSync(join(dir, `${quick ? 'quick-' : ''}${stamp}.json`), json);
   const prefix = quick ? 'quick' : 'latest';
   writeFileSync(join(dir, `${prefix}.json`), json);
   writeFileSync(join(dir, `${prefix}.svg`), svg);
   writeFileSync(join(dir, `${prefix}.html`), htmlPage(svg, htmlTable(rows), title));
   writeFileSync(join(dir, `${prefix}.md`), md);
   console.log(`\n${md}\nWritten to ${dir}/${prefix}.{json,svg,html,md}`);
-  if (process.argv.includes('--readme')) {
-    const readme = join(dir, '..', '..', 'README.md');
-    const text = readFileSync(readme, 'utf8');
-    const section = /<!-- bench:start -->[\s\S]*<!-- bench:end -->/;
-    if (!section.test(text)) throw new Error('README.md has no <!-- bench:start --> ... <!-- bench:end --> section');
-    writeFileSync(readme, text.replace(section, () => `<!-- bench:start -->\n${md}<!-- bench:end -->`));
-    console.log('README.md updated');
-  }
 }
 
 await main();

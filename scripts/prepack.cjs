@@ -1,56 +1,45 @@
 #!/usr/bin/env node
-// Runs at `npm pack` / `npm publish`: builds the Node-API prebuild that the tarball carries,
-// prebuilds/<platform>-<arch>/simd-adam.node, with prebuildify (stripped). One Node-API
-// binary serves every Node version from 20.19 on, so installing the tarball on this platform
-// needs no compiler. Nothing binary is committed: prebuilds/ is git-ignored and made here.
-//
-// The build runs in a staging copy of the native sources, so packing never deletes or rewrites
-// the build/ that running tests may be loading the addon from. Offline, like the install script:
-// node-gyp gets Node's own headers through npm_config_nodedir.
+// Runs at `npm pack` / `npm publish`: builds the prebuilt addons the tarball carries,
+// prebuilds/linux-x64/ and prebuilds/linux-arm64/simd-adam.glibc.node, in an old Debian root
+// (scripts/prebuilds/build.cjs), and refuses to pack unless both pass the baseline check: they
+// must load wherever Node 20's own Linux binaries run (glibc >= 2.28). One Node-API binary per
+// platform serves every Node version from 20.19 on. Nothing binary is committed: prebuilds/ is
+// git-ignored, made here, and deleted again by postpack.
 'use strict';
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const { spawnSync } = require('node:child_process');
 
-const { nodeHeadersPrefix } = require('./node-headers.cjs');
+const { buildPrebuilds } = require('./prebuilds/build.cjs');
+const { checkFile } = require('./prebuilds/check-symbols.cjs');
 
 const root = path.resolve(__dirname, '..');
-const target = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'simd-adam-prepack-'));
+const out = path.join(root, 'prebuilds');
 
 function die(message) {
   console.error(`simd-adam prepack: ${message}`);
   process.exit(1);
 }
 
+// A binary left from an earlier pack must never ship by accident.
+fs.rmSync(out, { recursive: true, force: true });
+const started = Date.now();
+let files;
 try {
-  for (const entry of ['package.json', 'binding.gyp', 'native', 'scripts/native-build.cjs']) {
-    fs.cpSync(path.join(root, entry), path.join(staging, entry), { recursive: true });
-  }
-  // binding.gyp finds node-addon-api, and prebuildify finds node-gyp, through node_modules.
-  fs.symlinkSync(path.join(root, 'node_modules'), path.join(staging, 'node_modules'), 'junction');
-  // A binary left from an earlier pack must never ship by accident.
-  fs.rmSync(target, { recursive: true, force: true });
-
-  const env = { ...process.env };
-  const nodedir = nodeHeadersPrefix();
-  if (nodedir) env.npm_config_nodedir = nodedir;
-  const prebuildify = path.join(root, 'node_modules', 'prebuildify', 'bin.js');
-  if (!fs.existsSync(prebuildify)) die('prebuildify is missing: run npm ci first.');
-  const args = [prebuildify, '--napi', '--strip', `--target=node@${process.versions.node}`, `--cwd=${staging}`, `--out=${root}`];
-  // The build log goes to stderr: `npm pack --json` prints its JSON on stdout.
-  const result = spawnSync(process.execPath, args, { cwd: staging, env, stdio: ['ignore', 2, 2] });
-  if (result.error) die(`could not run prebuildify: ${result.error.message}`);
-  if (result.status !== 0) die('prebuildify failed (see above).');
-
-  const built = fs.existsSync(target) ? fs.readdirSync(target).filter((f) => f.endsWith('.node')) : [];
-  if (built.length !== 1) die(`expected one .node file in ${path.relative(root, target)}, found ${built.length}.`);
-  // Checked here rather than after install: a prebuild that does not load would be skipped
-  // silently by the install script, and users would need a compiler after all.
-  const addon = require(path.join(target, built[0]));
-  if (typeof addon.step !== 'function') die(`${built[0]} loads but does not export step().`);
-  console.error(`simd-adam prepack: ${path.relative(root, path.join(target, built[0]))} (kernel ${addon.current()})`);
-} finally {
-  fs.rmSync(staging, { recursive: true, force: true });
+  files = buildPrebuilds(out);
+} catch (err) {
+  die(err.message);
 }
+for (const file of files) {
+  const r = checkFile(file);
+  if (r.problems.length) die(`${path.relative(root, file)} is outside the baseline:\n  ${r.problems.join('\n  ')}`);
+  console.error(`simd-adam prepack: ${path.relative(root, file)} (${r.machine}; highest GLIBC_${r.glibc}; ${fs.statSync(file).size} bytes)`);
+}
+// Loaded here rather than after install: a prebuild that does not load would be skipped by the
+// install script, and users would need a compiler after all.
+const own = files.find((f) => path.basename(path.dirname(f)) === `${process.platform}-${process.arch}`);
+if (own) {
+  const addon = require(own);
+  if (typeof addon.step !== 'function') die(`${path.relative(root, own)} loads but does not export step().`);
+  console.error(`simd-adam prepack: ${path.relative(root, own)} loads here (kernel ${addon.current()})`);
+}
+console.error(`simd-adam prepack: ${files.length} prebuilds in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -42,3 +42,4 @@ export {
 } from './optim/hooks.js';
 export { numThreads, setNumThreads } from './engine/threads.js';
 export { ParameterStore, type AttachGradsOptions, type ParameterSpec } from './nn/parameter_store.js';
+export { version } from './common/version.js';

@@ -1,6 +1,6 @@
 /**
  * `npm run demo`, shrunk by SIMD_ADAM_DEMO_QUICK=1: it trains, shows the frozen-parameter trap in
- * numbers, and writes its loss chart.
+ * numbers, and writes its chart: the loss curves beside the frozen layer's drift per step.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -15,8 +15,6 @@ const work = mkdtempSync(join(tmpdir(), 'simd-adam-demo-'));
 const chart = join(work, 'charts', 'loss.svg');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-// The demo prints opt.explain() (issue 5). Until that lands here, running it would only show that
-// explain() is missing.
 describe('the demo (quick mode)', () => {
   let output = '';
   beforeAll(() => {
@@ -56,14 +54,52 @@ describe('the demo (quick mode)', () => {
     expect(output).toMatch(/fc1\.weight\s+group 0\s+skip\s+\(frozen\)/);
   });
 
-  it('writes the loss chart as a standalone SVG and prints its path', () => {
-    expect(output).toContain(`Loss chart: ${chart}`);
+  it('writes a standalone SVG chart and prints its path', () => {
+    expect(output).toContain(`Chart (loss curves, and the frozen layer's drift per step): ${chart}`);
     expect(existsSync(chart)).toBe(true);
     const svg = readFileSync(chart, 'utf8');
     expect(svg).toMatch(/^<\?xml[^>]*>\s*<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
-    // One curve for phase 1 and one per way of freezing, and nothing fetched from elsewhere.
-    expect(svg.match(/<path d="M/g)).toHaveLength(4);
+    // Nothing fetched from elsewhere.
     expect(svg).not.toMatch(/href=|<script/);
+  });
+
+  /** The `<g data-panel="id">` group of the chart, and the series drawn in it: name → [x, y][]. */
+  const panel = (id: string) => {
+    const svg = readFileSync(chart, 'utf8');
+    const group = new RegExp(`<g data-panel="${id}"[^>]*>([\\s\\S]*?)\\n\\s*</g>`).exec(svg);
+    expect(group, `panel ${id}`).not.toBeNull();
+    const series = new Map<string, Array<[number, number]>>();
+    for (const m of group![1]!.matchAll(/<path d="([^"]+)"[^>]*data-series="([^"]+)"/g)) {
+      series.set(m[2]!, m[1]!.split(' ').map((p) => p.slice(1).split(',').map(Number) as [number, number]));
+    }
+    return { text: group![1]!, series };
+  };
+
+  it('draws the loss curves: phase 1 and one per way of freezing', () => {
+    expect([...panel('loss').series.keys()]).toEqual([
+      'phase 1: all layers',
+      'phase 2: zeroed gradients',
+      'phase 2: grad = null',
+      'phase 2: requiresGrad = false',
+    ]);
+  });
+
+  it("draws the frozen layer's drift beside them: zeroed grads climb, null and frozen lie on the 0 floor", () => {
+    const { text, series } = panel('drift');
+    expect([...series.keys()]).toEqual(['zeroed gradients', 'grad = null: 0, bit for bit', 'requiresGrad = false: 0, bit for bit']);
+    const floor = /<line [^>]*y1="([\d.]+)"[^>]*\/>\s*<text [^>]*>0 \(bit for bit\)<\/text>/.exec(text);
+    expect(floor, 'a floor line labelled "0 (bit for bit)"').not.toBeNull();
+    const floorY = Number(floor![1]);
+    const zeroed = series.get('zeroed gradients')!;
+    // SVG y grows downwards: climbing means a smaller y at the end, and off the floor throughout.
+    expect(zeroed.length).toBeGreaterThan(10);
+    expect(zeroed.every(([, y]) => y < floorY)).toBe(true);
+    expect(zeroed.at(-1)![1]).toBeLessThan(zeroed[0]![1]);
+    for (const name of ['grad = null: 0, bit for bit', 'requiresGrad = false: 0, bit for bit']) {
+      const points = series.get(name)!;
+      expect(points).toHaveLength(zeroed.length);
+      expect(points.every(([, y]) => y === floorY)).toBe(true);
+    }
   });
 });

@@ -1,10 +1,14 @@
-/** `npm run docs`: typedoc builds the API reference from the TSDoc comments, with no warnings. */
+/** The docs: typedoc builds the API reference with no warnings, and no doc or comment cites a file
+ * the repository does not hold. */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, expect, it } from 'vitest';
+import ts from 'typescript';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { danglingReferences, danglingReferencesInRepo } from './support/references.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = mkdtempSync(join(tmpdir(), 'simd-adam-docs-'));
@@ -22,4 +26,71 @@ it('builds an HTML reference of the public API without warnings', () => {
     expect(existsSync(join(out, page)), page).toBe(true);
   }
   expect(readFileSync(join(out, 'classes/Parameter.html'), 'utf8')).toContain('requiresGrad');
+  // The front page is the overview (docs/overview.md), and implementation types stay out.
+  expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain('Where to start');
+  expect(existsSync(join(out, 'interfaces/LoadedEntry.html'))).toBe(false);
 }, 60_000);
+
+describe('references to files', () => {
+  it('every file a tracked doc, comment or script cites exists in the repository', () => {
+    const dangling = danglingReferencesInRepo(root).map((d) => `${d.file}:${d.line}: ${d.reference}`);
+    expect(dangling).toEqual([]);
+  });
+
+  it('reports a cited file the repository does not hold, and accepts the ones it does', () => {
+    const tracked = ['README.md', 'docs/api.md', 'docs/errors.md', 'src/optim/adam.ts', 'native/kernels/adam_body.h'];
+    // Spelled with ${dot} so that this file itself cites none of the missing files.
+    const dot = '.';
+    const text = [
+      `See [the API](docs/api.md#param-groups), [errors](docs/errors.md) and https://example.com/x/DESIGN${dot}md.`,
+      `The contract is in DESIGN${dot}md; the kernel body in adam_body.h; the optimizer in src/optim/adam.ts.`,
+      `Gone: [a guide](docs/guide${dot}md), src/adam${dot}ts, native/plan_layout${dot}h and the flags in TOOLCHAIN${dot}md.`,
+      `No such section: [options](errors.md#the-options).`,
+    ].join('\n');
+    const found = danglingReferences(root, 'docs/api.md', text, tracked).map((d) => `${d.line}: ${d.reference}`);
+    expect(found.sort()).toEqual([
+      ...['3: docs/guide', '2: DESIGN', '3: src/adam', '3: native/plan_layout', '3: TOOLCHAIN'].map((r, i) => r + dot + ['md', 'md', 'ts', 'h', 'md'][i]),
+      '4: errors.md#the-options',
+    ].sort());
+  });
+});
+
+describe('the public API documents itself', () => {
+  // The TypeScript compiler's own view of what src/index.ts exports, docs included.
+  const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.build.json'), {}, {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (d) => {
+      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    },
+  })!;
+  const program = ts.createProgram([join(root, 'src/index.ts')], config.options);
+  const checker = program.getTypeChecker();
+  const exports = new Map(
+    checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(join(root, 'src/index.ts'))!)!).map((s) => [
+      s.name,
+      s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s,
+    ]),
+  );
+  const docOf = (symbol: ts.Symbol) =>
+    [ts.displayPartsToString(symbol.getDocumentationComment(checker)), ...symbol.getJsDocTags().map((t) => ts.displayPartsToString(t.text))].join(' ');
+
+  it('states the default of every option of every exported options type', () => {
+    const optionTypes = [...exports.keys()].filter((name) => /Options$/.test(name) || ['AdamHyperparameters', 'ParameterSpec', 'CheckpointExtras'].includes(name));
+    expect(optionTypes.length).toBeGreaterThan(15);
+    const undocumented: string[] = [];
+    for (const name of optionTypes) {
+      const properties = checker.getPropertiesOfType(checker.getDeclaredTypeOfSymbol(exports.get(name)!));
+      expect(properties.length, name).toBeGreaterThan(0);
+      for (const property of properties) if (!/\bdefault\b/i.test(docOf(property))) undocumented.push(`${name}.${property.name}`);
+    }
+    expect(undocumented).toEqual([]);
+  });
+
+  it('describes every error code in docs/errors.md', () => {
+    const codes = checker.getDeclaredTypeOfSymbol(exports.get('ErrorCode')!);
+    const names = (codes.isUnion() ? codes.types : [codes]).map((t) => (t as ts.StringLiteralType).value);
+    expect(names).toContain('ERR_OPTION');
+    const table = readFileSync(join(root, 'docs/errors.md'), 'utf8');
+    expect(names.filter((code) => !table.includes(`| \`${code}\` |`))).toEqual([]);
+  });
+});

@@ -86,7 +86,7 @@ describe.each(availableBackends())('explain() on the %s backend', (name) => {
   });
 });
 
-describe('explain() on the frozen-parameter scenario of DESIGN.md', () => {
+describe('explain() on the recorded frozen-parameter cases', () => {
   const byName = new Map(loadCases().map((c) => [c.name, c] as const));
 
   /** Runs the recorded case; before each step, what explain() says about C (param 1). */

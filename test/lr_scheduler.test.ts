@@ -179,7 +179,7 @@ function replay(run: Run): number[][] {
 
 // ---------------------------------------------------------------------------------------------
 
-describe('PyTorch conformance (toolkit/lr_schedulers.json)', () => {
+describe('PyTorch conformance (fixtures/pytorch/toolkit/lr_schedulers.json)', () => {
   it('covers every scheduler class but LambdaLR, which is checked through equivalent lambdas', () => {
     const covered = new Set(fixture.map((c) => c.scheduler));
     for (const c of fixture) {

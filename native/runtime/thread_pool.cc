@@ -14,7 +14,7 @@
 namespace {
 
 /* Fork/join costs about a microsecond on an idle machine, and a second thread pays from about
- * 64K elements (TOOLCHAIN.md); on a busy one waking it costs more, and at 64K (in cache, ~25 us)
+ * 64K elements there (docs/threads-and-async.md); on a busy one waking it costs more, and at 64K (in cache, ~25 us)
  * it measured slower than one thread. From 128K on it breaks even or wins, loaded or not. */
 const size_t DEFAULT_PARALLEL_MIN = 131072;
 const size_t FLOATS_PER_LINE = 64 / sizeof(float);

@@ -25,6 +25,15 @@ function checkPath(path: unknown, where: string): string {
  * safetensors file, with optionally the model's parameters and a scheduler's state dict, so one
  * file resumes a whole run. Everything is validated and encoded before the disk is touched. The
  * write is atomic: a crash or an error never leaves a torn file at `path`.
+ *
+ * @param path The file to write (replaced if it exists); its folder must exist.
+ * @param extras `params` and `scheduler` to store beside the state dict; default none.
+ * @throws `ERR_STATE_DICT` (SimdAdamError, TypeError or RangeError) for a state dict that
+ *   cannot be saved, as loadStateDict() would refuse it; SimdAdamError `ERR_DETACHED` for a
+ *   parameter in `params` whose buffer was transferred.
+ * @throws `ERR_CHECKPOINT`: a TypeError for an empty or non-string `path` or extras of the wrong
+ *   type (a `scheduler` that is not a JSON-able object); a SimdAdamError for unnamed or duplicate
+ *   parameter names in `params`, or an I/O error (the old file, if any, is left as it was).
  */
 export async function writeStateDict(path: string, stateDict: StateDictInput, extras?: CheckpointExtras): Promise<void> {
   const where = 'writeStateDict()';
@@ -68,6 +77,11 @@ async function syncDirectory(dir: string): Promise<void> {
  * layout). Returns the state dict, ready for `opt.loadStateDict()`, and `params` and `scheduler`
  * when the file holds them. A malformed file is a SimdAdamError with code ERR_CHECKPOINT; the
  * reader never allocates more than the file's size.
+ *
+ * @throws TypeError `ERR_CHECKPOINT` for an empty or non-string `path`; SimdAdamError
+ *   `ERR_CHECKPOINT` when the file cannot be read or is not a well-formed checkpoint (truncated,
+ *   bad header, offsets, dtypes or shapes, a negative or non-finite step). A well-formed file
+ *   holding an invalid state dict is refused later, by loadStateDict() (`ERR_STATE_DICT`).
  */
 export async function readStateDict(path: string): Promise<Checkpoint> {
   const where = `readStateDict(): ${checkPath(path, 'readStateDict()')}`;

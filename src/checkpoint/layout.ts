@@ -17,10 +17,13 @@ export interface CheckpointTensor {
 }
 
 /** What a checkpoint may hold beside the optimizer's state dict, so one file resumes a run. */
+/** What {@link writeStateDict} can store beside the optimizer's state dict. */
 export interface CheckpointExtras {
-  /** The model's parameters, each with a unique name (stored as `param.<name>`), or tensors by name. */
+  /** The model's parameters, each with a unique name (stored as `param.<name>`, float32, in its
+   * shape), or tensors by name. Default: none stored. */
   params?: Iterable<Parameter> | Readonly<Record<string, TensorLike>>;
-  /** A scheduler's `stateDict()` (any JSON-able object). */
+  /** A scheduler's `stateDict()` (any JSON-able object), stored as JSON in the metadata.
+   * Default: none stored. */
   scheduler?: Readonly<Record<string, unknown>>;
 }
 

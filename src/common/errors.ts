@@ -3,7 +3,7 @@
  * carries a string `code`, so callers can branch on `err.code` instead of parsing messages.
  */
 
-/** The codes simd-adam puts on its errors. The README describes each. */
+/** The codes simd-adam puts on its errors. docs/errors.md describes each. */
 export type ErrorCode =
   | 'ERR_ADDON_LOAD'
   | 'ERR_AMSGRAD_STATE'

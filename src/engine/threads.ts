@@ -9,7 +9,8 @@ let inFlight = 0;
 const endListeners = new Set<() => void>();
 
 /** Marks an asynchronous step as running; call the returned function exactly once when it ends
- * (its memory released): every listener of onAsyncStepEnd then runs, synchronously. */
+ * (its memory released): every listener of onAsyncStepEnd then runs, synchronously.
+ * @internal */
 export function beginAsyncStep(): () => void {
   inFlight++;
   let ended = false;
@@ -21,7 +22,8 @@ export function beginAsyncStep(): () => void {
   };
 }
 
-/** Calls `listener` whenever an asynchronous step of this thread ends; returns the unsubscribe. */
+/** Calls `listener` whenever an asynchronous step of this thread ends; returns the unsubscribe.
+ * @internal */
 export function onAsyncStepEnd(listener: () => void): () => void {
   endListeners.add(listener);
   return () => endListeners.delete(listener);
@@ -29,7 +31,8 @@ export function onAsyncStepEnd(listener: () => void): () => void {
 
 /** Resolves once `busy()` is false: checked as each asynchronous step of this thread ends (in
  * the same turn, before the code awaiting that step resumes), and every millisecond for steps
- * of other workers, which cannot tell this thread. */
+ * of other workers, which cannot tell this thread.
+ * @internal */
 export function whenNotBusy(busy: () => boolean): Promise<void> {
   if (!busy()) return Promise.resolve();
   return new Promise((resolve, reject) => {
@@ -74,9 +77,9 @@ setBackendRefusal(busyReason);
  * the count. The pool is shared by every optimizer (and every worker thread) of the process:
  * a change waits for a step another thread is running on it.
  *
- * @param n an integer from 1 to 1024.
- * @throws TypeError/RangeError (ERR_OPTION) for anything else, before anything changes;
- * SimdAdamError ERR_BUSY while a stepAsync() of this thread runs.
+ * @param n An integer from 1 to 1024.
+ * @throws TypeError / RangeError `ERR_OPTION` for anything else, before anything changes;
+ *   SimdAdamError `ERR_BUSY` while a stepAsync() of this thread is in flight.
  */
 export function setNumThreads(n: number): void {
   const where = 'setNumThreads()';
@@ -86,7 +89,8 @@ export function setNumThreads(n: number): void {
   addon.setNumThreads(n);
 }
 
-/** The number of threads a large step uses, the calling thread included. */
+/** The number of threads a large step uses, the calling thread included: an integer ≥ 1,
+ * by default `os.availableParallelism()`. */
 export function numThreads(): number {
   return addon.numThreads();
 }

@@ -14,7 +14,9 @@ import { StateReader } from './internal.js';
  * interface must still be assignable to {@link SchedulableOptimizer}.
  */
 export interface SchedulerParamGroup {
+  /** The group's learning rate, which the scheduler writes. */
   lr: number;
+  /** `[beta1, beta2]`; OneCycleLR replaces it to cycle `beta1`. */
   betas: readonly [number, number];
 }
 
@@ -26,8 +28,9 @@ export interface SchedulableOptimizer {
 /** Options every {@link LRScheduler} subclass accepts. */
 export interface LRSchedulerOptions {
   /**
-   * The index of the last epoch, -1 (the default) to start the schedule. Any other value resumes:
-   * every param group must then already hold `initialLr`, as PyTorch requires.
+   * The index of the last epoch: an integer ≥ -1, default -1 to start the schedule. Any other
+   * value resumes: every param group must then already hold `initialLr`, as PyTorch requires
+   * (else RangeError `ERR_OPTION`).
    */
   lastEpoch?: number;
 }
@@ -36,7 +39,8 @@ export interface LRSchedulerOptions {
  * `_last_lr`, ...) with plain JSON values. Callables are never included. */
 export type LRSchedulerStateDict = Record<string, unknown>;
 
-/** The extra keys schedulers keep on a group, read and written untyped. */
+/** The extra keys schedulers keep on a group, read and written untyped.
+ * @internal */
 export function groupRecord(group: SchedulerParamGroup): Record<string, unknown> {
   return group as unknown as Record<string, unknown>;
 }
@@ -67,6 +71,13 @@ function checkOptimizer(optimizer: unknown, where: string): asserts optimizer is
  *
  * Most subclasses are chainable: they compute the next lr from the group's current `lr`, so
  * changes made to `lr` from outside carry through, exactly as in PyTorch.
+ *
+ * Every constructor takes the optimizer and an options object (PyTorch's keyword arguments in
+ * camelCase, with PyTorch's defaults).
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
  */
 export abstract class LRScheduler {
   readonly optimizer: SchedulableOptimizer;
@@ -235,7 +246,9 @@ export abstract class LRScheduler {
 
   /** Loads a state dict from {@link LRScheduler.stateDict | stateDict()}, its JSON round trip, or a JSON dump of PyTorch's
    * `scheduler.state_dict()` for the same class. Everything is validated before anything
-   * changes; absent keys keep their current values, as in PyTorch. */
+   * changes; absent keys keep their current values, as in PyTorch.
+   * @throws `ERR_STATE_DICT` (TypeError, RangeError or SimdAdamError) naming the key, for a
+   *   value of the wrong type or range, a list of the wrong length or an unknown key. */
   loadStateDict(stateDict: LRSchedulerStateDict): void {
     this._prepareLoad(stateDict, `${this.where}.loadStateDict`)();
   }

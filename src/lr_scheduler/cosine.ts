@@ -7,7 +7,7 @@ import { readLastEpoch, type StateReader } from './internal.js';
 
 /** Options of {@link CosineAnnealingLR}. */
 export interface CosineAnnealingLROptions extends LRSchedulerOptions {
-  /** Half-period of the cosine, in epochs: a positive number. */
+  /** Half-period of the cosine, in epochs: a number > 0. Required, no default. */
   tMax: number;
   /** The lr at the bottom of the cosine. Default 0. */
   etaMin?: number;
@@ -19,6 +19,10 @@ export interface CosineAnnealingLROptions extends LRSchedulerOptions {
  *
  * Like PyTorch it uses the recursive form, so the lr keeps following the cosine past `tMax`
  * (it rises again) and outside changes to `lr` carry through.
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
  */
 export class CosineAnnealingLR extends LRScheduler {
   tMax: number;
@@ -79,7 +83,7 @@ export class CosineAnnealingLR extends LRScheduler {
 
 /** Options of {@link CosineAnnealingWarmRestarts}. */
 export interface CosineAnnealingWarmRestartsOptions extends LRSchedulerOptions {
-  /** Epochs until the first restart: a positive integer. */
+  /** Epochs until the first restart: a positive integer. Required, no default. */
   t0: number;
   /** Factor by which the period grows after each restart: an integer >= 1. Default 1. */
   tMult?: number;
@@ -92,6 +96,10 @@ export interface CosineAnnealingWarmRestartsOptions extends LRSchedulerOptions {
  * follows half a cosine from its initial value to `etaMin` over `t0` epochs, then jumps back up;
  * each period is `tMult` times the previous one. Not chainable: the lr is computed from
  * `baseLrs` alone.
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
  */
 export class CosineAnnealingWarmRestarts extends LRScheduler {
   t0: number;

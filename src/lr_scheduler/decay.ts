@@ -8,13 +8,18 @@ import { bisectRight, readLastEpoch, type StateReader } from './internal.js';
 
 /** Options of {@link StepLR}. */
 export interface StepLROptions extends LRSchedulerOptions {
-  /** Period of the decay, in epochs: a positive integer. */
+  /** Period of the decay, in epochs: a positive integer. Required, no default. */
   stepSize: number;
-  /** Multiplicative factor applied every `stepSize` epochs. Default 0.1. */
+  /** Multiplicative factor applied every `stepSize` epochs, ≥ 0. Default 0.1. */
   gamma?: number;
 }
 
-/** Multiplies each group's lr by `gamma` every `stepSize` epochs (PyTorch's `StepLR`). */
+/** Multiplies each group's lr by `gamma` every `stepSize` epochs (PyTorch's `StepLR`).
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
+ */
 export class StepLR extends LRScheduler {
   stepSize: number;
   gamma: number;
@@ -58,9 +63,9 @@ export class StepLR extends LRScheduler {
 /** Options of {@link MultiStepLR}. */
 export interface MultiStepLROptions extends LRSchedulerOptions {
   /** Epochs at which the lr is multiplied by `gamma`. A repeated epoch applies `gamma` once per
-   * occurrence, as PyTorch's `Counter` does. */
+   * occurrence, as PyTorch's `Counter` does. Integers ≥ 0, in any order. Required, no default. */
   milestones: readonly number[];
-  /** Multiplicative factor. Default 0.1. */
+  /** Multiplicative factor, ≥ 0. Default 0.1. */
   gamma?: number;
 }
 
@@ -71,7 +76,12 @@ function checkMilestones(value: unknown, name: string, where: string): number[] 
   return value.map((m: unknown, i) => checkNumber(m, `${name}[${i}]`, where, { integer: true, min: 0 }));
 }
 
-/** Multiplies each group's lr by `gamma` at every milestone (PyTorch's `MultiStepLR`). */
+/** Multiplies each group's lr by `gamma` at every milestone (PyTorch's `MultiStepLR`).
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
+ */
 export class MultiStepLR extends LRScheduler {
   /** Sorted, with repeats. */
   milestones: number[];
@@ -151,11 +161,16 @@ function checkStateMilestones(raw: unknown[], where: string): number[] {
 
 /** Options of {@link ExponentialLR}. */
 export interface ExponentialLROptions extends LRSchedulerOptions {
-  /** Multiplicative factor applied every epoch. */
+  /** Multiplicative factor applied every epoch, ≥ 0. Required, no default. */
   gamma: number;
 }
 
-/** Multiplies each group's lr by `gamma` every epoch (PyTorch's `ExponentialLR`). */
+/** Multiplies each group's lr by `gamma` every epoch (PyTorch's `ExponentialLR`).
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
+ */
 export class ExponentialLR extends LRScheduler {
   gamma: number;
 
@@ -200,7 +215,12 @@ export interface PolynomialLROptions extends LRSchedulerOptions {
 }
 
 /** Decays each group's lr to 0 over `totalIters` epochs as `(1 - t/totalIters) ** power`, then
- * holds it (PyTorch's `PolynomialLR`). */
+ * holds it (PyTorch's `PolynomialLR`).
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
+ */
 export class PolynomialLR extends LRScheduler {
   totalIters: number;
   power: number;

@@ -9,7 +9,8 @@ export type LrLambda = (epoch: number) => number;
 
 /** Options of {@link LambdaLR}. */
 export interface LambdaLROptions extends LRSchedulerOptions {
-  /** One function for every group, or one per group. */
+  /** One function for every group, or one per group (as many as the optimizer's param
+   * groups), mapping the epoch to a factor on the initial lr. Required, no default. */
   lrLambda: LrLambda | readonly LrLambda[];
 }
 
@@ -18,6 +19,10 @@ export interface LambdaLROptions extends LRSchedulerOptions {
  *
  * The functions are not part of the state dict. As with PyTorch's callable objects, a function
  * that carries its own enumerable properties has them saved (under `lr_lambdas`) and restored.
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
  */
 export class LambdaLR extends LRScheduler {
   lrLambdas: LrLambda[];

@@ -15,13 +15,14 @@ import { checkChoice, perGroup, readLastEpoch, type StateReader } from './intern
 /** Options of {@link OneCycleLR}. Give either `totalSteps`, or both `epochs` and
  * `stepsPerEpoch` (then `totalSteps = epochs * stepsPerEpoch`). */
 export interface OneCycleLROptions extends LRSchedulerOptions {
-  /** Peak lr, one for all groups or one per group. */
+  /** Peak lr (≥ 0), one for all groups or one per group. Required, no default. */
   maxLr: number | readonly number[];
-  /** Number of steps in the cycle; `step()` may be called this many times. */
+  /** Number of steps in the cycle, a positive integer; `step()` may be called this many
+   * times. Default: `epochs * stepsPerEpoch`; one of the two ways is required. */
   totalSteps?: number;
-  /** Used with `stepsPerEpoch` when `totalSteps` is not given. */
+  /** A positive integer, used with `stepsPerEpoch` when `totalSteps` is not given. No default. */
   epochs?: number;
-  /** Used with `epochs` when `totalSteps` is not given. */
+  /** A positive integer, used with `epochs` when `totalSteps` is not given. No default. */
   stepsPerEpoch?: number;
   /** Fraction of the cycle spent raising the lr, in [0, 1]. Default 0.3. */
   pctStart?: number;
@@ -115,6 +116,10 @@ function annealLinear(start: number, end: number, pct: number): number {
  *
  * Construction writes `initialLr`, `maxLr` and `minLr` on every group (and `maxMomentum`,
  * `baseMomentum` when cycling momentum), replacing any `initialLr` an earlier scheduler set.
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
  */
 export class OneCycleLR extends LRScheduler {
   totalSteps: number;

@@ -12,17 +12,18 @@ export interface ReduceLROnPlateauOptions {
   factor?: number;
   /** Epochs without improvement tolerated before reducing: an integer >= 0. Default 10. */
   patience?: number;
-  /** How much better a metric must be to count as an improvement. Default 1e-4. */
+  /** How much better a metric must be to count as an improvement, ≥ 0. Default 1e-4. */
   threshold?: number;
   /** `'rel'` (default): better than `best * (1 ∓ threshold)`; `'abs'`: than `best ∓ threshold`. */
   thresholdMode?: 'rel' | 'abs';
-  /** Epochs to wait after a reduction before counting bad epochs again. Default 0. */
+  /** Epochs to wait after a reduction before counting bad epochs again: an integer ≥ 0.
+   * Default 0. */
   cooldown?: number;
-  /** Lower bound on the lr, one for all groups or one per group. Default 0. One number also
-   * bounds groups added to the optimizer later; with one per group, a reduction throws
+  /** Lower bound on the lr (≥ 0), one for all groups or one per group. Default 0. One number
+   * also bounds groups added to the optimizer later; with one per group, a reduction throws
    * (ERR_OPTION) while a group has no entry in `minLrs`. */
   minLr?: number | readonly number[];
-  /** A reduction smaller than this is skipped. Default 1e-8. */
+  /** A reduction smaller than this is skipped, ≥ 0. Default 1e-8. */
   eps?: number;
 }
 
@@ -36,6 +37,10 @@ const OPTIONS = ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'co
  *
  * Unlike the other schedulers it does not extend {@link LRScheduler} (nor does it in PyTorch
  * 1.13), so it cannot be used inside SequentialLR.
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
  */
 export class ReduceLROnPlateau {
   readonly optimizer: SchedulableOptimizer;
@@ -103,6 +108,7 @@ export class ReduceLROnPlateau {
 
   /**
    * Records this epoch's metric and reduces the lrs if it is the epoch that ends a plateau.
+   * @param metric The validation metric of this epoch (any number; NaN never improves).
    * @throws TypeError (code ERR_OPTION), with nothing changed, if the metric is not a number, or
    * if a reduction is due while a group added after construction has no `minLrs` entry (minLr
    * given per group; PyTorch 1.13 raises an IndexError there, after reducing the other groups).
@@ -185,7 +191,9 @@ export class ReduceLROnPlateau {
   }
 
   /** Loads a state dict from {@link ReduceLROnPlateau.stateDict | stateDict()}, its JSON round trip, or a JSON dump of PyTorch's.
-   * Everything is validated before anything changes; absent keys keep their current values. */
+   * Everything is validated before anything changes; absent keys keep their current values.
+   * @throws `ERR_STATE_DICT` (TypeError, RangeError or SimdAdamError) naming the key, for a
+   *   value of the wrong type or range, a list of the wrong length or an unknown key. */
   loadStateDict(stateDict: LRSchedulerStateDict): void {
     const reader = new StateReader(stateDict, 'ReduceLROnPlateau.loadStateDict');
     const groups = this.optimizer.paramGroups.length;

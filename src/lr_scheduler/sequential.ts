@@ -12,10 +12,11 @@ import { ChainedScheduler } from './chained.js';
 
 /** Options of {@link SequentialLR}. */
 export interface SequentialLROptions extends LRSchedulerOptions {
-  /** The schedulers to run one after another, all built on the same optimizer. */
+  /** The schedulers to run one after another, all built on the same optimizer (not
+   * ReduceLROnPlateau). Required, no default. */
   schedulers: readonly LRScheduler[];
   /** The epochs at which each following scheduler takes over: strictly increasing positive
-   * integers, one fewer than `schedulers`. */
+   * integers, one fewer than `schedulers`. Required, no default. */
   milestones: readonly number[];
 }
 
@@ -26,6 +27,10 @@ export interface SequentialLROptions extends LRSchedulerOptions {
  *
  * Build the schedulers first, then this: construction resets every group's lr to `initialLr`
  * and redoes only the first scheduler's initial step, undoing what the others did.
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
  */
 export class SequentialLR extends LRScheduler {
   private readonly schedulers: LRScheduler[];

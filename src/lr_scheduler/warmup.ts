@@ -14,7 +14,12 @@ export interface ConstantLROptions extends LRSchedulerOptions {
 }
 
 /** Multiplies each group's lr by `factor` until epoch `totalIters`, then restores it (PyTorch's
- * `ConstantLR`). */
+ * `ConstantLR`).
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
+ */
 export class ConstantLR extends LRScheduler {
   factor: number;
   totalIters: number;
@@ -69,7 +74,12 @@ export interface LinearLROptions extends LRSchedulerOptions {
 }
 
 /** Scales each group's lr by a factor going linearly from `startFactor` to `endFactor` over
- * `totalIters` epochs (PyTorch's `LinearLR`). */
+ * `totalIters` epochs (PyTorch's `LinearLR`).
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an optimizer without param groups, a missing
+ *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
+ *   or a value out of range. Nothing is changed then.
+ */
 export class LinearLR extends LRScheduler {
   startFactor: number;
   endFactor: number;

@@ -114,11 +114,13 @@ function load(): NativeAddon {
       'ERR_ADDON_LOAD',
       `simd-adam could not load its native addon for ${process.platform}-${process.arch} ` +
         `(Node ${process.versions.node}, ABI ${process.versions.modules}): ${reason}\n` +
-        'Remedies:\n' +
-        '  - rebuild it: `npm rebuild simd-adam` (needs a C++17 compiler, make and Python 3;\n' +
+        'Prebuilt binaries ship for linux-x64 and linux-arm64 with glibc 2.28 or later; elsewhere (musl,\n' +
+        'macOS, Windows) the addon is compiled by its install script. Remedies:\n' +
+        '  - if npm skipped the install script (npm may ask to approve it: `npm install-scripts approve\n' +
+        '    simd-adam`), or the prebuild does not load here: `npm rebuild simd-adam --foreground-scripts`,\n' +
+        '    which says why and compiles (needs a C++17 compiler, make and Python 3;\n' +
         '    Debian/Ubuntu: apt-get install -y g++ make python3; macOS: xcode-select --install);\n' +
-        '  - in a clone of simd-adam: `npm run build:native`;\n' +
-        '  - prebuilt binaries ship for linux-x64 only: elsewhere a compiler is required.',
+        '  - in a clone of simd-adam: `npm run build:native`.',
       { cause },
     );
   }

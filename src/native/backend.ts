@@ -12,24 +12,33 @@ const KNOWN: readonly BackendName[] = ['avx512', 'avx2', 'neon', 'scalar', 'js']
 let jsSelected = false;
 let refusal: (() => string | undefined) | undefined;
 
-/** The backend that `step()` uses now. */
+/** The backend that `step()` uses now, on this thread: the best that the CPU supports unless
+ * `setBackend()` or `SIMD_ADAM_BACKEND` chose another. */
 export function backend(): BackendName {
   return jsSelected ? 'js' : (addon.current() as BackendName);
 }
 
-/** The backends this CPU can run, best first, `'js'` last. */
+/** The backends this CPU and build can run, best first (`'avx512'`, `'avx2'`, `'neon'`,
+ * `'scalar'`, as supported), `'js'` (the TypeScript reference) last. */
 export function availableBackends(): BackendName[] {
   const native = addon.backends().filter((b) => b.supported).map((b) => b.name as BackendName);
   return [...native, 'js'];
 }
 
-/** Forces a backend (tests, benchmarks). Unknown names are a RangeError; a backend this CPU or
- * build cannot run is a SimdAdamError with code ERR_BACKEND. */
+/** Forces a backend (tests, benchmarks) for the calling thread; each worker thread chooses its
+ * own. All backends give bit-identical results, so this changes speed only. Never a silent
+ * fallback: the environment variable `SIMD_ADAM_BACKEND` makes the same choice at import, and
+ * fails the same way.
+ * @param name One of {@link BackendName}; see {@link availableBackends}.
+ * @throws TypeError `ERR_BACKEND` for a name that is not a string; RangeError `ERR_BACKEND` for
+ *   an unknown name; SimdAdamError `ERR_BACKEND` for a backend this CPU or build cannot run;
+ *   SimdAdamError `ERR_BUSY` while any stepAsync() is in flight. */
 export function setBackend(name: BackendName): void {
   select(name, 'setBackend()');
 }
 
-/** Lets the throughput layer refuse a switch while a step is in flight. */
+/** Lets the throughput layer refuse a switch while a step is in flight.
+ * @internal */
 export function setBackendRefusal(check: () => string | undefined): void {
   refusal = check;
 }

@@ -9,12 +9,14 @@ import { Parameter } from './parameter.js';
 import { reduceEach, scaleEach } from '../engine/reduce.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
 
+/** Options of {@link clipGradNorm}. */
 export interface ClipGradNormOptions {
   /** The p of the p-norm: any number > 0, or 'inf' (Infinity) for the largest |element|.
-   * Default 2. */
+   * Default 2. Not a number or 'inf': TypeError; ≤ 0 or NaN: RangeError (`ERR_OPTION`). */
   normType?: number | 'inf';
   /** Throw (code ERR_NON_FINITE) when the total norm is NaN or ±Inf, before any grad changes.
-   * Default false: the grads are then scaled by the non-finite coefficient, as in PyTorch. */
+   * Default false: the grads are then scaled by the non-finite coefficient, as in PyTorch.
+   * Not a boolean: TypeError `ERR_OPTION`. */
   errorIfNonfinite?: boolean;
 }
 
@@ -40,6 +42,18 @@ const f = Math.fround;
  * const total = clipGradNorm([w, b], 1.0);               // L2
  * clipGradNorm(model, 0.5, { normType: 'inf' });
  * ```
+ *
+ * @param params A Parameter or an iterable of them.
+ * @param maxNorm The largest total norm allowed: a number ≥ 0 (Infinity allowed: no clipping).
+ * @param options `normType` (default 2) and `errorIfNonfinite` (default false).
+ * @returns The total norm before clipping, in the grads' units.
+ * @throws TypeError `ERR_PARAM_TYPE` for params that are not Parameters; TypeError / RangeError
+ *   `ERR_OPTION` for a bad `maxNorm` or option.
+ * @throws The grad errors of step(): TypeError `ERR_GRAD_TYPE`, RangeError `ERR_GRAD_LENGTH`,
+ *   SimdAdamError `ERR_DETACHED`.
+ * @throws SimdAdamError `ERR_GRAD_ALIAS` if grads share memory with each other or with a
+ *   parameter's data; `ERR_NON_FINITE` with `errorIfNonfinite` and a non-finite total. In every
+ *   case no grad was changed.
  */
 export function clipGradNorm(params: Parameter | Iterable<Parameter>, maxNorm: number, options?: ClipGradNormOptions): number {
   const list = toParameters(params);

@@ -3,12 +3,18 @@ import { rangeError, SimdAdamError, typeError } from '../common/errors.js';
 import { readOnlyError, refusePytorchSpellings } from '../common/members.js';
 import { checkKeys, checkOptionsObject, describe, isDetached, isFloat32Array, isResizable } from '../common/validate.js';
 
+/** Options of `new Parameter(data, options)`. */
 export interface ParameterOptions {
-  /** Used in error messages, `explain()` and state dicts (`param_names`). */
+  /** Used in error messages, `explain()` and state dicts (`param_names`), and required (unique)
+   * to save the parameter in a checkpoint file. Default: none (undefined). Not a string: TypeError
+   * `ERR_OPTION`. */
   name?: string;
-  /** Defaults to `[data.length]`; its product must equal `data.length` (`[]` is a scalar). */
+  /** Dimensions, each an integer ≥ 0, row-major like PyTorch's. Default `[data.length]`; its
+   * product must equal `data.length` (`[]` is a 0-d scalar of one element). Otherwise TypeError
+   * or RangeError `ERR_SHAPE`. */
   shape?: readonly number[];
-  /** `false` freezes the parameter: `step()` never touches it or its state. Default `true`. */
+  /** `false` freezes the parameter: `step()` never touches it or its state. Default `true`.
+   * Not a boolean: TypeError `ERR_OPTION`. */
   requiresGrad?: boolean;
 }
 
@@ -30,6 +36,13 @@ export function parameterAssignments(): number {
  * `grad` is a plain field, validated when `step()` uses it. Leave it `null` (the default, and
  * what `zeroGrad()` sets) for a parameter that must not move: a zero-filled gradient still
  * receives weight decay and momentum, exactly as in PyTorch.
+ *
+ * `new Parameter(data, options?)` keeps `data` itself (no copy): `step()` updates it in place.
+ *
+ * @throws TypeError `ERR_PARAM_TYPE` if `data` is not a Float32Array; SimdAdamError
+ *   `ERR_DETACHED` if its buffer was transferred away.
+ * @throws TypeError / RangeError `ERR_SHAPE` for a bad `shape`, TypeError `ERR_OPTION` for an
+ *   unknown option or a wrong type (see {@link ParameterOptions}).
  */
 export class Parameter {
   /** The gradient for the next `step()`, the same length as `data`, or `null` to skip it. Any
@@ -133,7 +146,8 @@ export class Parameter {
   }
 
   /** `false` freezes the parameter: `step()` skips it whatever `grad` holds, and `zeroGrad()`
-   * clears its grad. (PyTorch would step a frozen tensor that had a grad; we never do.) */
+   * clears its grad. (PyTorch would step a frozen tensor that had a grad; we never do.)
+   * Default true. Assigning anything but a boolean throws a TypeError, `ERR_OPTION`. */
   get requiresGrad(): boolean {
     return this.#requiresGrad;
   }
@@ -147,7 +161,8 @@ export class Parameter {
   }
 
   /** How this parameter is named in messages. @throws TypeError (code ERR_READONLY) on
-   * assignment. */
+   * assignment.
+   * @internal */
   get label(): string {
     return this.#name === undefined ? 'an unnamed parameter' : `'${this.#name}'`;
   }

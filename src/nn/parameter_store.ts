@@ -19,13 +19,18 @@ export interface AttachGradsOptions {
   zero?: boolean;
 }
 
-/** One parameter of a store. */
+/** One parameter of a {@link ParameterStore}. */
 export interface ParameterSpec {
-  /** Defaults to the parameter's index in the store, as a string. */
+  /** Unique within the store. Default: the parameter's index in the store, as a string
+   * (`'0'`, `'1'`, ...). A name used twice: SimdAdamError `ERR_DUPLICATE_PARAM`. */
   name?: string;
+  /** Dimensions, each an integer ≥ 0. Required, no default: missing or not an array is a
+   * TypeError, a bad dimension a RangeError (`ERR_SHAPE`). */
   shape: readonly number[];
+  /** Default true; false freezes the parameter, as {@link Parameter.requiresGrad}. */
   requiresGrad?: boolean;
-  /** Initial values (copied); zeros if absent. */
+  /** Initial values, copied; exactly as many as `shape` holds (else RangeError `ERR_SHAPE`).
+   * Default: zeros. */
   init?: ArrayLike<number>;
 }
 
@@ -39,11 +44,21 @@ function alignedFloats(length: number): Float32Array {
   return new Float32Array(buffer, ((LINE_FLOATS - misaligned) % LINE_FLOATS) * Float32Array.BYTES_PER_ELEMENT, length);
 }
 
+/**
+ * A whole model in two buffers: every parameter's values contiguous in `data`, every gradient in
+ * `grads`, both starting on a 64-byte boundary, so that a step runs over the model as one kernel
+ * segment. `new ParameterStore(specs)` takes the parameters in order ({@link ParameterSpec}).
+ *
+ * @throws TypeError `ERR_PARAM_GROUP` if `specs` is not an iterable; TypeError `ERR_OPTION`
+ *   for an unknown key in a spec; TypeError / RangeError `ERR_SHAPE` for a bad shape or `init`;
+ *   SimdAdamError `ERR_DUPLICATE_PARAM` for a name used twice.
+ */
 export class ParameterStore {
   /** Every parameter's values, in order: `params[i].data` is a view of it. */
   readonly data: Float32Array;
-  /** Every parameter's gradient, in order, in a buffer of its own. */
+  /** Every parameter's gradient, in order, in a buffer of its own: what your backward pass writes. */
   readonly grads: Float32Array;
+  /** The parameters, in the order of the specs: pass them to an optimizer. */
   readonly params: readonly Parameter[];
   readonly #gradViews: readonly Float32Array[];
   readonly #byName = new Map<string, Parameter>();
@@ -97,7 +112,8 @@ export class ParameterStore {
     return this.#byName.get(name);
   }
 
-  /** The store's grad view for `param` (the same array every time). */
+  /** The store's grad view for `param` (the same array every time).
+   * @throws TypeError `ERR_PARAM_TYPE` if `param` is not one of this store's parameters. */
   gradOf(param: Parameter): Float32Array {
     const i = this.params.indexOf(param);
     if (i < 0) throw typeError('ERR_PARAM_TYPE', `ParameterStore.gradOf(): ${param?.label ?? describe(param)} is not in this store`);

@@ -44,6 +44,16 @@ export type AdamParamGroup = ParamGroup<AdamHyperparameters>;
  * Adam (Kingma & Ba), with PyTorch's semantics and numerics: coupled weight decay
  * (g += wd·p), optional amsgrad and maximize, bias-corrected steps computed per parameter.
  *
+ * `new Adam(params, options?)`: `params` is an iterable of Parameters or of param groups
+ * `{ params, ...hyperparameters }`; `options` holds the defaults of every group
+ * ({@link AdamHyperparameters}) and the {@link OptimizerOptions}.
+ *
+ * @throws TypeError / RangeError `ERR_OPTION` for an unknown option or a value out of range.
+ * @throws TypeError `ERR_PARAM_TYPE` for a params entry that is not a Parameter,
+ *   `ERR_PARAM_GROUP` for params in a form the optimizer cannot use.
+ * @throws SimdAdamError `ERR_EMPTY_PARAMS` (no parameters, or an empty group),
+ *   `ERR_DUPLICATE_PARAM` (a parameter twice), `ERR_PARAM_ALIAS` (two parameters sharing memory).
+ *
  * ```ts
  * const opt = new Adam([w, b], { lr: 1e-3 });
  * w.grad = gw; b.grad = gb;
@@ -78,7 +88,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     lockFields(this, (new.target as typeof Adam).algorithm.name, { nonFinite: fixed, warnOnZeroGrad: fixed });
   }
 
-  /** Steps that nonFinite: 'skip' refused because a gradient held NaN or ±Inf. */
+  /** Steps that `nonFinite: 'skip'` refused because a gradient held NaN or ±Inf; starts at 0. */
   get skippedSteps(): number {
     return this.#skippedSteps;
   }
@@ -98,6 +108,14 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * loss: it is called after the pre hooks, before anything is validated, and step() returns
    * what it returned (undefined without a closure).
    * @throws TypeError (code ERR_OPTION) if closure is given and is not a function.
+   * @throws SimdAdamError `ERR_BUSY` while a stepAsync() of this optimizer is in flight.
+   * @throws TypeError / RangeError `ERR_OPTION` for a group hyperparameter out of range.
+   * @throws TypeError `ERR_GRAD_TYPE` (a grad neither a Float32Array nor null); RangeError
+   *   `ERR_GRAD_LENGTH` (a grad whose length differs from its parameter's).
+   * @throws SimdAdamError `ERR_GRAD_ALIAS` (a grad sharing memory with what the step writes),
+   *   `ERR_DETACHED` (a parameter's buffer was transferred), `ERR_STATE` (corrupted state),
+   *   `ERR_AMSGRAD_STATE` (amsgrad switched on a group with state), `ERR_NON_FINITE` (with
+   *   `nonFinite: 'throw'`). In every case nothing was changed.
    */
   override step<R = undefined>(closure?: () => R): R {
     const where = 'step()';
@@ -126,6 +144,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * meanwhile, so it may call zeroGrad()), then the step is validated and started, and the
    * promise resolves to what the closure returned.
    * @throws TypeError (code ERR_OPTION) if closure is given and is not a function.
+   * @throws Otherwise rejects with the errors of {@link Adam.step}, and changes nothing then.
    */
   async stepAsync<R = undefined>(closure?: () => R): Promise<Awaited<R>> {
     const where = 'stepAsync()';
@@ -245,6 +264,9 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * `{ param, name, group, action, reason }` (see {@link ExplainReason}). It validates exactly
    * as step() does and throws the same errors. Whether a grad (and, for those, the parameter and
    * its exp_avg) is all zero is decided by one native pass over every parameter.
+   *
+   * @throws The errors of {@link Adam.step} but `ERR_NON_FINITE` (explain() reads no values
+   *   beyond all-zero tests).
    */
   explain(): ExplainEntry[] {
     const where = 'explain()';
@@ -335,7 +357,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
 }
 
 /** Adam with decoupled weight decay (Loshchilov & Hutter): p *= 1 − lr·wd before the update.
- * Default weightDecay is 1e-2, as in PyTorch. */
+ * Default weightDecay is 1e-2, as in PyTorch; every other option, default and error is
+ * {@link Adam}'s, and `decoupledWeightDecay` is not accepted (`ERR_OPTION`). */
 export class AdamW extends Adam {
   protected static override readonly algorithm: Algorithm<AdamHyperparameters> = ADAMW;
 

@@ -8,37 +8,63 @@ import type { AdamHyper } from '../reference/adam.js';
 import type { Algorithm } from './optimizer.js';
 import { checkGroupSpellings } from './param_groups.js';
 
-/** Adam's hyperparameters, as held by every param group. */
+/**
+ * Adam's hyperparameters, as held by every param group. Each may be given to the constructor
+ * (the optimizer's defaults) or per group, and changed on `paramGroups[i]` between steps: every
+ * step validates them again and throws `ERR_OPTION` (a TypeError for a wrong type, a RangeError
+ * for a value out of range) without changing anything.
+ */
 export interface AdamHyperparameters {
+  /** Learning rate: a finite number ≥ 0. Default 1e-3. */
   lr: number;
+  /** `[beta1, beta2]`, the decay rates of the first and second moments, each a finite number in
+   * [0, 1). Default `[0.9, 0.999]`. */
   betas: [number, number];
+  /** Added to the bias-corrected √v in the denominator: a finite number ≥ 0. Default 1e-8
+   * (tfjs uses 1e-7). With 0, an element whose moments are both 0 becomes NaN, as in PyTorch. */
   eps: number;
+  /** Weight decay factor: a finite number ≥ 0. Default 0 for Adam (coupled: g += wd·p) and 1e-2
+   * for AdamW (decoupled: p *= 1 − lr·wd). */
   weightDecay: number;
+  /** Use the running maximum of the second moment (AMSGrad). Default false. Cannot change for a
+   * group whose parameters already have state (`ERR_AMSGRAD_STATE` at the next step). */
   amsgrad: boolean;
+  /** Maximize the objective: the gradient is negated. Default false. */
   maximize: boolean;
-  /** AdamW's weight decay (p *= 1 − lr·wd) instead of Adam's (g += wd·p). */
+  /** AdamW's weight decay (p *= 1 − lr·wd) instead of Adam's (g += wd·p). Default false for
+   * Adam; AdamW is always decoupled and does not accept this option. */
   decoupledWeightDecay: boolean;
 }
 
-/** Options for `new Adam()` and per-group overrides: any subset of the hyperparameters. */
-export type AdamOptions = Partial<Omit<AdamHyperparameters, 'betas'>> & { betas?: readonly [number, number] };
+/** Options for `new Adam()` and per-group overrides: any subset of the
+ * {@link AdamHyperparameters}, each with its default when left out. An unknown key (such as
+ * `weight_decay`) is a TypeError with code `ERR_OPTION` that suggests the right name. */
+export type AdamOptions = Partial<Omit<AdamHyperparameters, 'betas'>> & {
+  /** `[beta1, beta2]`, each a finite number in [0, 1). Default `[0.9, 0.999]`. */
+  betas?: readonly [number, number];
+};
 
-/** AdamW is always decoupled, so it takes every Adam option but that one. */
+/** AdamW is always decoupled, so it takes every Adam option but that one; its default
+ * `weightDecay` is 1e-2. */
 export type AdamWOptions = Omit<AdamOptions, 'decoupledWeightDecay'>;
 
-/** What step() does when a gradient it is about to use holds NaN or ±Inf. */
+/** What step() does when a gradient it is about to use holds NaN or ±Inf: see
+ * {@link OptimizerOptions.nonFinite}. */
 export type NonFiniteMode = 'propagate' | 'skip' | 'throw';
 
 /** Options of the optimizer as a whole: accepted by the constructor next to the default
- * hyperparameters, but not per group. */
+ * hyperparameters, but not per group (a group that sets one is a TypeError, `ERR_OPTION`). */
 export interface OptimizerOptions {
-  /** 'propagate' (the default, PyTorch's behaviour): NaN and Inf flow into the update.
-   * 'skip': the whole step changes nothing and `skippedSteps` counts it. 'throw': the step
-   * throws a SimdAdamError (code ERR_NON_FINITE) naming the first bad parameter and element,
-   * and changes nothing. Both check every gradient, read-only, before anything is written. */
+  /** Default `'propagate'` (PyTorch's behaviour): NaN and Inf flow into the update, at no cost.
+   * `'skip'`: the whole step changes nothing and `skippedSteps` counts it. `'throw'`: the step
+   * throws a SimdAdamError (code `ERR_NON_FINITE`) naming the first bad parameter and element,
+   * and changes nothing. Both check every gradient, read-only, before anything is written
+   * (about 10% of a step). Another string is a RangeError, another type a TypeError
+   * (`ERR_OPTION`). */
   nonFinite?: NonFiniteMode;
-  /** Emit one process warning (code SIMD_ADAM_ZERO_GRAD) per parameter, the first time step()
-   * moves it although its gradient was all zero (weight decay or momentum did). */
+  /** Default false. When true, emit one process warning (code `SIMD_ADAM_ZERO_GRAD`) per
+   * parameter, the first time step() moves it although its gradient was all zero (weight decay
+   * or momentum did). Costs one read-only pass over the grads per step. */
   warnOnZeroGrad?: boolean;
 }
 

@@ -1,6 +1,6 @@
 /**
  * What step() will do to each parameter, and why: the answer to the frozen-parameter trap
- * (DESIGN.md), where an all-zero gradient still moves a parameter through weight decay or
+ * (docs/api.md), where an all-zero gradient still moves a parameter through weight decay or
  * momentum. The facts about array contents come from one native all-zero pass; this file turns
  * them into reasons.
  */
@@ -44,7 +44,7 @@ export interface ZeroGradFacts {
 }
 
 /**
- * The reason for a parameter whose grad is all zero, from the update rule of DESIGN.md:
+ * The reason for a parameter whose grad is all zero, from the update rule (docs/numerics.md):
  * - Weight decay moves it when weightDecay > 0, the parameter has a non-zero element, and the
  *   decay reaches it: decoupled, the factor 1 − lr·wd must differ from 1 in float32 (an lr·wd
  *   below 2⁻²⁵ rounds away); coupled, g = wd·p enters the momentum and lr > 0 applies it.

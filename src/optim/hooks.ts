@@ -15,14 +15,18 @@ export interface HookHandle {
   remove(): void;
 }
 
+/** Options of the state-dict hook registrations ({@link Optimizer.registerStateDictPreHook} and
+ * the like). */
 export interface RegisterHookOptions {
-  /** Run this hook before those already registered (PyTorch's `prepend=True`). */
+  /** Default false. When true, run this hook before those already registered (PyTorch's
+   * `prepend=True`). A non-boolean is a TypeError, `ERR_OPTION`. */
   prepend?: boolean;
 }
 
 let nextId = 0;
 
-/** An ordered set of hooks. */
+/** An ordered set of hooks.
+ * @internal */
 export class HookList<F extends (...args: never[]) => unknown> {
   readonly #hooks = new Map<number, F>();
   readonly #kind: string;

@@ -37,13 +37,13 @@ const globalStepPreHooks = new HookList<StepPreHook<AnyOptimizer>>('OptimizerSte
 const globalStepPostHooks = new HookList<StepPostHook<AnyOptimizer>>('OptimizerStepPostHook');
 
 /** Registers a step pre hook for every optimizer: it runs before each instance's own pre hooks
- * (PyTorch's register_optimizer_step_pre_hook). */
+ * (PyTorch's register_optimizer_step_pre_hook). @throws TypeError `ERR_HOOK`: not a function. */
 export function registerOptimizerStepPreHook(hook: StepPreHook<AnyOptimizer>): HookHandle {
   return globalStepPreHooks.add(hook);
 }
 
 /** Registers a step post hook for every optimizer: it runs after each instance's own post hooks
- * (PyTorch's register_optimizer_step_post_hook). */
+ * (PyTorch's register_optimizer_step_post_hook). @throws TypeError `ERR_HOOK`: not a function. */
 export function registerOptimizerStepPostHook(hook: StepPostHook<AnyOptimizer>): HookHandle {
   return globalStepPostHooks.add(hook);
 }
@@ -76,12 +76,12 @@ export interface Algorithm<H> {
 }
 
 export interface ZeroGradOptions {
-  /** `true` (the default): grad = null, so step() skips the parameter entirely. `false`: fill
+  /** Default `true`: grad = null, so step() skips the parameter entirely. `false`: fill
    * existing grads with zeros, which weight decay and momentum still act on. */
   setToNone?: boolean;
 }
 
-/** One saved state entry matched to its parameter, for the algorithm to validate and build. */
+/** A saved state entry matched to its parameter, for the algorithm to check and build. @internal */
 export interface LoadedEntry {
   param: Parameter;
   /** The entry as saved (PyTorch's keys); not yet validated. */
@@ -150,7 +150,8 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   }
 
   /** Adds a group; its unspecified hyperparameters come from `defaults`. Validated fully before
-   * anything changes: a parameter already in another group is an error. */
+   * anything changes: a parameter already in another group is an error.
+   * @throws `ERR_PARAM_GROUP`, `ERR_PARAM_TYPE`, `ERR_OPTION`, `ERR_EMPTY_PARAMS`, `ERR_DUPLICATE_PARAM`, `ERR_PARAM_ALIAS`, `ERR_BUSY`. */
   addParamGroup(spec: ParamGroupSpec<Partial<H>>): void {
     this.assertIdle('addParamGroup()');
     const where = 'addParamGroup()';
@@ -164,7 +165,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   /** Clears gradients. By default sets every grad to null, so that step() skips those
    * parameters bit for bit. With `{ setToNone: false }` existing grads are filled with zeros:
    * weight decay and momentum still move those parameters (the frozen-parameter trap). A frozen
-   * parameter's grad (requiresGrad = false) is always set to null. */
+   * parameter's grad (requiresGrad = false) is always set to null. @throws `ERR_OPTION`, `ERR_BUSY`. */
   zeroGrad(options?: ZeroGradOptions): void {
     const where = 'zeroGrad()';
     this.assertIdle(where);
@@ -190,6 +191,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
    * A snapshot in PyTorch's layout and key names: copies, never views. Parameters are numbered
    * in order of first appearance across groups; `state` has entries only for parameters that
    * have been stepped; groups carry `param_names` when every parameter has a name.
+   * @throws SimdAdamError `ERR_BUSY` while a stepAsync() is in flight.
    */
   stateDict(): StateDict<H, E> {
     this.assertIdle('stateDict()');
@@ -218,6 +220,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
    * ours, and a key the saved group lacks keeps ours. Everything is validated before anything
    * changes; the loaded state replaces the old wholesale, in fresh storage (state views handed
    * out before are no longer the optimizer's).
+   * @throws `ERR_STATE_DICT` (naming group, parameter, key) for a state dict it cannot use; `ERR_BUSY`.
    */
   loadStateDict(stateDict: StateDictInput): void {
     const where = 'loadStateDict()';
@@ -289,35 +292,39 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   /** Registers `hook(optimizer)`, run at the start of every step(), after the global pre hooks
    * (registerOptimizerStepPreHook), in registration order. PyTorch lets a pre hook return
    * `(new_args, new_kwargs)` for step; here its return value is ignored (step()'s one argument,
-   * the closure, cannot be replaced). A hook that throws aborts the step before anything is validated or changed. */
+   * the closure, cannot be replaced). A hook that throws aborts the step before anything is
+   * validated or changed. @throws TypeError `ERR_HOOK` if `hook` is not a function. */
   registerStepPreHook(hook: StepPreHook<this>): HookHandle {
     return this.#stepPreHooks.add(hook as StepPreHook<Optimizer<H, S, E>>);
   }
 
   /** Registers `hook(optimizer)`, run after every step() that returns normally, before the global
-   * post hooks, in registration order. A step that throws runs no post hooks, as in PyTorch. */
+   * post hooks, in registration order. A step that throws runs no post hooks, as in PyTorch.
+   * @throws TypeError `ERR_HOOK` if `hook` is not a function. */
   registerStepPostHook(hook: StepPostHook<this>): HookHandle {
     return this.#stepPostHooks.add(hook as StepPostHook<Optimizer<H, S, E>>);
   }
 
-  /** Registers `hook(optimizer)`, run by stateDict() before it builds the state dict. */
+  /** Registers `hook(optimizer)`, run by stateDict() first. @throws TypeError `ERR_HOOK`, `ERR_OPTION`. */
   registerStateDictPreHook(hook: StateDictPreHook<this>, options?: RegisterHookOptions): HookHandle {
     return this.#stateDictPreHooks.add(hook as StateDictPreHook<Optimizer<H, S, E>>, options);
   }
 
   /** Registers `hook(optimizer, stateDict)`, run by stateDict() on what it built, in order: an
-   * object it returns replaces the state dict for the next hooks and the caller. */
+   * object it returns replaces the state dict for the next hooks and the caller.
+   * @throws TypeError `ERR_HOOK` (hook not a function), `ERR_OPTION` (bad options). */
   registerStateDictPostHook(hook: StateDictPostHook<this>, options?: RegisterHookOptions): HookHandle {
     return this.#stateDictPostHooks.add(hook as StateDictPostHook<Optimizer<H, S, E>>, options);
   }
 
   /** Registers `hook(optimizer, stateDict)`, run by loadStateDict() before it validates anything:
-   * an object it returns replaces the state dict to load. */
+   * an object it returns replaces the state dict to load.
+   * @throws TypeError `ERR_HOOK` (hook not a function), `ERR_OPTION` (bad options). */
   registerLoadStateDictPreHook(hook: LoadStateDictPreHook<this>, options?: RegisterHookOptions): HookHandle {
     return this.#loadStateDictPreHooks.add(hook as LoadStateDictPreHook<Optimizer<H, S, E>>, options);
   }
 
-  /** Registers `hook(optimizer)`, run by loadStateDict() after the state was loaded. */
+  /** Registers `hook(optimizer)`, run by loadStateDict() last. @throws TypeError `ERR_HOOK`, `ERR_OPTION`. */
   registerLoadStateDictPostHook(hook: LoadStateDictPostHook<this>, options?: RegisterHookOptions): HookHandle {
     return this.#loadStateDictPostHooks.add(hook as LoadStateDictPostHook<Optimizer<H, S, E>>, options);
   }

@@ -1,4 +1,4 @@
-/** The numerics contract of DESIGN.md, as assertions. */
+/** The conformance tolerance of docs/numerics.md, as assertions. */
 
 /** |ours − ref| ≤ 1e-6 + 1e-5·|ref| + 1e-6·max|ref| per element; NaN where ref is NaN; Inf
  * with the same sign. Returns a description of the first violation, or null. */

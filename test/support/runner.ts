@@ -1,4 +1,4 @@
-/** Applies a conformance case to our optimizer, step by step, as DESIGN.md prescribes:
+/** Applies a conformance case to our optimizer, step by step, as docs/numerics.md describes:
  * set_lr, then zero_moments, then grads, then step(), then compare. */
 import { Adam, AdamW, Parameter, type AdamState } from '../../src/index.js';
 import { firstBitDifference, firstMismatch } from './compare.js';
