@@ -25,7 +25,8 @@ export {
 export { SimdAdamError, type ErrorCode } from './common/errors.js';
 export { availableBackends, backend, setBackend, type BackendName } from './native/backend.js';
 export { readStateDict, writeStateDict } from './checkpoint/files.js';
-export type { Checkpoint, CheckpointExtras, CheckpointTensor } from './checkpoint/layout.js';
+export type { CheckpointExtras } from './checkpoint/layout.js';
+export type { Checkpoint, CheckpointTensor } from './checkpoint/restore.js';
 export * from './lr_scheduler/index.js';
 export { clipGradNorm, type ClipGradNormOptions } from './nn/clip_grad.js';
 export type { ExplainEntry, ExplainReason } from './optim/explain.js';

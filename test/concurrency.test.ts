@@ -229,3 +229,30 @@ describe('across workers', () => {
     expect(opt.busy).toBe(false);
   }, 60_000);
 });
+
+describe('a checkpoint write', () => {
+  it("is refused while another optimizer's stepAsync() writes the parameters it would stream, and holds them against steps while it runs", async () => {
+    setBackend(initial);
+    const { writeStateDict } = await import('../src/index.js');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'simd-adam-concurrency-'));
+    try {
+      const p = param(0.8);
+      const opt = new Adam([p]);
+      opt.step();
+      const other = new Adam([p]);
+      const running = other.stepAsync();
+      await expect(writeStateDict(join(dir, 'a.safetensors'), opt)).rejects.toMatchObject({ code: 'ERR_BUSY' });
+      await running;
+      const writing = writeStateDict(join(dir, 'b.safetensors'), opt);
+      busy(() => other.step()); // it would write the parameter the write is streaming
+      expect(opt.busy).toBe(true);
+      await writing;
+      other.step();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 
 import { Adam, AdamW, Parameter, readStateDict, SimdAdamError, type Checkpoint } from '../src/index.js';
-import { fromSafetensors, toSafetensors } from '../src/checkpoint/layout.js';
+import { toSafetensors } from '../src/checkpoint/layout.js';
+import { fromSafetensors } from '../src/checkpoint/restore.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/checkpoint/safetensors.js';
 import { fillValues, rng } from './support/random.js';
 

@@ -70,7 +70,8 @@ describe('the packed tarball', () => {
 
   it('carries dist/, LICENSE, every source binding.gyp compiles and prebuilds for linux-x64 and linux-arm64, and no tests, benchmarks or source maps', () => {
     // docs/ too: the README's links into it resolve inside the installed package.
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'LICENSE', 'binding.gyp', 'docs/api.md', 'dist/tfjs/index.js', 'dist/tfjs/index.d.ts', prebuild('x64'), prebuild('arm64')]) {
+    // tools/torch_checkpoint.py: the PyTorch converter the checkpoint docs and errors point to.
+    for (const f of ['dist/index.js', 'dist/index.d.ts', 'LICENSE', 'binding.gyp', 'docs/api.md', 'dist/tfjs/index.js', 'dist/tfjs/index.d.ts', 'tools/torch_checkpoint.py', prebuild('x64'), prebuild('arm64')]) {
       expect(files).toContain(f);
     }
     // The groups binding.gyp asks native/build.json for: what a user's source build compiles.

@@ -29,7 +29,7 @@ inline Napi::Value throw_internal(Napi::Env env, const char *message) {
   return Napi::Value(env, nullptr);
 }
 
-/* The message TypeScript recognizes (src/native/busy.ts) and rewrites with the caller's name. */
+/* The message TypeScript recognizes (src/engine/claims.ts) and rewrites with the caller's name. */
 inline Napi::Value throw_busy(Napi::Env env, const char *what) {
   throw_coded(env, "ERR_BUSY", what);
   return Napi::Value(env, nullptr);

@@ -21,7 +21,7 @@
 
 namespace {
 
-/* What every refused claim says; TypeScript rewrites it with the caller's name (src/native/busy.ts). */
+/* What every refused claim says; TypeScript rewrites it with the caller's name (src/engine/claims.ts). */
 const char *const BUSY = "the memory this step would read or write is in use by a running step";
 
 /* The environment's backend; the best one if its state is already gone (never in practice). */

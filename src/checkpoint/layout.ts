@@ -1,20 +1,18 @@
 /**
- * How a checkpoint maps onto safetensors: `state.<id>.<key>` tensors (F32 with the parameter's
- * shape; `step` a 0-d I64 so counts stay exact beyond 2^24), `param.<name>` tensors for the model's
- * parameters, and JSON strings in `__metadata__` for `param_groups` and a scheduler's state dict.
+ * How a checkpoint maps onto safetensors, when writing: `state.<id>.<key>` tensors (F32 with the
+ * parameter's shape; `step` a 0-d I64 so counts stay exact beyond 2^24), `param.<name>` tensors
+ * for the model's parameters, and JSON strings in `__metadata__` for `param_groups`, a scheduler's
+ * state dict and the user's metadata. A plan lists each tensor with the memory it is written from:
+ * views of the live state, of the caller's state dict, or (for parameters passed beside a state
+ * dict) copies taken at the call.
  */
 import { SimdAdamError, typeError } from '../common/errors.js';
 import { Parameter } from '../nn/parameter.js';
-import { readSaved, type StateDict } from '../optim/state_dict.js';
-import { asTensor, checkStep, checkTensor, type TensorLike } from '../optim/state_dict_tensor.js';
+import { readSaved, type LiveStateDict, type LiveTensor } from '../optim/state_dict.js';
+import { checkStep, checkTensor, numelOf, type TensorLike } from '../optim/state_dict_tensor.js';
 import { checkKeys, checkOptionsObject, describe, isDetached } from '../common/validate.js';
-import type { RawTensor, Safetensors } from './safetensors.js';
-
-/** A model parameter as a checkpoint holds it. */
-export interface CheckpointTensor {
-  shape: number[];
-  data: Float32Array;
-}
+import { dtypeSize, type Safetensors } from './safetensors.js';
+import type { TensorSource } from './stream.js';
 
 /** What a checkpoint may hold beside the optimizer's state dict, so one file resumes a run. */
 /** What {@link writeStateDict} can store beside the optimizer's state dict. */
@@ -25,46 +23,41 @@ export interface CheckpointExtras {
   /** A scheduler's `stateDict()` (any JSON-able object), stored as JSON in the metadata.
    * Default: none stored. */
   scheduler?: Readonly<Record<string, unknown>>;
+  /** Any JSON-serialisable value of your own (epoch, RNG state, data-loader position), returned
+   * by readStateDict as `metadata`, stored as JSON in the header. It goes through JSON.stringify:
+   * NaN becomes null, a Date a string, `undefined` members vanish. Default: none stored. */
+  metadata?: unknown;
 }
 
-/** What readStateDict returns: the optimizer's state dict, plus the extras the file holds. */
-export interface Checkpoint extends StateDict {
-  params?: Record<string, CheckpointTensor>;
-  scheduler?: Record<string, unknown>;
+/** Everything a file will hold, in file order, with the memory each tensor is written from. */
+export interface CheckpointPlan {
+  tensors: TensorSource[];
+  metadata: Record<string, string>;
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const STATE_NAME = /^state\.(0|[1-9][0-9]*)\.(.+)$/s;
-const PARAM_NAME = /^param\.(.+)$/s;
+const EXTRAS = ['params', 'scheduler', 'metadata'];
 
-/** Little-endian bytes of float32 values; a view when no conversion is needed. */
-function f32Bytes(values: Float32Array | readonly number[]): Uint8Array {
-  const f = values instanceof Float32Array ? values : Float32Array.from(values);
-  const bytes = new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
-  return LITTLE_ENDIAN ? bytes : swapped(bytes, 4);
+function source(name: string, dtype: string, shape: readonly number[], data: ArrayBufferView): TensorSource {
+  return { name, dtype, shape: [...shape], data, byteLength: data.byteLength };
 }
 
-function swapped(bytes: Uint8Array, width: number): Uint8Array {
-  const out = new Uint8Array(bytes.byteLength);
-  for (let i = 0; i < bytes.byteLength; i += width) for (let k = 0; k < width; k++) out[i + k] = bytes[i + width - 1 - k]!;
-  return out;
+function stepTensor(name: string, step: number): TensorSource {
+  return source(name, 'I64', [], new BigInt64Array([BigInt(step)]));
 }
 
-function i64Bytes(n: number): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigInt64(0, BigInt(n), true);
-  return out;
+/** Float32 elements as a Float32Array: the caller's own when it is one, else a converted copy. */
+function f32(values: Float32Array | readonly number[]): Float32Array {
+  return values instanceof Float32Array ? values : Float32Array.from(values);
 }
 
-/** Validates a state dict and the extras, and lays them out as tensors and metadata. Steps come
- * first so that every 8-byte tensor stays 8-byte aligned, as Python's writer arranges too. */
-export function toSafetensors(stateDict: unknown, extras: unknown, where: string): Safetensors {
+/** The plan for a state dict (from `opt.stateDict()`, its JSON round trip, or a PyTorch dump).
+ * Its Float32Arrays are written from where they are: the caller must leave them be until the
+ * write settles. Parameters given as Parameter objects are copied now, so the file holds what
+ * they held at the call even if a step runs meanwhile. */
+export function planStateDict(stateDict: unknown, extras: unknown, where: string): CheckpointPlan {
   const saved = readSaved(stateDict, where);
-  const opts = checkOptionsObject(extras, where);
-  checkKeys(opts, ['params', 'scheduler'], where);
   const ids = new Set(saved.groups.flatMap((g) => g.ids));
-  const steps = new Map<string, RawTensor>();
-  const floats = new Map<string, RawTensor>();
+  const tensors: TensorSource[] = [];
   for (const [id, entry] of saved.state) {
     const at = `${where}: state[${id}]`;
     if (!ids.has(id)) throw new SimdAdamError('ERR_STATE_DICT', `${at} belongs to no parameter in param_groups`);
@@ -72,23 +65,78 @@ export function toSafetensors(stateDict: unknown, extras: unknown, where: string
     for (const [key, value] of Object.entries(entry)) {
       if (value === undefined) continue; // `max_exp_avg_sq: undefined` means absent, as loadStateDict reads it
       if (key === 'step') {
-        steps.set(`state.${id}.step`, { dtype: 'I64', shape: [], bytes: i64Bytes(checkStep(value, at)) });
+        tensors.push(stepTensor(`state.${id}.step`, checkStep(value, at)));
       } else {
         const t = checkTensor(value, key, at);
-        floats.set(`state.${id}.${key}`, { dtype: 'F32', shape: t.shape ?? [t.values.length], bytes: f32Bytes(t.values) });
+        tensors.push(source(`state.${id}.${key}`, 'F32', t.shape ?? [t.values.length], f32(t.values)));
       }
     }
   }
-  for (const [name, t] of paramTensors(opts.params, where)) floats.set(`param.${name}`, t);
-  const metadata: Record<string, string> = {
-    format: 'pt',
-    param_groups: JSON.stringify((stateDict as { param_groups: unknown }).param_groups),
-  };
-  if (opts.scheduler !== undefined) metadata.scheduler = schedulerJson(opts.scheduler, where);
-  return { tensors: new Map([...steps, ...floats]), metadata };
+  return finishPlan(tensors, (stateDict as { param_groups: unknown }).param_groups, extras, true, where);
 }
 
-function paramTensors(params: unknown, where: string): Array<[string, RawTensor]> {
+/** The plan for an optimizer's live state: views of its storage, no copies. Valid while the
+ * optimizer is held (Optimizer#beginExclusiveUse). */
+export function planLive(live: LiveStateDict, extras: unknown, where: string): CheckpointPlan {
+  const tensors: TensorSource[] = [];
+  for (const [id, entry] of Object.entries(live.state)) {
+    const at = `${where}: the state of parameter ${id}`;
+    for (const [key, value] of Object.entries(entry)) {
+      if (key === 'step') {
+        if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+          throw new SimdAdamError('ERR_STATE', `${at}: step must be a non-negative integer, got ${describe(value)}`);
+        }
+        tensors.push(stepTensor(`state.${id}.step`, value));
+      } else {
+        tensors.push(liveTensor(`state.${id}.${key}`, value as LiveTensor, at));
+      }
+    }
+  }
+  return finishPlan(tensors, live.param_groups, extras, false, where);
+}
+
+function liveTensor(name: string, t: LiveTensor, at: string): TensorSource {
+  const size = dtypeSize(t.dtype);
+  if (size === undefined) throw new SimdAdamError('ERR_INTERNAL', `${at}: '${name}' has dtype ${t.dtype}, which safetensors does not name`);
+  const expected = numelOf(t.shape) * size;
+  if (t.data.byteLength !== expected) {
+    const detached = isDetached(t.data) ? ' (its buffer was detached: transferred?)' : '';
+    throw new SimdAdamError('ERR_STATE', `${at}: '${name}' holds ${t.data.byteLength} bytes where its shape [${t.shape.join(', ')}] needs ${expected}${detached}`);
+  }
+  return source(name, t.dtype, t.shape, t.data);
+}
+
+/** Adds the extras and the metadata, and orders the tensors by element size, widest first, so
+ * that every tensor starts aligned to its element size, as Python's writer arranges too. */
+function finishPlan(state: TensorSource[], paramGroups: unknown, extras: unknown, snapshot: boolean, where: string): CheckpointPlan {
+  const opts = checkOptionsObject(extras, where);
+  checkKeys(opts, EXTRAS, where);
+  const metadata: Record<string, string> = { format: 'pt', param_groups: JSON.stringify(paramGroups) };
+  if (opts.scheduler !== undefined) {
+    if (opts.scheduler === null || typeof opts.scheduler !== 'object' || Array.isArray(opts.scheduler)) {
+      throw typeError('ERR_CHECKPOINT', `${where}: scheduler must be a scheduler's state dict (an object), got ${describe(opts.scheduler)}`);
+    }
+    metadata.scheduler = jsonText(opts.scheduler, "scheduler state dict", where);
+  }
+  if (opts.metadata !== undefined) metadata.metadata = jsonText(opts.metadata, 'metadata', where);
+  const tensors = [...state, ...paramTensors(opts.params, snapshot, where)];
+  const width = (t: TensorSource) => dtypeSize(t.dtype)!;
+  tensors.sort((a, b) => width(b) - width(a)); // stable: same-width tensors keep their order
+  return { tensors, metadata };
+}
+
+function jsonText(value: unknown, name: string, where: string): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw typeError('ERR_CHECKPOINT', `${where}: ${name} is not JSON-serialisable (${(error as Error).message})`);
+  }
+  if (typeof text !== 'string') throw typeError('ERR_CHECKPOINT', `${where}: ${name} must be JSON-serialisable, got ${describe(value)}`);
+  return text;
+}
+
+function paramTensors(params: unknown, snapshot: boolean, where: string): TensorSource[] {
   if (params === undefined) return [];
   if (params === null || typeof params !== 'object') {
     throw typeError('ERR_CHECKPOINT', `${where}: params must be an iterable of Parameters or an object of tensors by name, got ${describe(params)}`);
@@ -96,11 +144,11 @@ function paramTensors(params: unknown, where: string): Array<[string, RawTensor]
   if (!(Symbol.iterator in params)) {
     return Object.entries(params).map(([name, value]) => {
       const t = checkTensor(value, `params['${name}']`, where);
-      return [name, { dtype: 'F32', shape: t.shape ?? [t.values.length], bytes: f32Bytes(t.values) }];
+      return source(`param.${name}`, 'F32', t.shape ?? [t.values.length], f32(t.values));
     });
   }
   const seen = new Set<string>();
-  return [...(params as Iterable<unknown>)].map((p, i): [string, RawTensor] => {
+  return [...(params as Iterable<unknown>)].map((p, i) => {
     if (!(p instanceof Parameter)) throw typeError('ERR_CHECKPOINT', `${where}: params[${i}] must be a Parameter, got ${describe(p)}`);
     if (p.name === undefined) throw new SimdAdamError('ERR_CHECKPOINT', `${where}: params[${i}] has no name; a checkpoint stores parameters by name`);
     if (seen.has(p.name)) throw new SimdAdamError('ERR_CHECKPOINT', `${where}: two parameters are named '${p.name}'`);
@@ -108,93 +156,12 @@ function paramTensors(params: unknown, where: string): Array<[string, RawTensor]
     if (p.data.length !== p.numel || isDetached(p.data)) {
       throw new SimdAdamError('ERR_DETACHED', `${where}: params[${i}] ('${p.name}'): its data's buffer was detached (transferred?), so it cannot be saved`);
     }
-    return [p.name, { dtype: 'F32', shape: p.shape, bytes: f32Bytes(p.data) }];
+    return source(`param.${p.name}`, 'F32', p.shape, snapshot ? p.data.slice() : p.data);
   });
 }
 
-function schedulerJson(scheduler: unknown, where: string): string {
-  if (scheduler === null || typeof scheduler !== 'object' || Array.isArray(scheduler)) {
-    throw typeError('ERR_CHECKPOINT', `${where}: scheduler must be a scheduler's state dict (an object), got ${describe(scheduler)}`);
-  }
-  try {
-    return JSON.stringify(scheduler);
-  } catch (error) {
-    throw typeError('ERR_CHECKPOINT', `${where}: scheduler state dict is not JSON-able (${(error as Error).message})`);
-  }
-}
-
-function fail(where: string, message: string): never {
-  throw new SimdAdamError('ERR_CHECKPOINT', `${where}: ${message}`);
-}
-
-/** Rebuilds the checkpoint from checked tensors. Copies each tensor out of the file's bytes. */
-export function fromSafetensors({ tensors, metadata }: Safetensors, where: string): Checkpoint {
-  const param_groups = parseJson(metadata.param_groups, 'param_groups', where);
-  if (!Array.isArray(param_groups) || !param_groups.every(isRecord)) fail(where, '__metadata__.param_groups must be a JSON array of objects');
-  const state: Record<number, Record<string, unknown>> = {};
-  let params: Record<string, CheckpointTensor> | undefined;
-  for (const [name, t] of tensors) {
-    const stateName = STATE_NAME.exec(name);
-    const paramName = stateName ? null : PARAM_NAME.exec(name);
-    if (stateName) {
-      const id = Number(stateName[1]);
-      if (!Number.isSafeInteger(id)) fail(where, `tensor '${name}': parameter id out of range`);
-      const entry = (state[id] ??= {});
-      const key = stateName[2]!;
-      Object.defineProperty(entry, key, { value: key === 'step' ? readStep(t, name, where) : asTensor(readF32(t, name, where), t.shape), enumerable: true, writable: true, configurable: true });
-    } else if (paramName) {
-      Object.defineProperty((params ??= {}), paramName[1]!, { value: { shape: [...t.shape], data: readF32(t, name, where) }, enumerable: true, writable: true, configurable: true });
-    } else {
-      fail(where, `tensor '${name}' is neither state.<id>.<key> nor param.<name>`);
-    }
-  }
-  for (const [id, entry] of Object.entries(state)) {
-    if (entry.step === undefined) fail(where, `state.${id} has no step tensor (state.${id}.step)`);
-  }
-  const out: Checkpoint = { state, param_groups: param_groups as Checkpoint['param_groups'] };
-  if (params) out.params = params;
-  if (metadata.scheduler !== undefined) {
-    const scheduler = parseJson(metadata.scheduler, 'scheduler', where);
-    if (!isRecord(scheduler)) fail(where, '__metadata__.scheduler must be a JSON object');
-    out.scheduler = scheduler;
-  }
-  return out;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function parseJson(text: string | undefined, key: string, where: string): unknown {
-  if (text === undefined) fail(where, `__metadata__.${key} is missing`);
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    fail(where, `__metadata__.${key} is not valid JSON (${(error as Error).message})`);
-  }
-}
-
-function readF32(t: RawTensor, name: string, where: string): Float32Array {
-  if (t.dtype !== 'F32') fail(where, `tensor '${name}' must be F32, got ${t.dtype}`);
-  const out = new Float32Array(t.bytes.byteLength / 4);
-  new Uint8Array(out.buffer).set(LITTLE_ENDIAN ? t.bytes : swapped(t.bytes, 4));
-  return out;
-}
-
-/** A step count: a 0-d I64 (exact to 2^53) or F64 holding a non-negative integer. */
-function readStep(t: RawTensor, name: string, where: string): number {
-  if (t.shape.length > 1 || (t.shape.length === 1 && t.shape[0] !== 1)) fail(where, `tensor '${name}' must be a 0-d tensor, got shape [${t.shape.join(', ')}]`);
-  const view = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
-  let n: number;
-  if (t.dtype === 'I64') {
-    const big = view.getBigInt64(0, true);
-    if (big < 0n || big > BigInt(Number.MAX_SAFE_INTEGER)) fail(where, `tensor '${name}': step ${big} is negative or beyond 2^53 − 1`);
-    n = Number(big);
-  } else if (t.dtype === 'F64') {
-    n = view.getFloat64(0, true);
-    if (!Number.isSafeInteger(n) || n < 0) fail(where, `tensor '${name}': step ${n} is not a non-negative integer`);
-  } else {
-    fail(where, `tensor '${name}' must be I64 or F64, got ${t.dtype}`);
-  }
-  return n + 0;
+/** A plan as an in-memory safetensors file's contents (for encodeSafetensors). */
+export function toSafetensors(stateDict: unknown, extras: unknown, where: string): Safetensors {
+  const { tensors, metadata } = planStateDict(stateDict, extras, where);
+  return { tensors: new Map(tensors.map((t) => [t.name, t])), metadata };
 }

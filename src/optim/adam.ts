@@ -10,7 +10,7 @@ import { allZeroEach } from '../engine/reduce.js';
 import { StateArenas } from '../engine/state_arena.js';
 import { StepPlan, type GroupUpdates, type ParamUpdate, type PrePass, type StepOutcome } from '../engine/step_plan.js';
 import { beginAsyncStep, whenNotBusy } from '../engine/threads.js';
-import { callNative, inUse, paramAccess, type Access } from '../engine/claims.js';
+import { callNative, claim, inUse, paramAccess, type Access } from '../engine/claims.js';
 import { addon } from '../native/addon.js';
 import type { Parameter } from '../nn/parameter.js';
 import type { AdamHyper } from '../reference/adam.js';
@@ -25,11 +25,12 @@ import {
   type NonFiniteMode,
   type OptimizerOptions,
 } from './adam_options.js';
-import { checkState, exportAdamState, importAdamState, type AdamStateDictEntry } from './adam_state_dict.js';
+import { checkState, exportAdamState, importAdamState, liveAdamState, type AdamStateDictEntry } from './adam_state_dict.js';
 import { zeroDividesReference, zeroGradReason, type ExplainEntry } from './explain.js';
 import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
 import { checkClosure } from './param_groups.js';
 import { lockFields, refusePytorchSpellings } from '../common/members.js';
+import { collectStateDict, type LiveStateDict } from './state_dict.js';
 
 export type { AdamState } from '../engine/adam_state.js';
 export type { AdamHyperparameters, AdamOptions, AdamWOptions, NonFiniteMode, OptimizerOptions } from './adam_options.js';
@@ -305,7 +306,39 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * step(), stepAsync() and explain() throw ERR_BUSY. Await {@link whenIdle} instead of failing.
    */
   get busy(): boolean {
-    return this.running || inUse(this.#memoryAccess());
+    return this.#holds > 0 || inUse(this.#memoryAccess());
+  }
+
+  /** stepAsync() and checkpoint writes in flight (markBusy's marks). */
+  #holds = 0;
+
+  protected override markBusy(what: string): () => void {
+    const release = super.markBusy(what);
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds--;
+      release();
+    };
+  }
+
+  /** @internal A checkpoint write streams the parameters and the state: besides this optimizer's
+   * own hold, their memory is claimed for reading (engine/claims.ts), so that a step of another
+   * optimizer or worker cannot write them under the write. @throws SimdAdamError ERR_BUSY. */
+  override beginExclusiveUse(what: string): () => void {
+    const release = super.beginExclusiveUse(what);
+    try {
+      const unclaim = claim(this.#memoryAccess().filter(([, write]) => write).map(([view]) => [view, false] as const), what);
+      return () => {
+        unclaim();
+        release();
+      };
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   /**
@@ -330,6 +363,19 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
 
   protected override exportState(state: AdamState, param: Parameter, where: string): AdamStateDictEntry {
     return exportAdamState(state, param, where);
+  }
+
+  /**
+   * @internal For writeStateDict(path, optimizer), which streams the state without copying it:
+   * stateDict()'s groups, and each stepped parameter's state as views of this optimizer's storage
+   * (they hold still while beginExclusiveUse() holds it). Undefined when a state dict hook is
+   * registered: the hooks need what stateDict() builds.
+   * @throws SimdAdamError ERR_BUSY during a stepAsync(); ERR_STATE for a bad step or detached state.
+   */
+  liveStateDict(): LiveStateDict | undefined {
+    this.assertIdle('liveStateDict()');
+    if (this.hasStateDictHooks) return undefined;
+    return collectStateDict(this.paramGroups, this.stateMap, (entry, param, id) => liveAdamState(entry, param, `writeStateDict(): state[${id}] (${param.label})`));
   }
 
   protected override importState(entries: readonly LoadedEntry[]): Map<Parameter, AdamState> {

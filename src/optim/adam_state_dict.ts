@@ -10,7 +10,7 @@ import type { Parameter } from '../nn/parameter.js';
 import type { AdamHyper } from '../reference/adam.js';
 import type { AdamHyperparameters } from './adam_options.js';
 import type { LoadedEntry } from './optimizer.js';
-import type { StateDict } from './state_dict.js';
+import type { LiveStateEntry, LiveTensor, StateDict } from './state_dict.js';
 import { asTensor, checkStep, checkTensor, type CheckedTensor } from './state_dict_tensor.js';
 
 /** A parameter's entry in a state dict, under PyTorch's keys. The arrays are copies that carry
@@ -108,6 +108,16 @@ export function exportAdamState(state: AdamState, param: Parameter, where: strin
     exp_avg_sq: asTensor(state.expAvgSq.slice(), param.shape),
   };
   if (state.maxExpAvgSq) entry.max_exp_avg_sq = asTensor(state.maxExpAvgSq.slice(), param.shape);
+  return entry;
+}
+
+/** One parameter's state under PyTorch's keys, as views of the optimizer's storage (for a
+ * checkpoint streamed from the live state). */
+export function liveAdamState(state: AdamState, param: Parameter, where: string): LiveStateEntry {
+  checkStateStorage(state, param, where);
+  const f32 = (data: Float32Array): LiveTensor => ({ dtype: 'F32', shape: param.shape, data });
+  const entry: LiveStateEntry = { step: state.step, exp_avg: f32(state.expAvg), exp_avg_sq: f32(state.expAvgSq) };
+  if (state.maxExpAvgSq) entry.max_exp_avg_sq = f32(state.maxExpAvgSq);
   return entry;
 }
 

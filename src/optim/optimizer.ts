@@ -23,7 +23,7 @@ import {
 } from './hooks.js';
 import { Parameter } from '../nn/parameter.js';
 import { checkParamOverlap, normalizeParams, toParameterList } from './param_groups.js';
-import { asStateDictError, groupToDict, readSaved, type StateDict, type StateDictInput } from './state_dict.js';
+import { asStateDictError, collectStateDict, readSaved, type StateDict, type StateDictInput } from './state_dict.js';
 import { VersionedMap } from '../common/versioned_map.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
 import { gradWrites, whileClaimed } from '../engine/claims.js';
@@ -172,8 +172,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     const opts = checkOptionsObject(options, where);
     checkKeys(opts, ['setToNone'], where);
     const setToNone = opts.setToNone === undefined ? true : checkBoolean(opts.setToNone, 'setToNone', where);
-    const params = this.#groups.flatMap((group) => group.params);
-    // Filling writes the grads: refused (nothing changed) while a running step reads them.
+    const params = this.#groups.flatMap((group) => group.params); // filling writes the grads:
     whileClaimed(setToNone ? [] : gradWrites(params), where, () => {
       for (const p of params) {
         if (setToNone || !p.requiresGrad) p.grad = null;
@@ -196,22 +195,21 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   stateDict(): StateDict<H, E> {
     this.assertIdle('stateDict()');
     this.runStateDictPreHooks();
-    const params = this.#groups.flatMap((group) => group.params);
-    const ids = new Map(params.map((param, id) => [param, id]));
-    const named = params.every((param) => param.name !== undefined);
-    const param_groups = this.#groups.map((group) =>
-      groupToDict(
-        group as Record<string, unknown>,
-        group.params.map((param) => ids.get(param)!),
-        named ? group.params.map((param) => param.name!) : undefined,
-      ),
-    );
-    const state: Record<number, E> = {};
-    for (const [param, id] of ids) {
-      const entry = this.stateMap.get(param);
-      if (entry) state[id] = this.exportState(entry, param, `stateDict(): state[${id}] (${param.label})`);
-    }
-    return this.runStateDictPostHooks({ state, param_groups } as StateDict<H, E>);
+    const dict = collectStateDict(this.#groups, this.stateMap, (entry, param, id) => this.exportState(entry, param, `stateDict(): state[${id}] (${param.label})`));
+    return this.runStateDictPostHooks(dict as StateDict<H, E>);
+  }
+
+  /** @internal Holds this optimizer for `what` (a checkpoint write) until the returned function is
+   * called once: meanwhile every call that reads or writes parameters, grads or state refuses
+   * with ERR_BUSY, as during a stepAsync(). @throws SimdAdamError ERR_BUSY if held. */
+  beginExclusiveUse(what: string): () => void {
+    this.assertIdle(what);
+    return this.markBusy(what);
+  }
+
+  /** Whether stateDict() has hooks to run: a copy-free view of the state must not bypass them. */
+  protected get hasStateDictHooks(): boolean {
+    return this.#stateDictPreHooks.list().length + this.#stateDictPostHooks.list().length > 0;
   }
 
   /**
@@ -386,11 +384,6 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     if (this.#busy !== undefined) {
       throw new SimdAdamError('ERR_BUSY', `${where}: a ${this.#busy} of this optimizer is still running; await it first`);
     }
-  }
-
-  /** True while markBusy's mark is set (a stepAsync() of this optimizer runs). */
-  protected get running(): boolean {
-    return this.#busy !== undefined;
   }
 
   /** Marks `what` as running until the returned function is called. */

@@ -5,6 +5,7 @@
  */
 import { SimdAdamError, rangeError, typeError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
+import type { Parameter } from '../nn/parameter.js';
 
 /** A camelCase key as PyTorch spells it: `weightDecay` → `weight_decay`. */
 export type SnakeCase<S extends string> = S extends `${infer C}${infer Rest}`
@@ -73,6 +74,58 @@ export function groupToDict(group: Record<string, unknown>, ids: number[], names
   out.params = ids;
   if (names) out.param_names = names;
   return out;
+}
+
+/** The state dict layout of `groups`: ids number the parameters in order of first appearance
+ * across groups, `entryOf` gives each stepped parameter's entry, and groups carry `param_names`
+ * when every parameter has a name. */
+export function collectStateDict<S, T>(
+  groups: ReadonlyArray<{ readonly params: readonly Parameter[] }>,
+  states: ReadonlyMap<Parameter, S>,
+  entryOf: (state: S, param: Parameter, id: number) => T,
+): { state: Record<number, T>; param_groups: StateDictParamGroup[] } {
+  const params = groups.flatMap((group) => group.params);
+  const ids = new Map(params.map((param, id) => [param, id]));
+  const named = params.every((param) => param.name !== undefined);
+  const param_groups = groups.map((group) =>
+    groupToDict(
+      group as Record<string, unknown>,
+      group.params.map((param) => ids.get(param)!),
+      named ? group.params.map((param) => param.name!) : undefined,
+    ),
+  ) as StateDictParamGroup[];
+  const state: Record<number, T> = {};
+  for (const [param, id] of ids) {
+    const entry = states.get(param);
+    if (entry) state[id] = entryOf(entry, param, id);
+  }
+  return { state, param_groups };
+}
+
+/** A tensor of an optimizer's own state, as a checkpoint writer streams it. */
+export interface LiveTensor {
+  /** The safetensors dtype of `data`'s elements: 'F32' for a Float32Array, 'BF16' for bfloat16
+   * bits in a Uint16Array, 'U8' for a Uint8Array, ... */
+  dtype: string;
+  shape: readonly number[];
+  /** A view of the optimizer's storage, in the host's byte order. */
+  data: ArrayBufferView;
+}
+
+/** One parameter's live state under its state dict keys (a key may name a part of a moment, as
+ * `exp_avg.codes`): `step` as a number, every other key a view. */
+export type LiveStateEntry = Record<string, number | LiveTensor>;
+
+/** What `Adam#liveStateDict()` returns: stateDict()'s layout, each entry views. */
+export interface LiveStateDict {
+  state: Record<number, LiveStateEntry>;
+  param_groups: StateDictParamGroup[];
+}
+
+/** An optimizer that can list its state as views (Adam, AdamW); others are written through
+ * stateDict(). */
+export interface LiveStateSource {
+  liveStateDict(): LiveStateDict | undefined;
 }
 
 /** A saved group, read and translated but not yet matched against the optimizer's groups. */
