@@ -36,6 +36,8 @@
       "conditions": [
         ["target_arch=='x64'", {"dependencies": ["adam_avx2", "adam_avx512"]}],
         ["target_arch=='arm64'", {"dependencies": ["adam_neon"]}],
+        # dlopen/dladdr (native/napi/instance.h pins the module): in libdl before glibc 2.34.
+        ["OS=='linux'", {"libraries": ["-ldl"]}],
       ],
     },
   ],

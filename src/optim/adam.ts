@@ -325,7 +325,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
   }
 
   /** @internal A checkpoint write streams the parameters and the state: besides this optimizer's
-   * own hold, their memory is claimed for reading (engine/claims.ts), so that a step of another
+   * own hold, their memory is claimed for reading (src/engine/claims.ts), so that a step of another
    * optimizer or worker cannot write them under the write. @throws SimdAdamError ERR_BUSY. */
   override beginExclusiveUse(what: string): () => void {
     const release = super.beginExclusiveUse(what);
