@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 import { build } from 'esbuild';
@@ -39,6 +39,9 @@ await build({
   format: 'esm',
   outfile: bundle,
   external: ['node-gyp-build'],
+  // The sources find the package root (package.json, node-gyp-build's search) from their own
+  // URL, two levels down: give them one from there instead of the bundle's temporary path.
+  define: { 'import.meta.url': JSON.stringify(pathToFileURL(join(root, 'src', 'common', 'version.ts')).href) },
   banner: { js: "import { createRequire as __simdAdamRequire } from 'node:module'; const require = __simdAdamRequire(import.meta.url);" },
   logLevel: 'error',
 });
@@ -50,7 +53,8 @@ for (let r = 0; r < rounds; r++) {
   const job = { op: pick(ops), guard: random() < 0.5, threads: random() < 0.5 ? 1 : 2, n: 1 << 20 };
   const early = random() < 0.2; // terminated while it still loads the package
   const worker = new Worker(bundle, { workerData: job });
-  const failed = new Promise<Error>((resolve) => worker.once('error', resolve));
+  let error: Error | undefined;
+  const failed = new Promise<Error>((resolve) => worker.once('error', (e) => resolve((error = e))));
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
   if (early) await sleep(random() * 200);
   else {
@@ -61,6 +65,8 @@ for (let r = 0; r < rounds; r++) {
   }
   await worker.terminate();
   await exited;
+  // The worker must have been running its loop when terminated, not stopped by an error of its own.
+  if (error) throw error;
   const key = early ? 'early' : `${job.op}/${job.guard ? 'guard' : 'plain'}/${job.threads}`;
   counts[key] = (counts[key] ?? 0) + 1;
 }
