@@ -34,7 +34,7 @@
       "dependencies": ["adam_scalar"],
       "cflags": ["<!@(node scripts/native-build.cjs flags glue)"],
       "conditions": [
-        ["target_arch=='x64'", {"dependencies": ["adam_avx2", "adam_avx512"]}],
+        ["target_arch=='x64'", {"dependencies": ["adam_avx2", "adam_avx512", "adam_avx512bf16"]}],
         ["target_arch=='arm64'", {"dependencies": ["adam_neon"]}],
         # dlopen/dladdr (native/napi/instance.h pins the module): in libdl before glibc 2.34.
         ["OS=='linux'", {"libraries": ["-ldl"]}],
@@ -58,6 +58,15 @@
           "sources": ["<!@(node scripts/native-build.cjs sources avx512)"],
           "cflags": ["<@(kernel_cflags)", "<!@(node scripts/native-build.cjs flags avx512)"],
           "xcode_settings": {"OTHER_CFLAGS": ["<@(kernel_cflags)", "-mavx512f"]},
+          "msvs_settings": {"VCCLCompilerTool": {"AdditionalOptions": ["/arch:AVX512"]}},
+        },
+        {
+          # The bf16 store with vcvtneps2bf16, dispatched only where the CPU has AVX512_BF16.
+          "target_name": "adam_avx512bf16",
+          "type": "static_library",
+          "sources": ["<!@(node scripts/native-build.cjs sources avx512bf16)"],
+          "cflags": ["<@(kernel_cflags)", "<!@(node scripts/native-build.cjs flags avx512bf16)"],
+          "xcode_settings": {"OTHER_CFLAGS": ["<@(kernel_cflags)", "-mavx512f", "-mavx512bf16"]},
           "msvs_settings": {"VCCLCompilerTool": {"AdditionalOptions": ["/arch:AVX512"]}},
         },
       ],

@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { Adam, Parameter, readStateDict, writeStateDict } from '../src/index.js';
+import { f32State } from '../test/support/float32_state.js';
 
 const MiB = 2 ** 20;
 const arg = (name: string, fallback: string) => {
@@ -135,7 +136,7 @@ async function childRead(path: string, runs: number): Promise<object> {
 
 async function childFill(path: string, n: number): Promise<object> {
   const { p, opt } = optimizer(n);
-  const s = opt.state.get(p)!;
+  const s = f32State(opt.state.get(p));
   const views = [p.data, s.expAvg, s.expAvgSq].map((v) => new Uint32Array(v.buffer, v.byteOffset, v.length));
   views.forEach((v, k) => {
     for (let i = 0; i < n; i++) v[i] = hashBits(i, k + 1);

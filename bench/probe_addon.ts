@@ -12,8 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { backend, numThreads } from '../src/index.js';
 import type { Buffers } from '../src/native/addon.js';
 
-/** 'adam': the selected kernel; 'traffic': 28 bytes/element moved, no math; 'triad': STREAM. */
-export type ProbeKind = 'adam' | 'traffic' | 'triad';
+/** 'adam': the selected kernel; 'traffic': 28 bytes/element moved, no math ('traffic-bf16': 20,
+ * 'traffic-q8': 16.06, the traffic of reduced-precision state); 'triad': STREAM. */
+export type ProbeKind = 'adam' | 'traffic' | 'traffic-bf16' | 'traffic-q8' | 'triad';
 
 interface BenchAddon {
   probe(kind: ProbeKind, param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, reps: number, parallel: boolean): Float64Array;

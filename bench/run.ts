@@ -25,6 +25,7 @@ import { htmlTable, markdownTable, type ResultRow } from './report.js';
 import { median, probe, probeArrays, repsFor } from './roofline.js';
 import { probes } from './probe_addon.js';
 import { interleave, target, timeCall, timeProbe, timeProbePlan, type Target } from './targets.js';
+import { f32State } from '../test/support/float32_state.js';
 
 const quick = process.argv.includes('--quick');
 const BYTES = 28;
@@ -206,7 +207,7 @@ async function targets(): Promise<Target[]> {
   const rounds = quick ? 7 : 41;
   out.push(target(`${label(big)}: ≥ 95% of the traffic roofline at ${threads} threads`, 'roofline probe / step', interleave(timeProbe('traffic', probeArrays(big), threads > 1), step, rounds), '>=', 0.95, rounds));
   const small = singles.get(64 * K)!;
-  const s = small.opt.state.get(small.params[0]!)!;
+  const s = f32State(small.opt.state.get(small.params[0]!));
   const arrays = { param: small.params[0]!.data, grad: small.params[0]!.grad!, expAvg: s.expAvg, expAvgSq: s.expAvgSq };
   out.push(target('64K: within 1.15× of the bare kernel, call overhead included', 'step / bare kernel', interleave(timeCall(() => small.opt.step()), timeProbe('adam', arrays, false), 2001), '<=', 1.15, 2001));
   const [count, size] = quick ? [256, 1024] : [4096, 1024];

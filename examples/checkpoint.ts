@@ -21,7 +21,8 @@ export function checkpoint(params: readonly Parameter[], opt: Adam): () => void 
       data: p.data.slice(),
       grad: p.grad?.slice() ?? null,
       requiresGrad: p.requiresGrad,
-      state: state && { step: state.step, expAvg: state.expAvg.slice(), expAvgSq: state.expAvgSq.slice() },
+      // This example's optimizer keeps float32 state (the default stateDtype).
+      state: state?.dtype === 'float32' ? { step: state.step, expAvg: state.expAvg.slice(), expAvgSq: state.expAvgSq.slice() } : undefined,
     });
   }
   return () => {
@@ -29,7 +30,8 @@ export function checkpoint(params: readonly Parameter[], opt: Adam): () => void 
       p.data.set(s.data);
       p.grad = s.grad?.slice() ?? null;
       p.requiresGrad = s.requiresGrad;
-      const state = opt.state.get(p);
+      const stored = opt.state.get(p);
+      const state = stored?.dtype === 'float32' ? stored : undefined;
       if (!state || !s.state) {
         if (state || s.state) throw new Error(`checkpoint: ${p.label} gained or lost optimizer state`);
         continue;

@@ -12,7 +12,8 @@
  * zeroed-gradient layer climbs, the other two stay at exactly 0.
  *
  * Run: npm run demo. SIMD_ADAM_DEMO_QUICK=1 trains on fewer digits (tests);
- * SIMD_ADAM_DEMO_OUT=<file.svg> chooses where the chart goes.
+ * SIMD_ADAM_DEMO_OUT=<file.svg> chooses where the chart goes. `npm run demo -- --state`
+ * instead compares float32, bfloat16 and 8-bit optimizer state (examples/state_formats.ts).
  */
 import { resolve } from 'node:path';
 
@@ -25,6 +26,7 @@ import { Mlp, type BackwardOptions } from './mlp.js';
 import { loadMnist, type Dataset } from './mnist.js';
 import { ProgressBar } from './progress.js';
 import { seededRandom, shuffle } from './random.js';
+import { compareStateFormats } from './state_formats.js';
 
 const QUICK = process.env.SIMD_ADAM_DEMO_QUICK === '1';
 const CONFIG = QUICK
@@ -94,6 +96,12 @@ function printExplain(opt: AdamW): void {
 console.log(`simd-adam demo: an MLP ${SIZES.join('-')} on MNIST digits, AdamW, backend ${backend()}`);
 const { train: trainSet, test: testSet } = loadMnist(CONFIG.train, CONFIG.test, SEED);
 console.log(`  data: ${trainSet.length} training and ${testSet.length} test digits from the 'mnist' package (shipped in its tarball)`);
+
+if (process.argv.includes('--state')) {
+  compareStateFormats(trainSet, testSet, { sizes: SIZES, seed: SEED, epochs: CONFIG.phase1Epochs, batch: CONFIG.batch });
+  console.log(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
+  process.exit(0);
+}
 
 const model = new Mlp(SIZES, seededRandom(SEED));
 const opt = new AdamW(model.parameters(), { lr: 2e-3, weightDecay: 1e-2 });

@@ -77,11 +77,11 @@ compile_kernel() { # compiler dir isa: every source of the ISA's group, with its
 }
 compile_kernel "$CXX" "$out/native" scalar
 case "$arch" in
-  x86_64|amd64) compile_kernel "$CXX" "$out/native" avx2; compile_kernel "$CXX" "$out/native" avx512 ;;
+  x86_64|amd64) compile_kernel "$CXX" "$out/native" avx2; compile_kernel "$CXX" "$out/native" avx512; compile_kernel "$CXX" "$out/native" avx512bf16 ;;
   aarch64|arm64) compile_kernel "$CXX" "$out/native" neon ;;
 esac
 check_no_weak nm "${objs[@]}" || status=1
-for harness in kernel_check reduce_check; do
+for harness in kernel_check reduce_check lowbit_check; do
   "$CXX" "${common[@]}" "${harness_cflags[@]}" "native/test/$harness.cc" "${objs[@]}" -lm -o "$out/native/$harness"
   "$out/native/$harness" || status=1
 done
@@ -114,7 +114,7 @@ else
     command -v "$cross_nm" >/dev/null 2>&1 || cross_nm=nm
     check_no_weak "$cross_nm" "${objs[@]}" || status=1
     # Static, so qemu needs no aarch64 sysroot (QEMU_LD_PREFIX) at run time.
-    for harness in kernel_check reduce_check; do
+    for harness in kernel_check reduce_check lowbit_check; do
       "$CROSS_CXX" "${common[@]}" "${harness_cflags[@]}" -static "native/test/$harness.cc" "${objs[@]}" -lm -o "$a64/$harness"
       "$QEMU_AARCH64" "$a64/$harness" || status=1
     done

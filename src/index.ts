@@ -18,10 +18,18 @@ export {
   type AdamOptions,
   type AdamParamGroup,
   type AdamState,
+  type AdamState8bit,
+  type AdamStateBfloat16,
   type AdamStateDict,
   type AdamStateDictEntry,
+  type AdamStateFloat32,
   type AdamWOptions,
+  type StateTensor,
 } from './optim/adam.js';
+export { dequantizeStateDict } from './optim/adam_state_dict.js';
+export type { StateDtype } from './engine/lowbit_state.js';
+export type { Q8Moment } from './reference/adam_lowbit.js';
+export type { Bf16Tensor, Q8Tensor } from './optim/lowbit_tensor.js';
 export { SimdAdamError, type ErrorCode } from './common/errors.js';
 export { availableBackends, backend, setBackend, type BackendName } from './native/backend.js';
 export { readStateDict, writeStateDict } from './checkpoint/files.js';

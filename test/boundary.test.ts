@@ -135,7 +135,7 @@ describe('validate, then commit', () => {
     b.grad = new Float32Array(64).fill(0.5);
     opt.step();
     // Both from the group's one arena, which a refused step would otherwise have left a hole in.
-    expect(opt.state.get(a)!.expAvg.buffer).toBe(opt.state.get(b)!.expAvg.buffer);
+    expect((opt.state.get(a)!.expAvg as Float32Array).buffer).toBe((opt.state.get(b)!.expAvg as Float32Array).buffer);
   });
 
   it('leaves every group as it was when a scheduler constructor fails on a later group', () => {

@@ -12,6 +12,7 @@ import { Adam, AdamW, Parameter, readStateDict, SimdAdamError, writeStateDict } 
 import { CHUNK_BYTES } from '../src/checkpoint/stream.js';
 import { fillValues, rng, SPECIALS } from './support/random.js';
 import { buildFile, f32, parseSpec } from './support/safetensors.js';
+import { f32State } from './support/float32_state.js';
 
 const work = mkdtempSync(join(tmpdir(), 'simd-adam-stream-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -63,7 +64,7 @@ describe('writeStateDict(path, optimizer)', () => {
     const spec = parseSpec(readFileSync(path));
     const back = await readStateDict(path);
     params.forEach((p, id) => {
-      const state = opt.state.get(p)!;
+      const state = f32State(opt.state.get(p));
       expect(sameBits(back.params![p.name!]!.data, p.data), `param ${id}`).toBe(true);
       expect(sameBits(f32(spec.tensors.get(`param.${p.name!}`)!), p.data), `param ${id}, independent reader`).toBe(true);
       expect(sameBits(back.state[id]!.exp_avg as Float32Array, state.expAvg), `exp_avg ${id}`).toBe(true);
@@ -75,7 +76,7 @@ describe('writeStateDict(path, optimizer)', () => {
   it('holds the optimizer until the write settles: steps and loads refuse with ERR_BUSY and change nothing', async () => {
     const { params, opt } = trained([4096, 3]);
     const before = params.map((p) => p.data.slice());
-    const expAvg = opt.state.get(params[0]!)!.expAvg.slice();
+    const expAvg = f32State(opt.state.get(params[0]!)).expAvg.slice();
     const sd = opt.stateDict();
     const path = fresh();
     const writing = writeStateDict(path, opt, { params });
@@ -140,7 +141,7 @@ describe('writeStateDict(path, optimizer)', () => {
 
   it('refuses a state whose step was set to something else (ERR_STATE), before the disk is touched', async () => {
     const { params, opt } = trained([3]);
-    opt.state.get(params[0]!)!.step = -1;
+    f32State(opt.state.get(params[0]!)).step = -1;
     const before = readdirSync(work).length;
     await expect(writeStateDict(fresh(), opt)).rejects.toMatchObject({ code: 'ERR_STATE', message: expect.stringMatching(/step must be a non-negative integer, got -1/) });
     expect(readdirSync(work).length).toBe(before);

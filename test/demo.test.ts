@@ -103,3 +103,30 @@ describe('the demo (quick mode)', () => {
     }
   });
 });
+
+describe('the demo with --state (quick mode)', () => {
+  let output = '';
+  beforeAll(() => {
+    output = execFileSync(process.execPath, ['--import', 'tsx', 'examples/demo.ts', '--state'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, SIMD_ADAM_DEMO_QUICK: '1', NO_COLOR: '1' },
+    });
+  }, 90_000);
+
+  it('trains with each state format and prints accuracy and state bytes per parameter side by side', () => {
+    const row = (dtype: string) => {
+      const line = output.split('\n').find((l) => l.trimStart().startsWith(`${dtype} `) && l.includes('%'));
+      expect(line, `a row for ${dtype}`).toBeDefined();
+      const [accuracy, , , bytes] = line!.trim().slice(dtype.length).trim().split(/\s+/);
+      return { accuracy: parseFloat(accuracy!), bytes: Number(bytes) };
+    };
+    const [f32, bf16, q8] = [row('float32'), row('bfloat16'), row('8bit')];
+    expect(f32.bytes).toBe(8);
+    expect(bf16.bytes).toBe(4);
+    // fc1 and fc2 store 8 bits (about 2 bytes); the biases and fc3 (< min8bitSize) keep float32.
+    expect(q8.bytes).toBeGreaterThan(2);
+    expect(q8.bytes).toBeLessThan(2.2);
+    for (const r of [f32, bf16, q8]) expect(r.accuracy).toBeGreaterThan(50); // one quick epoch: well above chance (10%)
+  });
+});

@@ -8,6 +8,7 @@ import { Adam, AdamW, backend, Parameter, setBackend, SimdAdamError } from '../s
 import { detach, TRANSFERS } from './support/detach.js';
 import { fillValues, rng } from './support/random.js';
 import { expectUnchanged, snapshot } from './support/snapshot.js';
+import { f32State } from './support/float32_state.js';
 
 const initialBackend = backend();
 afterAll(() => setBackend(initialBackend));
@@ -60,13 +61,13 @@ const stepCases: StepCase[] = [
   { name: 'a grad of the wrong length', spoil: ({ params }) => (params[1]!.grad = new Float32Array(19)), error: RangeError, code: 'ERR_GRAD_LENGTH', message: /grad must have length 20 .* got a Float32Array of length 19/ },
   { name: 'a grad that is its own parameter', spoil: ({ params }) => (params[1]!.grad = params[1]!.data), error: SimdAdamError, code: 'ERR_GRAD_ALIAS', message: /shares memory/ },
   { name: "a grad inside another updated parameter's data", spoil: ({ params }) => (params[0]!.grad = params[1]!.data.subarray(5, 12)), error: SimdAdamError, code: 'ERR_GRAD_ALIAS', message: /group 0, parameter 0 \('p0'\): grad shares memory with group 0, parameter 1 \('p1'\)'s data, which this step writes/ },
-  { name: "another parameter's exp_avg as grad", spoil: ({ opt, params }) => (params[2]!.grad = opt.state.get(params[0]!)!.expAvg.subarray(4, 7)), error: SimdAdamError, code: 'ERR_GRAD_ALIAS', message: /group 1, parameter 0 \('p2'\): grad shares memory with group 0, parameter 0 \('p0'\)'s optimizer state exp_avg/ },
-  { name: 'its own exp_avg_sq as grad', spoil: ({ opt, params }) => (params[1]!.grad = opt.state.get(params[1]!)!.expAvgSq), error: SimdAdamError, code: 'ERR_GRAD_ALIAS', message: /parameter 1 \('p1'\): grad shares memory with its own optimizer state exp_avg_sq/ },
-  { name: "another parameter's max_exp_avg_sq as grad", options: { amsgrad: true }, spoil: ({ opt, params }) => (params[0]!.grad = opt.state.get(params[1]!)!.maxExpAvgSq!.subarray(13)), error: SimdAdamError, code: 'ERR_GRAD_ALIAS', message: /\('p1'\)'s optimizer state max_exp_avg_sq/ },
-  { name: 'the state of a parameter this step skips as grad', spoil: ({ opt, params }) => { params[0]!.grad = null; params[2]!.grad = opt.state.get(params[0]!)!.expAvgSq.subarray(0, 3); }, error: SimdAdamError, code: 'ERR_GRAD_ALIAS', message: /\('p0'\)'s optimizer state exp_avg_sq/ },
+  { name: "another parameter's exp_avg as grad", spoil: ({ opt, params }) => (params[2]!.grad = f32State(opt.state.get(params[0]!)).expAvg.subarray(4, 7)), error: SimdAdamError, code: 'ERR_GRAD_ALIAS', message: /group 1, parameter 0 \('p2'\): grad shares memory with group 0, parameter 0 \('p0'\)'s optimizer state exp_avg/ },
+  { name: 'its own exp_avg_sq as grad', spoil: ({ opt, params }) => (params[1]!.grad = f32State(opt.state.get(params[1]!)).expAvgSq), error: SimdAdamError, code: 'ERR_GRAD_ALIAS', message: /parameter 1 \('p1'\): grad shares memory with its own optimizer state exp_avg_sq/ },
+  { name: "another parameter's max_exp_avg_sq as grad", options: { amsgrad: true }, spoil: ({ opt, params }) => (params[0]!.grad = f32State(opt.state.get(params[1]!)).maxExpAvgSq!.subarray(13)), error: SimdAdamError, code: 'ERR_GRAD_ALIAS', message: /\('p1'\)'s optimizer state max_exp_avg_sq/ },
+  { name: 'the state of a parameter this step skips as grad', spoil: ({ opt, params }) => { params[0]!.grad = null; params[2]!.grad = f32State(opt.state.get(params[0]!)).expAvgSq.subarray(0, 3); }, error: SimdAdamError, code: 'ERR_GRAD_ALIAS', message: /\('p0'\)'s optimizer state exp_avg_sq/ },
   ...TRANSFERS.map((how) => ({ name: `a grad detached by ${how}`, spoil: ({ params }: Ctx) => detach(params[1]!.grad!.buffer, how), error: RangeError, code: 'ERR_GRAD_LENGTH', message: /parameter 1 \('p1'\): grad must have length 20 .* got a Float32Array of length 0 \(detached\?\)/ })),
   ...TRANSFERS.map((how) => ({ name: `parameter data detached by ${how}`, spoil: ({ params }: Ctx) => detach(params[2]!.data.buffer, how), error: SimdAdamError, code: 'ERR_DETACHED', message: /group 1, parameter 0 \('p2'\): data has length 0 but shape \[3\] needs 3: its buffer was detached/ })),
-  ...TRANSFERS.map((how) => ({ name: `optimizer state detached by ${how}`, spoil: ({ opt, params }: Ctx) => detach(opt.state.get(params[0]!)!.expAvg.buffer, how), error: SimdAdamError, code: 'ERR_STATE', message: /parameter 0 \('p0'\): state arrays do not match the parameter's 7 elements \(detached/ })),
+  ...TRANSFERS.map((how) => ({ name: `optimizer state detached by ${how}`, spoil: ({ opt, params }: Ctx) => detach(f32State(opt.state.get(params[0]!)).expAvg.buffer, how), error: SimdAdamError, code: 'ERR_STATE', message: /parameter 0 \('p0'\): state arrays do not match the parameter's 7 elements \(detached/ })),
   { name: 'a negative lr set between steps', spoil: ({ opt }) => (opt.paramGroups[1]!.lr = -1e-3), error: RangeError, code: 'ERR_OPTION', message: /paramGroups\[1\]: lr must be a finite number >= 0, got -0.001/ },
   { name: 'a NaN lr', spoil: ({ opt }) => (opt.paramGroups[0]!.lr = NaN), error: RangeError, code: 'ERR_OPTION', message: /lr .* got NaN/ },
   { name: 'a string lr', spoil: ({ opt }) => ((opt.paramGroups[0] as { lr: unknown }).lr = '0.1'), error: TypeError, code: 'ERR_OPTION', message: /lr must be .* got the string "0.1"/ },
@@ -76,7 +77,7 @@ const stepCases: StepCase[] = [
   { name: 'a negative beta1 written in place', spoil: ({ opt }) => (opt.paramGroups[0]!.betas[0] = -0.1), error: RangeError, code: 'ERR_OPTION', message: /betas\[0\]/ },
   { name: 'betas of one number', spoil: ({ opt }) => ((opt.paramGroups[0] as { betas: unknown }).betas = [0.9]), error: TypeError, code: 'ERR_OPTION', message: /betas must be an array of two numbers/ },
   { name: 'amsgrad switched on over existing state', spoil: ({ opt }) => (opt.paramGroups[0]!.amsgrad = true), error: SimdAdamError, code: 'ERR_AMSGRAD_STATE', message: /amsgrad cannot change/ },
-  { name: 'a corrupted state step', spoil: ({ opt, params }) => (opt.state.get(params[0]!)!.step = 1.5), error: SimdAdamError, code: 'ERR_STATE', message: /state.step/ },
+  { name: 'a corrupted state step', spoil: ({ opt, params }) => (f32State(opt.state.get(params[0]!)).step = 1.5), error: SimdAdamError, code: 'ERR_STATE', message: /state.step/ },
 ];
 
 describe('step() with bad input', () => {

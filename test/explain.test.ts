@@ -8,6 +8,7 @@ import { loadCases, type ConformanceCase } from './support/fixtures.js';
 import { fillValues, rng } from './support/random.js';
 import { buildOptimizer } from './support/runner.js';
 import { expectUnchanged, snapshot } from './support/snapshot.js';
+import { f32State } from './support/float32_state.js';
 
 const initial = backend();
 afterAll(() => setBackend(initial));
@@ -51,7 +52,7 @@ describe.each(availableBackends())('explain() on the %s backend', (name) => {
       opt.step();
     }
     if (s.zeroMoments) {
-      const st = opt.state.get(p)!;
+      const st = f32State(opt.state.get(p));
       [st.expAvg, st.expAvgSq, st.maxExpAvgSq].forEach((a) => a?.fill(0));
     }
     p.grad = new Float32Array(33);
@@ -64,7 +65,7 @@ describe.each(availableBackends())('explain() on the %s backend', (name) => {
     opt.step();
     const moved = firstBitDifference(p.data, data) !== null;
     expect(moved, 'did step() move it?').toBe(s.reason !== 'zero-grad-no-op');
-    expect(opt.state.get(p)!.step).toBe(s.warm ? 2 : 1);
+    expect(f32State(opt.state.get(p)).step).toBe(s.warm ? 2 : 1);
   });
 
   it('reports frozen, no-grad and gradient, with names and group indices, in group order', () => {
@@ -93,7 +94,7 @@ describe('explain() on the recorded frozen-parameter cases', () => {
   function reasonsForC(c: ConformanceCase): Array<[ExplainReason, boolean]> {
     const { opt, params } = buildOptimizer(c, c.params_init.map((t) => t.data));
     return c.steps.map((step) => {
-      if (step.zero_moments) for (const s of opt.state.values()) [s.expAvg, s.expAvgSq].forEach((a) => a.fill(0));
+      if (step.zero_moments) for (const s of opt.state.values()) [f32State(s).expAvg, f32State(s).expAvgSq].forEach((a) => a.fill(0));
       params.forEach((p, i) => (p.grad = step.grads[i] === null ? null : Float32Array.from(step.grads[i]!)));
       const reason = opt.explain()[1]!.reason;
       const before = params[1]!.data.slice();

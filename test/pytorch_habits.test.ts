@@ -12,6 +12,7 @@ import { inspect } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { Adam, AdamW, Parameter, ParameterStore, registerOptimizerStepPreHook, SimdAdamError, StepLR } from '../src/index.js';
+import { f32State } from './support/float32_state.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -264,6 +265,8 @@ describe('printing an optimizer', () => {
       '    eps: 1e-8',
       '    lr: 0.001',
       '    maximize: false',
+      '    min8bitSize: 4096',
+      '    stateDtype: "float32"',
       '    weightDecay: 0.01',
       '',
       'Parameter Group 1',
@@ -274,6 +277,8 @@ describe('printing an optimizer', () => {
       '    eps: 1e-8',
       '    lr: 0.5',
       '    maximize: false',
+      '    min8bitSize: 4096',
+      '    stateDtype: "float32"',
       '    weightDecay: 0.01',
       ')',
     ];
@@ -296,7 +301,7 @@ describe('reading state after its buffer was transferred away', () => {
     w.grad = Float32Array.from([1, 1, 1]);
     b.grad = Float32Array.from([1, 1]);
     opt.step();
-    const state = opt.state.get(w)!;
+    const state = f32State(opt.state.get(w));
     structuredClone(state.expAvg.buffer, { transfer: [state.expAvg.buffer as ArrayBuffer] });
     const err = coded('SimdAdamError', 'ERR_STATE', /detached: was a state buffer transferred\?/);
     expect(() => opt.stateDict()).toThrow(err);

@@ -7,6 +7,7 @@ import { adamScalars, adamStepReference } from '../src/reference/adam.js';
 import { firstBitDifference } from './support/compare.js';
 import { fillValues, rng } from './support/random.js';
 import { expectUnchanged, snapshot } from './support/snapshot.js';
+import { f32State } from './support/float32_state.js';
 
 function param(n: number, seed: number, name?: string): Parameter {
   return new Parameter(fillValues(new Float32Array(n), rng(seed)), name === undefined ? undefined : { name });
@@ -30,7 +31,7 @@ describe('a parameter whose grad is null', () => {
       opt.step();
     }
     expectUnchanged(opt, [b], before);
-    expect(opt.state.get(a)!.step).toBe(6);
+    expect(f32State(opt.state.get(a)).step).toBe(6);
   });
 
   it('never gets state when it has never had a grad', () => {
@@ -81,7 +82,7 @@ describe('the frozen-parameter trap stays reproducible', () => {
     const before = p.data.slice();
     opt.step();
     expect(firstBitDifference(p.data, before)).not.toBeNull();
-    expect(opt.state.get(p)!.step).toBe(1);
+    expect(f32State(opt.state.get(p)).step).toBe(1);
   });
 
   it('a zero-filled grad still moves the parameter through leftover momentum', () => {
@@ -137,7 +138,7 @@ describe('param groups', () => {
     const opt = new Adam([p], { lr: 0.01 });
     p.grad = gradFor(p, 2);
     opt.step();
-    const state = opt.state.get(p)!;
+    const state = f32State(opt.state.get(p));
     const expected = { data: p.data.slice(), m: state.expAvg.slice(), v: state.expAvgSq.slice() };
     opt.paramGroups[0]!.lr = 0.5;
     opt.paramGroups[0]!.betas = [0.8, 0.99];
@@ -187,11 +188,11 @@ describe('optimizer state', () => {
     const opt = new Adam([a, b], { lr: 0.1 });
     a.grad = gradFor(a, 3);
     opt.step();
-    const view = opt.state.get(a)!.expAvg;
+    const view = f32State(opt.state.get(a)).expAvg;
     b.grad = gradFor(b, 4);
     for (let k = 0; k < 3; k++) opt.step();
-    expect(opt.state.get(a)!.expAvg).toBe(view);
-    const stateA = opt.state.get(a)!;
+    expect(f32State(opt.state.get(a)).expAvg).toBe(view);
+    const stateA = f32State(opt.state.get(a));
     stateA.expAvg.fill(0);
     stateA.expAvgSq.fill(0);
     const frozenData = a.data.slice();
@@ -207,7 +208,7 @@ describe('optimizer state', () => {
     ps.forEach((p, i) => (p.grad = gradFor(p, i)));
     opt.step();
     const buffers = new Set(ps.flatMap((p) => {
-      const s = opt.state.get(p)!;
+      const s = f32State(opt.state.get(p));
       return [s.expAvg.buffer, s.expAvgSq.buffer, s.maxExpAvgSq!.buffer];
     }));
     expect(buffers.size).toBe(1);
@@ -254,7 +255,7 @@ describe('odd shapes', () => {
     scalar.grad = new Float32Array([1]);
     empty.grad = new Float32Array(0);
     opt.step();
-    expect(opt.state.get(empty)!.step).toBe(1);
+    expect(f32State(opt.state.get(empty)).step).toBe(1);
     expect(scalar.data[0]).not.toBe(0.5);
   });
 });

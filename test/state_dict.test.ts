@@ -10,6 +10,7 @@ import { firstBitDifference } from './support/compare.js';
 import { loadCases } from './support/fixtures.js';
 import { fillValues, rng } from './support/random.js';
 import { expectUnchanged, snapshot } from './support/snapshot.js';
+import { f32State, f32Tensor } from './support/float32_state.js';
 
 /** Three groups; p3 is never given a grad, so it has no state. */
 function trained(options: { names?: boolean } = {}) {
@@ -35,7 +36,7 @@ describe('stateDict()', () => {
     const { opt } = trained();
     const sd = opt.stateDict();
     expect(sd.param_groups.map((g) => g.params)).toEqual([[0, 1], [2], [3]]);
-    expect(Object.keys(sd.param_groups[0]!)).toEqual(['lr', 'betas', 'eps', 'weight_decay', 'amsgrad', 'maximize', 'decoupled_weight_decay', 'params', 'param_names']);
+    expect(Object.keys(sd.param_groups[0]!)).toEqual(['lr', 'betas', 'eps', 'weight_decay', 'amsgrad', 'maximize', 'decoupled_weight_decay', 'state_dtype', 'min_8bit_size', 'params', 'param_names']);
     expect(sd.param_groups.map((g) => g.param_names)).toEqual([['p1', 'p0'], ['p2'], ['p3']]);
     expect(sd.param_groups[1]).toMatchObject({ amsgrad: true, weight_decay: 0.1, lr: 0.01, betas: [0.9, 0.999] });
     expect(Object.keys(sd.state)).toEqual(['0', '1', '2']);
@@ -45,7 +46,7 @@ describe('stateDict()', () => {
     expectTypeOf(sd.param_groups[0]!.weight_decay).toEqualTypeOf<number>();
     expectTypeOf(sd.param_groups[0]!.decoupled_weight_decay).toEqualTypeOf<boolean>();
     expectTypeOf(sd.param_groups[0]!.betas).toEqualTypeOf<[number, number]>();
-    expectTypeOf(sd.state[0]!.exp_avg).toEqualTypeOf<Float32Array>();
+    expectTypeOf(f32Tensor(sd.state[0]!.exp_avg)).toEqualTypeOf<Float32Array>();
   });
 
   it('holds entries only for parameters that have been stepped', () => {
@@ -63,15 +64,15 @@ describe('stateDict()', () => {
   it('is a snapshot: copies that neither side can change through the other', () => {
     const { opt, params } = trained();
     const sd = opt.stateDict();
-    const live = opt.state.get(params[1]!)!;
-    expect(firstBitDifference(sd.state[0]!.exp_avg, live.expAvg)).toBeNull();
-    expect(sd.state[0]!.exp_avg.buffer).not.toBe(live.expAvg.buffer);
-    const kept = sd.state[0]!.exp_avg.slice();
+    const live = f32State(opt.state.get(params[1]!));
+    expect(firstBitDifference(f32Tensor(sd.state[0]!.exp_avg), live.expAvg)).toBeNull();
+    expect(f32Tensor(sd.state[0]!.exp_avg).buffer).not.toBe(live.expAvg.buffer);
+    const kept = f32Tensor(sd.state[0]!.exp_avg).slice();
     params.forEach((p, i) => (p.grad = i < 3 ? fillValues(new Float32Array(p.numel), rng(7 + i)) : null));
     opt.step();
-    expect(firstBitDifference(sd.state[0]!.exp_avg, kept)).toBeNull();
+    expect(firstBitDifference(f32Tensor(sd.state[0]!.exp_avg), kept)).toBeNull();
     expect(sd.state[0]!.step).toBe(3);
-    sd.state[0]!.exp_avg.fill(9);
+    f32Tensor(sd.state[0]!.exp_avg).fill(9);
     sd.param_groups[0]!.betas[0] = 0.5;
     expect(live.expAvg[0]).not.toBe(9);
     expect(opt.paramGroups[0]!.betas[0]).toBe(0.9);
@@ -79,7 +80,7 @@ describe('stateDict()', () => {
 
   it('tensors serialise as { shape, data } through a non-enumerable toJSON', () => {
     const { opt } = trained();
-    const t = opt.stateDict().state[1]!.exp_avg;
+    const t = f32Tensor(opt.stateDict().state[1]!.exp_avg);
     expect(Object.keys(t)).toEqual(['0', '1', '2', '3', '4', '5']);
     expect(JSON.parse(JSON.stringify(t))).toEqual({ shape: [2, 3], data: Array.from(t) });
   });
@@ -121,7 +122,7 @@ describe('loadStateDict()', () => {
         const json = JSON.parse(JSON.stringify(opt.stateDict())) as StateDictInput;
         const back = new Adam([new Parameter(new Float32Array(values.length))]);
         back.loadStateDict(json);
-        const [state] = [...back.state.values()];
+        const state = f32State([...back.state.values()][0]);
         expect(state!.step).toBe(step);
         expect(firstBitDifference(state!.expAvg, src)).toBeNull();
         expect(Object.is(state!.expAvg[0], src[0])).toBe(true);
@@ -135,10 +136,10 @@ describe('loadStateDict()', () => {
     const sd = opt.stateDict();
     const fresh = new Adam([{ params: [params[1]!, params[0]!] }, { params: [params[2]!], amsgrad: true }, { params: [params[3]!] }]);
     fresh.loadStateDict(sd);
-    const loaded = fresh.state.get(params[1]!)!;
-    expect(loaded.expAvg).not.toBe(sd.state[0]!.exp_avg);
+    const loaded = f32State(fresh.state.get(params[1]!));
+    expect(loaded.expAvg).not.toBe(f32Tensor(sd.state[0]!.exp_avg));
     const before = loaded.expAvg.slice();
-    sd.state[0]!.exp_avg.fill(123);
+    f32Tensor(sd.state[0]!.exp_avg).fill(123);
     sd.param_groups[1]!.betas[1] = 0.5;
     expect(firstBitDifference(loaded.expAvg, before)).toBeNull();
     expect(fresh.paramGroups[1]!.betas).toEqual([0.9, 0.999]);
@@ -147,13 +148,13 @@ describe('loadStateDict()', () => {
   it('replaces the state wholesale: parameters without an entry lose theirs, and old views are no longer used', () => {
     const { opt, params } = trained();
     const empty = opt.stateDict();
-    const oldView = opt.state.get(params[0]!)!.expAvg;
+    const oldView = f32State(opt.state.get(params[0]!)).expAvg;
     empty.state = {};
     opt.loadStateDict(empty);
     expect(opt.state.size).toBe(0);
     const { opt: other } = trained();
     opt.loadStateDict(other.stateDict());
-    expect(opt.state.get(params[0]!)!.expAvg).not.toBe(oldView);
+    expect(f32State(opt.state.get(params[0]!)).expAvg).not.toBe(oldView);
   });
 
   it("loads PyTorch's own dump: tensors as { shape, data }, step as a float, and keeps keys it does not use", () => {
@@ -198,7 +199,7 @@ describe('loadStateDict()', () => {
     const opt = new Adam([{ params: [a] }, { params: [b] }]);
     opt.loadStateDict({ state: { 7: { step: 2, exp_avg: [1, 2], exp_avg_sq: [3, 4] } }, param_groups: [{ params: [40] }, { params: [7] }] });
     expect(opt.state.get(a)).toBeUndefined();
-    expect(opt.state.get(b)!.step).toBe(2);
+    expect(f32State(opt.state.get(b)).step).toBe(2);
   });
 });
 

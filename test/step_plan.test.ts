@@ -8,6 +8,7 @@ import { addon } from '../src/native/addon.js';
 import { firstBitDifference } from './support/compare.js';
 import { fillValues, rng } from './support/random.js';
 import { expectUnchanged, snapshot } from './support/snapshot.js';
+import { f32State } from './support/float32_state.js';
 
 const SEGMENT_STRIDE = addon.planLayout.segment.STRIDE;
 
@@ -144,7 +145,7 @@ describe('the cached step plan', () => {
     opt.step();
     opt.step();
     expect(w.rebuilds()).toBe(0);
-    expect(opt.state.get(params[0]!)!.step).toBe(3);
+    expect(f32State(opt.state.get(params[0]!)).step).toBe(3);
   });
 
   it('keeps grad an own enumerable property of a Parameter, as a plain field would be', () => {
@@ -168,9 +169,9 @@ describe('the cached step plan', () => {
     params[2]!.requiresGrad = false;
     opt.step();
     expect(w.rebuilds()).toBe(3);
-    expect(opt.state.get(params[0]!)!.step).toBe(4);
-    expect(opt.state.get(params[1]!)!.step).toBe(2);
-    expect(opt.state.get(params[2]!)!.step).toBe(3);
+    expect(f32State(opt.state.get(params[0]!)).step).toBe(4);
+    expect(f32State(opt.state.get(params[1]!)).step).toBe(2);
+    expect(f32State(opt.state.get(params[2]!)).step).toBe(3);
   });
 
   it('still reports a buffer detached after it was built, with its own code, changing nothing', () => {
@@ -189,9 +190,9 @@ describe('the cached step plan', () => {
   it('still refuses a corrupted step count and an amsgrad switch', () => {
     const { opt, params } = separateModel();
     opt.step();
-    opt.state.get(params[0]!)!.step = 1.5;
+    f32State(opt.state.get(params[0]!)).step = 1.5;
     expect(() => opt.step()).toThrow(expect.objectContaining({ code: 'ERR_STATE' }));
-    opt.state.get(params[0]!)!.step = 1;
+    f32State(opt.state.get(params[0]!)).step = 1;
     opt.paramGroups[0]!.amsgrad = true;
     expect(() => opt.step()).toThrow(expect.objectContaining({ code: 'ERR_AMSGRAD_STATE' }));
   });
@@ -200,11 +201,11 @@ describe('the cached step plan', () => {
     const { opt, params } = separateModel();
     opt.step();
     opt.step();
-    opt.state.get(params[1]!)!.step = 40;
+    f32State(opt.state.get(params[1]!)).step = 40;
     const w = watch();
     opt.step();
     expect(w.rebuilds()).toBe(1);
-    expect(params.map((p) => opt.state.get(p)!.step)).toEqual([3, 41, 3]);
+    expect(params.map((p) => f32State(opt.state.get(p)).step)).toEqual([3, 41, 3]);
 
     // The same from a state dict that says 40, loaded into a fresh optimizer over copies.
     const saved = opt.stateDict();
@@ -218,16 +219,16 @@ describe('the cached step plan', () => {
     opt.step();
     fresh.step();
     params.forEach((p, i) => expect(firstBitDifference(p.data, copies[i]!.data)).toBeNull());
-    expect(copies.map((p) => fresh.state.get(p)!.step)).toEqual([4, 42, 4]);
+    expect(copies.map((p) => f32State(fresh.state.get(p)).step)).toEqual([4, 42, 4]);
   });
 
-  it('keeps state a plain-looking record: step, expAvg, expAvgSq as own enumerable properties', () => {
+  it('keeps state a plain-looking record: step, expAvg, expAvgSq, dtype as own enumerable properties', () => {
     const { opt, params } = separateModel();
     opt.step();
-    const state = opt.state.get(params[0]!)!;
-    expect(Object.keys(state)).toEqual(['step', 'expAvg', 'expAvgSq']);
-    expect({ ...state }).toEqual({ step: 1, expAvg: state.expAvg, expAvgSq: state.expAvgSq });
-    expect(structuredClone(state)).toEqual({ step: 1, expAvg: state.expAvg, expAvgSq: state.expAvgSq });
+    const state = f32State(opt.state.get(params[0]!));
+    expect(Object.keys(state)).toEqual(['step', 'expAvg', 'expAvgSq', 'dtype']);
+    expect({ ...state }).toEqual({ step: 1, expAvg: state.expAvg, expAvgSq: state.expAvgSq, dtype: 'float32' });
+    expect(structuredClone(state)).toEqual({ step: 1, expAvg: state.expAvg, expAvgSq: state.expAvgSq, dtype: 'float32' });
     (state as { step: unknown }).step = '3';
     expect(() => opt.step()).toThrow(/state.step must be a non-negative integer, got the string "3"/);
     state.step = 1;
@@ -238,9 +239,9 @@ describe('the cached step plan', () => {
   it('counts steps of a state object put into the map by hand, one by one', () => {
     const { opt, params } = separateModel();
     opt.step();
-    const own = opt.state.get(params[2]!)!;
+    const own = f32State(opt.state.get(params[2]!));
     const foreign = { step: own.step, expAvg: own.expAvg.slice(), expAvgSq: own.expAvgSq.slice() };
-    (opt.state as Map<Parameter, typeof foreign>).set(params[2]!, foreign);
+    (opt.state as unknown as Map<Parameter, typeof foreign>).set(params[2]!, foreign);
     opt.step();
     opt.step();
     expect(foreign.step).toBe(3);
@@ -259,7 +260,7 @@ describe('the cached step plan', () => {
     opt.step();
     store.attachGrads();
     opt.step();
-    const views = store.params.map((p) => opt.state.get(p)!.expAvg);
+    const views = store.params.map((p) => f32State(opt.state.get(p)).expAvg);
     expect(new Set(views.map((v) => v.buffer)).size).toBe(1);
     views.slice(1).forEach((v, i) => expect(v.byteOffset).toBe(views[i]!.byteOffset + views[i]!.byteLength));
   });
@@ -274,7 +275,7 @@ describe('the cached step plan', () => {
     const opt = new Adam(params, { amsgrad: true });
     opt.step();
     for (const p of params) {
-      const s = opt.state.get(p)!;
+      const s = f32State(opt.state.get(p));
       for (const view of [s.expAvg, s.expAvgSq, s.maxExpAvgSq!]) expect(line(view)).toBe(line(p.data));
     }
   });

@@ -6,6 +6,7 @@ import { Adam, AdamW, availableBackends, backend, numThreads, Parameter, Paramet
 import { addon } from '../src/native/addon.js';
 import { firstBitDifference } from './support/compare.js';
 import { fillValues, rng, SPECIALS } from './support/random.js';
+import { f32State } from './support/float32_state.js';
 
 const initialBackend = backend();
 const initialThreads = numThreads();
@@ -38,7 +39,7 @@ function run(seed: number): Float32Array[] {
   const { opt, all } = model(seed);
   for (let s = 0; s < 3; s++) opt.step();
   return all.flatMap((p) => {
-    const st = opt.state.get(p);
+    const st = opt.state.get(p) && f32State(opt.state.get(p));
     return [p.data, ...(st ? [st.expAvg, st.expAvgSq, ...(st.maxExpAvgSq ? [st.maxExpAvgSq] : [])] : [])];
   });
 }

@@ -51,18 +51,21 @@ Napi::Value Probe(const Napi::CallbackInfo &info) {
   adam_step_f32_fn kernel = nullptr;
   addon_instance *instance = instance_of(env);
   if (instance == nullptr) return env.Undefined();
-  if (kind == "adam") kernel = instance->current->step;
+  if (kind == "adam") kernel = instance->current->step.f32;
   else if (kind == "traffic") kernel = probe_traffic_f32;
+  else if (kind == "traffic-bf16") kernel = probe_traffic_bf16;
+  else if (kind == "traffic-q8") kernel = probe_traffic_q8;
   else if (kind == "triad") kernel = probe_triad_f32;
   else {
-    Napi::RangeError::New(env, "probe: kind must be adam, traffic or triad").ThrowAsJavaScriptException();
+    Napi::RangeError::New(env, "probe: kind must be adam, traffic, traffic-bf16, traffic-q8 or triad").ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  const step_kernels kernels = {kernel, nullptr, nullptr};
   Napi::Float64Array out = Napi::Float64Array::New(env, reps);
   if (out.IsEmpty() || out.Data() == nullptr) return env.Undefined(); /* the environment is going away */
   for (size_t r = 0; r < reps; ++r) {
     const auto start = std::chrono::steady_clock::now();
-    if (parallel) execute_segments(&seg, 1, kernel);
+    if (parallel) execute_segments(&seg, 1, &kernels);
     else kernel(&seg.tensor, seg.n, &seg.scalars);
     const auto end = std::chrono::steady_clock::now();
     out[r] = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
@@ -77,11 +80,11 @@ Napi::Value ProbePlan(const Napi::CallbackInfo &info) {
   size_t length = 0;
   std::vector<step_segment> segments;
   const std::string kind = info.Length() == 5 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  /* 'adam' runs each segment with the current backend's kernel for its state format. */
   addon_instance *instance = instance_of(env);
   if (instance == nullptr) return env.Undefined();
-  adam_step_f32_fn kernel = kind == "adam" ? instance->current->step
-                            : kind == "traffic" ? probe_traffic_f32
-                                                : nullptr;
+  const step_kernels adam = instance->current->step;
+  adam_step_f32_fn kernel = kind == "adam" ? adam.f32 : kind == "traffic" ? probe_traffic_f32 : nullptr;
   if (kernel == nullptr || !is_count(info[3]) || !read_buffer_list(env, info[1], &buffers) || !read_f64_array(env, info[2], &table, &length) ||
       length % PLAN_SEGMENT_STRIDE != 0 ||
       decode_segments(buffers.data(), buffers.size(), table, length / PLAN_SEGMENT_STRIDE, &segments) != nullptr) {
@@ -95,13 +98,14 @@ Napi::Value ProbePlan(const Napi::CallbackInfo &info) {
   }
   const size_t reps = info[3].As<Napi::Number>().Uint32Value();
   const bool parallel = info[4].ToBoolean();
+  const step_kernels kernels = kind == "adam" ? adam : step_kernels{kernel, nullptr, nullptr};
   Napi::Float64Array out = Napi::Float64Array::New(env, reps);
   if (out.IsEmpty() || out.Data() == nullptr) return env.Undefined(); /* the environment is going away */
   for (size_t r = 0; r < reps; ++r) {
     const auto start = std::chrono::steady_clock::now();
-    if (parallel) execute_segments(segments.data(), segments.size(), kernel);
+    if (parallel) execute_segments(segments.data(), segments.size(), &kernels);
     else
-      for (const step_segment &seg : segments) kernel(&seg.tensor, seg.n, &seg.scalars);
+      for (const step_segment &seg : segments) run_segment(&kernels, seg, 0, seg.n);
     const auto end = std::chrono::steady_clock::now();
     out[r] = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
   }

@@ -53,6 +53,34 @@ __attribute__((target("avx2"))) void traffic_avx2(const adam_tensor_f32 *t, size
   traffic_tail(t, i, n);
 }
 
+__attribute__((target("avx512f"))) size_t traffic_bf16_avx512(const adam_tensor_f32 *t, size_t n) {
+  uint16_t *m = reinterpret_cast<uint16_t *>(t->exp_avg), *v = reinterpret_cast<uint16_t *>(t->exp_avg_sq);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i p = _mm512_loadu_si512(t->param + i), g = _mm512_loadu_si512(t->grad + i);
+    const __m256i mi = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(m + i));
+    const __m256i vi = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(v + i));
+    _mm512_storeu_si512(t->param + i, _mm512_xor_si512(g, p));
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(m + i), vi);
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(v + i), mi);
+  }
+  return i;
+}
+
+__attribute__((target("avx512f"))) size_t traffic_q8_avx512(const adam_tensor_f32 *t, size_t n) {
+  uint8_t *m = reinterpret_cast<uint8_t *>(t->exp_avg), *v = reinterpret_cast<uint8_t *>(t->exp_avg_sq);
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i p = _mm512_loadu_si512(t->param + i), g = _mm512_loadu_si512(t->grad + i);
+    const __m128i mi = _mm_loadu_si128(reinterpret_cast<const __m128i *>(m + i));
+    const __m128i vi = _mm_loadu_si128(reinterpret_cast<const __m128i *>(v + i));
+    _mm512_storeu_si512(t->param + i, _mm512_xor_si512(g, p));
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(m + i), vi);
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(v + i), mi);
+  }
+  return i;
+}
+
 int traffic_level() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
@@ -68,6 +96,47 @@ extern "C" void probe_traffic_f32(const adam_tensor_f32 *t, size_t n, const adam
   if (level == 1) return traffic_avx2(t, n);
 #endif
   traffic_tail(t, 0, n);
+}
+
+extern "C" void probe_traffic_bf16(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *) {
+  size_t i = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+  static const int level = traffic_level();
+  if (level == 2) i = traffic_bf16_avx512(t, n);
+#endif
+  uint32_t *p = reinterpret_cast<uint32_t *>(t->param);
+  const uint32_t *g = reinterpret_cast<const uint32_t *>(t->grad);
+  uint16_t *m = reinterpret_cast<uint16_t *>(t->exp_avg), *v = reinterpret_cast<uint16_t *>(t->exp_avg_sq);
+  for (; i < n; ++i) {
+    const uint16_t mi = m[i];
+    p[i] ^= g[i];
+    m[i] = v[i];
+    v[i] = mi;
+  }
+}
+
+extern "C" void probe_traffic_q8(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *) {
+  size_t i = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+  static const int level = traffic_level();
+  if (level == 2) i = traffic_q8_avx512(t, n);
+#endif
+  uint32_t *p = reinterpret_cast<uint32_t *>(t->param);
+  const uint32_t *g = reinterpret_cast<const uint32_t *>(t->grad);
+  uint8_t *m = reinterpret_cast<uint8_t *>(t->exp_avg), *v = reinterpret_cast<uint8_t *>(t->exp_avg_sq);
+  for (; i < n; ++i) {
+    const uint8_t mi = m[i];
+    p[i] ^= g[i];
+    m[i] = v[i];
+    v[i] = mi;
+  }
+  /* The scales: one float per 256 elements per moment, after the codes, read and written. */
+  uint32_t *sm = reinterpret_cast<uint32_t *>(t->exp_avg + (n + 3) / 4), *sv = reinterpret_cast<uint32_t *>(t->exp_avg_sq + (n + 3) / 4);
+  for (size_t b = 0; b < (n + 255) / 256; ++b) {
+    const uint32_t x = sm[b];
+    sm[b] = sv[b];
+    sv[b] = x;
+  }
 }
 
 extern "C" void probe_triad_f32(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *s) {

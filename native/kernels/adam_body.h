@@ -23,40 +23,55 @@
 
 namespace {
 
+/* The per-tensor scalars broadcast once per kernel call. */
+template <class O>
+struct adam_consts {
+  typedef typename O::V V;
+  V beta1, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, decay_factor;
+  V bias_correction2_sqrt, neg_step_size, sign;
+  bool amsgrad, coupled, decoupled;
+  explicit adam_consts(const adam_scalars_f32 *s)
+      : beta1(O::set1(s->beta1)), one_minus_beta1(O::set1(s->one_minus_beta1)), beta2(O::set1(s->beta2)),
+        one_minus_beta2(O::set1(s->one_minus_beta2)), eps(O::set1(s->eps)), weight_decay(O::set1(s->weight_decay)),
+        decay_factor(O::set1(s->decay_factor)), bias_correction2_sqrt(O::set1(s->bias_correction2_sqrt)),
+        neg_step_size(O::set1(s->neg_step_size)), sign(O::sign_mask((s->flags & ADAM_MAXIMIZE) != 0)),
+        amsgrad((s->flags & ADAM_AMSGRAD) != 0), coupled((s->flags & ADAM_COUPLED_DECAY) != 0),
+        decoupled((s->flags & ADAM_DECOUPLED_DECAY) != 0) {}
+};
+
+/* One vector of the update, shared by every state format: m, v and (with amsgrad) vmax come in
+ * as the stored moments and leave as the new ones; the new parameter is returned. */
+template <class O>
+inline typename O::V adam_update(const adam_consts<O> &k, typename O::V p, typename O::V grad, typename O::V &m,
+                                 typename O::V &v, typename O::V &vmax) {
+  typedef typename O::V V;
+  V g = O::flip_sign(grad, k.sign);
+  if (k.decoupled) p = O::mul(p, k.decay_factor);
+  if (k.coupled) g = O::add(g, O::mul(k.weight_decay, p));
+  m = O::add(O::mul(m, k.beta1), O::mul(k.one_minus_beta1, g));
+  v = O::add(O::mul(v, k.beta2), O::mul(O::mul(k.one_minus_beta2, g), g));
+  V s = v;
+  if (k.amsgrad) s = vmax = O::max_nan(vmax, v);
+  const V denom = O::add(O::div(O::sqrt(s), k.bias_correction2_sqrt), k.eps);
+  return O::add(p, O::div(O::mul(k.neg_step_size, m), denom));
+}
+
 template <class O>
 inline size_t adam_main_loop(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *s) {
-  using V = typename O::V;
-  const V beta1 = O::set1(s->beta1), one_minus_beta1 = O::set1(s->one_minus_beta1);
-  const V beta2 = O::set1(s->beta2), one_minus_beta2 = O::set1(s->one_minus_beta2);
-  const V eps = O::set1(s->eps), weight_decay = O::set1(s->weight_decay);
-  const V decay_factor = O::set1(s->decay_factor);
-  const V bias_correction2_sqrt = O::set1(s->bias_correction2_sqrt);
-  const V neg_step_size = O::set1(s->neg_step_size);
-  const V sign = O::sign_mask((s->flags & ADAM_MAXIMIZE) != 0);
-  const bool amsgrad = (s->flags & ADAM_AMSGRAD) != 0;
-  const bool coupled = (s->flags & ADAM_COUPLED_DECAY) != 0;
-  const bool decoupled = (s->flags & ADAM_DECOUPLED_DECAY) != 0;
-
+  typedef typename O::V V;
+  const adam_consts<O> k(s);
   float *param = t->param, *exp_avg = t->exp_avg, *exp_avg_sq = t->exp_avg_sq;
   float *max_exp_avg_sq = t->max_exp_avg_sq;
   const float *grad = t->grad;
 
   size_t i = 0;
   for (; i + O::lanes <= n; i += O::lanes) {
-    V p = O::load(param + i);
-    V g = O::flip_sign(O::load(grad + i), sign);
-    if (decoupled) p = O::mul(p, decay_factor);
-    if (coupled) g = O::add(g, O::mul(weight_decay, p));
-    const V m = O::add(O::mul(O::load(exp_avg + i), beta1), O::mul(one_minus_beta1, g));
-    V v = O::add(O::mul(O::load(exp_avg_sq + i), beta2), O::mul(O::mul(one_minus_beta2, g), g));
+    V m = O::load(exp_avg + i), v = O::load(exp_avg_sq + i);
+    V vmax = k.amsgrad ? O::load(max_exp_avg_sq + i) : v;
+    const V p = adam_update<O>(k, O::load(param + i), O::load(grad + i), m, v, vmax);
     O::store(exp_avg + i, m);
     O::store(exp_avg_sq + i, v);
-    if (amsgrad) {
-      v = O::max_nan(O::load(max_exp_avg_sq + i), v);
-      O::store(max_exp_avg_sq + i, v);
-    }
-    const V denom = O::add(O::div(O::sqrt(v), bias_correction2_sqrt), eps);
-    p = O::add(p, O::div(O::mul(neg_step_size, m), denom));
+    if (k.amsgrad) O::store(max_exp_avg_sq + i, vmax);
     O::store(param + i, p);
   }
   return i;

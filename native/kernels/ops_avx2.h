@@ -5,6 +5,7 @@
 
 #include <immintrin.h>
 #include <stddef.h>
+#include <stdint.h>
 
 namespace {
 
@@ -23,6 +24,48 @@ struct avx2_ops {
   static V flip_sign(V x, V sign) { return _mm256_xor_ps(x, sign); }
   /* maxps returns b unless a > b, so only a NaN in a needs patching in. */
   static V max_nan(V a, V b) { return _mm256_blendv_ps(_mm256_max_ps(a, b), a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q)); }
+
+  /* Reduced-precision state (adam_lowbit.h). */
+  typedef __m256i VI;
+  typedef __m256 M;
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V load_bf16(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p))), 16));
+  }
+  /* scalar_ops::round_bf16 on every lane. */
+  static void store_bf16(uint16_t *p, V x) {
+    const __m256i b = _mm256_castps_si256(x);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(b, _mm256_set1_epi32(0x7fff)), lsb), 16);
+    const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(0x40));
+    r = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(quiet), _mm256_cmp_ps(x, x, _CMP_UNORD_Q)));
+    const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(p), packed);
+  }
+  static VI load_u8(const uint8_t *p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p))); }
+  static void store_u8(uint8_t *p, VI c) {
+    const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i *>(p), _mm_packus_epi16(w, w));
+  }
+  static VI set1_i(uint32_t x) { return _mm256_set1_epi32(static_cast<int>(x)); }
+  static V gather(const float *table, VI i) { return _mm256_i32gather_ps(table, i, 4); }
+  static M ge(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
+  static VI add_if(VI c, M m, VI b) { return _mm256_add_epi32(c, _mm256_and_si256(_mm256_castps_si256(m), b)); }
+  static V select(M m, V a, V b) { return _mm256_blendv_ps(b, a, m); }
+  template <int K>
+  static VI srli(VI c) { return _mm256_srli_epi32(c, K); }
+  /* table[i] for a table of N entries, by 8-entry permutes and blends on the index bits: this
+   * CPU family's gathers are microcoded and far slower (Gather Data Sampling mitigation). */
+  template <int N>
+  static V lookup(const float *table, VI i) {
+    if constexpr (N <= 8) {
+      return _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), i);
+    } else {
+      const V lo = lookup<N / 2>(table, i), hi = lookup<N / 2>(table + N / 2, i);
+      const __m256i bit = _mm256_set1_epi32(N / 2);
+      return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(i, bit), bit)));
+    }
+  }
 
   static V abs(V x) { return _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff))); }
   static V max(V a, V b) { return _mm256_max_ps(a, b); }

@@ -5,6 +5,7 @@
 
 #include <immintrin.h>
 #include <stddef.h>
+#include <stdint.h>
 
 namespace {
 
@@ -26,6 +27,45 @@ struct avx512_ops {
   }
   /* maxps returns b unless a > b, so only a NaN in a needs patching in. */
   static V max_nan(V a, V b) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), _mm512_max_ps(a, b), a); }
+
+  /* Reduced-precision state (adam_lowbit.h). */
+  typedef __m512i VI;
+  typedef __mmask16 M;
+  static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
+  static V load_bf16(const uint16_t *p) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p))), 16));
+  }
+  /* scalar_ops::round_bf16 on every lane (vpmovdw narrows: AVX512F). */
+  static __m256i round_bf16(V x) {
+    const __m512i b = _mm512_castps_si512(x);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+    const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(0x7fff)), lsb), 16);
+    const __m512i quiet = _mm512_or_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x40));
+    return _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), r, quiet));
+  }
+  static void store_bf16(uint16_t *p, V x) { _mm256_storeu_si256(reinterpret_cast<__m256i *>(p), round_bf16(x)); }
+  static VI load_u8(const uint8_t *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p))); }
+  static void store_u8(uint8_t *p, VI c) { _mm_storeu_si128(reinterpret_cast<__m128i *>(p), _mm512_cvtepi32_epi8(c)); }
+  static VI set1_i(uint32_t x) { return _mm512_set1_epi32(static_cast<int>(x)); }
+  static V gather(const float *table, VI i) { return _mm512_i32gather_ps(i, table, 4); }
+  static M ge(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+  static VI add_if(VI c, M m, VI b) { return _mm512_mask_add_epi32(c, m, c, b); }
+  static V select(M m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
+  template <int K>
+  static VI srli(VI c) { return _mm512_srli_epi32(c, K); }
+  /* table[i] for a table of N entries: vpermps (16 entries), vpermi2ps (32), then blends on the
+   * index bits; gathers are far slower on CPUs with the Gather Data Sampling mitigation. */
+  template <int N>
+  static V lookup(const float *table, VI i) {
+    if constexpr (N <= 16) {
+      return _mm512_permutexvar_ps(i, _mm512_loadu_ps(table));
+    } else if constexpr (N == 32) {
+      return _mm512_permutex2var_ps(_mm512_loadu_ps(table), i, _mm512_loadu_ps(table + 16));
+    } else {
+      const V lo = lookup<N / 2>(table, i), hi = lookup<N / 2>(table + N / 2, i);
+      return _mm512_mask_blend_ps(_mm512_test_epi32_mask(i, _mm512_set1_epi32(N / 2)), lo, hi);
+    }
+  }
 
   static V abs(V x) { return _mm512_abs_ps(x); }
   static V max(V a, V b) { return _mm512_max_ps(a, b); }

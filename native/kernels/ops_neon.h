@@ -4,6 +4,7 @@
 
 #include <arm_neon.h>
 #include <stddef.h>
+#include <stdint.h>
 
 namespace {
 
@@ -28,6 +29,44 @@ struct neon_ops {
     const V larger = vbslq_f32(vcgtq_f32(a, b), a, b);
     return vbslq_f32(vceqq_f32(a, a), larger, a);
   }
+
+  /* Reduced-precision state (adam_lowbit.h). */
+  typedef uint32x4_t VI;
+  typedef uint32x4_t M;
+  static V sub(V a, V b) { return vsubq_f32(a, b); }
+  static V load_bf16(const uint16_t *p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+  /* scalar_ops::round_bf16 on every lane. */
+  static void store_bf16(uint16_t *p, V x) {
+    const uint32x4_t b = vreinterpretq_u32_f32(x);
+    const uint32x4_t lsb = vandq_u32(vshrq_n_u32(b, 16), vdupq_n_u32(1));
+    const uint32x4_t r = vshrq_n_u32(vaddq_u32(vaddq_u32(b, vdupq_n_u32(0x7fff)), lsb), 16);
+    const uint32x4_t quiet = vorrq_u32(vshrq_n_u32(b, 16), vdupq_n_u32(0x40));
+    vst1_u16(p, vmovn_u32(vbslq_u32(vceqq_f32(x, x), r, quiet)));
+  }
+  static VI load_u8(const uint8_t *p) {
+    const uint8x8_t bytes = vreinterpret_u8_u32(vld1_lane_u32(reinterpret_cast<const uint32_t *>(p), vdup_n_u32(0), 0));
+    return vmovl_u16(vget_low_u16(vmovl_u8(bytes)));
+  }
+  static void store_u8(uint8_t *p, VI c) {
+    const uint16x4_t w = vmovn_u32(c);
+    const uint8x8_t bytes = vmovn_u16(vcombine_u16(w, w));
+    vst1_lane_u32(reinterpret_cast<uint32_t *>(p), vreinterpret_u32_u8(bytes), 0);
+  }
+  static VI set1_i(uint32_t x) { return vdupq_n_u32(x); }
+  /* No gather instruction: four scalar loads. */
+  static V gather(const float *table, VI i) {
+    V r = vdupq_n_f32(table[vgetq_lane_u32(i, 0)]);
+    r = vsetq_lane_f32(table[vgetq_lane_u32(i, 1)], r, 1);
+    r = vsetq_lane_f32(table[vgetq_lane_u32(i, 2)], r, 2);
+    return vsetq_lane_f32(table[vgetq_lane_u32(i, 3)], r, 3);
+  }
+  static M ge(V a, V b) { return vcgeq_f32(a, b); }
+  static VI add_if(VI c, M m, VI b) { return vaddq_u32(c, vandq_u32(m, b)); }
+  static V select(M m, V a, V b) { return vbslq_f32(m, a, b); }
+  template <int K>
+  static VI srli(VI c) { return vshrq_n_u32(c, K); }
+  template <int N>
+  static V lookup(const float *table, VI i) { return gather(table, i); }
 
   static V abs(V x) { return vabsq_f32(x); }
   static V max(V a, V b) { return vmaxq_f32(a, b); }

@@ -38,6 +38,32 @@ struct scalar_ops {
    * what x86's maxps computes. fmaxf would drop the NaN. */
   static V max_nan(V a, V b) { return a != a ? a : (a > b ? a : b); }
 
+  /* Reduced-precision state (adam_lowbit.h). */
+  typedef uint32_t VI; /* 8-bit codes, widened */
+  typedef bool M;      /* a comparison's result */
+  static V sub(V a, V b) { return a - b; }
+  static V load_bf16(const uint16_t *p) { return from_bits(static_cast<uint32_t>(*p) << 16); }
+  /* Round to nearest, ties to even, on the upper 16 bits; a NaN stays a (quiet) NaN, where the
+   * rounding add could carry it into an infinity. */
+  static uint16_t round_bf16(uint32_t b) {
+    if ((b & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((b >> 16) | 0x40u);
+    return static_cast<uint16_t>((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+  }
+  static void store_bf16(uint16_t *p, V x) { *p = round_bf16(bits(x)); }
+  static VI load_u8(const uint8_t *p) { return *p; }
+  static void store_u8(uint8_t *p, VI c) { *p = static_cast<uint8_t>(c); }
+  static VI set1_i(uint32_t x) { return x; }
+  static V gather(const float *table, VI i) { return table[i]; }
+  /* Ordered: false when either is NaN. */
+  static M ge(V a, V b) { return a >= b; }
+  static VI add_if(VI c, M m, VI b) { return m ? c + b : c; }
+  static V select(M m, V a, V b) { return m ? a : b; }
+  template <int K>
+  static VI srli(VI c) { return c >> K; }
+  /* table[i] for a table of N entries. */
+  template <int N>
+  static V lookup(const float *table, VI i) { return table[i]; }
+
   /* Reductions. */
   static V abs(V x) { return from_bits(bits(x) & 0x7fffffffu); }
   static V max(V a, V b) { return a > b ? a : b; } /* NaN-free operands only */

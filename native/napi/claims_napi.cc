@@ -1,5 +1,7 @@
 #include "claims_napi.h"
 
+#include <math.h>
+
 #include <memory>
 
 #include "errors.h"
@@ -8,7 +10,10 @@
 
 namespace {
 
+/* One row per view: (buffer index, byte offset, byte length): views of any element type. */
 const size_t kViewStride = 3;
+
+bool is_count(double x) { return x >= 0 && x <= 9007199254740992.0 && x == floor(x); }
 
 /* claim(buffers, table, writes) → an id (> 0), or 0 if a running step holds some of that
  * memory. The caller must release(id) when done; the environment's teardown releases what is left. */
@@ -83,10 +88,11 @@ bool view_ranges(napi_env env, napi_value buffers_value, napi_value table_value,
   out->clear();
   for (size_t v = 0; v < count; ++v) {
     const double *row = table + v * kViewStride;
-    float *data = nullptr;
-    size_t n = 0;
-    if (!locate_view(buffers.data(), buffers.size(), row[0], row[1], row[2], &data, &n)) return false;
-    add_range(out, data, n * sizeof(float), writes != nullptr && writes[v] != 0);
+    if (!is_count(row[0]) || !is_count(row[1]) || !is_count(row[2]) || row[0] >= static_cast<double>(buffers.size())) return false;
+    const buffer_span &b = buffers[static_cast<size_t>(row[0])];
+    const size_t offset = static_cast<size_t>(row[1]), bytes = static_cast<size_t>(row[2]);
+    if (bytes > 0 && (b.data == nullptr || offset > b.bytes || bytes > b.bytes - offset)) return false;
+    if (bytes > 0) add_range(out, b.data + offset, bytes, writes != nullptr && writes[v] != 0);
   }
   normalize_ranges(out);
   return true;

@@ -10,7 +10,7 @@
 
 #include "runtime/claims.h"
 
-/* The ranges of a reductions-style view table (buffers, table of (buffer, offset, length) rows),
+/* The ranges of a view table (buffers, table of (buffer, byte offset, byte length) rows),
  * each view read, or written where `writes` (a Uint8Array, one entry per row, or NULL for none)
  * says so; normalized. False if a view does not fit its buffer or the arguments are malformed. */
 bool view_ranges(napi_env env, napi_value buffers, napi_value table, napi_value writes, std::vector<byte_range> *out);

@@ -30,7 +30,7 @@ const simd_adam_backend *current_backend(napi_env env) {
   return instance ? instance->current : simd_adam_best();
 }
 
-adam_step_f32_fn current_kernel(Napi::Env env) { return current_backend(env)->step; }
+const step_kernels *current_kernel(Napi::Env env) { return &current_backend(env)->step; }
 
 /* Reads the scalars table into the plan's segments. */
 const char *scalars_into(Napi::Env env, napi_value value, std::vector<step_segment> *segments) {
@@ -49,6 +49,7 @@ const reduce_kernels *current_reduce(Napi::Env env) { return current_backend(env
 Napi::Value run_guard(Napi::Env env, const std::vector<step_segment> &segments, napi_value flags, napi_value report) {
   std::vector<guard_segment> views(segments.size());
   for (size_t k = 0; k < segments.size(); ++k)
+    /* exp_avg NULL for reduced state: the TypeScript layer decides whether its codes are zero. */
     views[k] = {segments[k].tensor.param, segments[k].tensor.grad, segments[k].tensor.exp_avg, segments[k].n};
   return run_step_prepass(env, current_reduce(env), flags, report, views);
 }
@@ -165,7 +166,7 @@ Napi::Value start_async(Napi::Env env, napi_value plan_value, napi_value scalars
     }
   }
   const char *error = nullptr;
-  napi_value promise = start_step_async(env, instance, plan_value, plan, instance->current->step, claim, &error);
+  napi_value promise = start_step_async(env, instance, plan_value, plan, &instance->current->step, claim, &error);
   if (!promise) return throw_internal(env, error);
   return Napi::Value(env, promise);
 }
@@ -282,7 +283,8 @@ Napi::Value Select(const Napi::CallbackInfo &info) {
   return Napi::Boolean::New(env, true);
 }
 
-/* { segment: { LENGTH: 0, ..., STRIDE }, scalars: { BETA1: 0, ..., STRIDE }, flags: {...} } */
+/* { segment: { LENGTH: 0, ..., STRIDE }, scalars: { BETA1: 0, ..., STRIDE }, flags: {...},
+ *   formats: { F32, BF16, Q8 } } */
 Napi::Object plan_layout_object(Napi::Env env) {
   Napi::Object segment = Napi::Object::New(env), scalars = Napi::Object::New(env), flags = Napi::Object::New(env);
 #define SIMD_ADAM_EXPORT_PLAN(name) segment.Set(#name, static_cast<double>(PLAN_##name));
@@ -297,10 +299,15 @@ Napi::Object plan_layout_object(Napi::Env env) {
   flags.Set("MAXIMIZE", static_cast<double>(ADAM_MAXIMIZE));
   flags.Set("COUPLED_DECAY", static_cast<double>(ADAM_COUPLED_DECAY));
   flags.Set("DECOUPLED_DECAY", static_cast<double>(ADAM_DECOUPLED_DECAY));
+  Napi::Object formats = Napi::Object::New(env);
+  formats.Set("F32", static_cast<double>(STATE_F32));
+  formats.Set("BF16", static_cast<double>(STATE_BF16));
+  formats.Set("Q8", static_cast<double>(STATE_Q8));
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("segment", segment);
   layout.Set("scalars", scalars);
   layout.Set("flags", flags);
+  layout.Set("formats", formats);
   return layout;
 }
 

@@ -10,7 +10,7 @@ struct async_step {
   napi_ref keep_alive = nullptr;
   prepared_plan *plan = nullptr;
   addon_instance *instance = nullptr;
-  adam_step_f32_fn kernel = nullptr;
+  const step_kernels *kernel = nullptr;
   uint64_t claim = 0;
   bool executed = false;
 };
@@ -65,7 +65,7 @@ void complete(napi_env env, napi_status status, void *data) {
 }  // namespace
 
 napi_value start_step_async(napi_env env, addon_instance *instance, napi_value plan_value, prepared_plan *plan,
-                            adam_step_f32_fn kernel, uint64_t claim, const char **error) {
+                            const step_kernels *kernel, uint64_t claim, const char **error) {
   async_step *job = new async_step();
   job->plan = plan;
   job->instance = instance;

@@ -14,6 +14,6 @@
  * reference to `plan_value` (and through it every buffer) until then. Returns the promise, or
  * NULL with *error set and the claim released: nothing was started, nothing is left behind. */
 napi_value start_step_async(napi_env env, addon_instance *instance, napi_value plan_value, prepared_plan *plan,
-                            adam_step_f32_fn kernel, uint64_t claim, const char **error);
+                            const step_kernels *kernel, uint64_t claim, const char **error);
 
 #endif

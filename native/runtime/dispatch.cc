@@ -23,10 +23,16 @@ bool cpu_has(int leaf_bit_ecx_1, int leaf7_bit_ebx, unsigned long long xcr0_mask
 }
 bool has_avx2_fma() { return cpu_has(12 /* FMA */, 5 /* AVX2 */, 0x6); }
 bool has_avx512f() { return cpu_has(-1, 16 /* AVX512F */, 0xE6); }
+bool has_avx512bf16() {
+  int info[4];
+  __cpuidex(info, 7, 1);
+  return has_avx512f() && (info[0] & (1 << 5)) != 0;
+}
 #else
 /* __builtin_cpu_supports also checks, through XGETBV, that the OS enabled the registers. */
 bool has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 bool has_avx512f() { return __builtin_cpu_supports("avx512f"); }
+bool has_avx512bf16() { return has_avx512f() && __builtin_cpu_supports("avx512bf16"); }
 #endif
 #endif
 
@@ -40,13 +46,15 @@ struct registry {
     __builtin_cpu_init();
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
-    list[count++] = {"avx512", adam_step_f32_avx512, reduce_kernels_avx512(), has_avx512f()};
-    list[count++] = {"avx2", adam_step_f32_avx2, reduce_kernels_avx2(), has_avx2_fma()};
+    /* Both bf16 kernels give the same bits; vcvtneps2bf16 is the faster store where it exists. */
+    const adam_step_bf16_fn bf16_avx512 = has_avx512bf16() ? adam_step_bf16_avx512bf16 : adam_step_bf16_avx512;
+    list[count++] = {"avx512", {adam_step_f32_avx512, bf16_avx512, adam_step_q8_avx512}, reduce_kernels_avx512(), has_avx512f()};
+    list[count++] = {"avx2", {adam_step_f32_avx2, adam_step_bf16_avx2, adam_step_q8_avx2}, reduce_kernels_avx2(), has_avx2_fma()};
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
-    list[count++] = {"neon", adam_step_f32_neon, reduce_kernels_neon(), true};
+    list[count++] = {"neon", {adam_step_f32_neon, adam_step_bf16_neon, adam_step_q8_neon}, reduce_kernels_neon(), true};
 #endif
-    list[count++] = {"scalar", adam_step_f32_scalar, reduce_kernels_scalar(), true};
+    list[count++] = {"scalar", {adam_step_f32_scalar, adam_step_bf16_scalar, adam_step_q8_scalar}, reduce_kernels_scalar(), true};
   }
 };
 

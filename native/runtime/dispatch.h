@@ -6,10 +6,11 @@
 
 #include "kernels/adam.h"
 #include "kernels/reduce.h"
+#include "segments.h"
 
 typedef struct simd_adam_backend {
   const char *name;
-  adam_step_f32_fn step;
+  step_kernels step; /* one kernel per state format */
   const reduce_kernels *reduce; /* the same ISA's reductions: guard, explain, clipping */
   bool supported; /* this CPU and OS can run it */
 } simd_adam_backend;

@@ -19,7 +19,7 @@ bool step_prepass(const reduce_kernels *k, const guard_segment *segments, size_t
       if (k->all_zero(g.grad, g.n)) {
         bits |= ZERO_GRAD;
         if (k->all_zero(g.param, g.n)) bits |= ZERO_PARAM;
-        if (k->all_zero(g.exp_avg, g.n)) bits |= ZERO_EXP_AVG;
+        if (g.exp_avg != nullptr && k->all_zero(g.exp_avg, g.n)) bits |= ZERO_EXP_AVG;
       }
       zero_report[s] = bits;
     }

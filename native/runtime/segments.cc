@@ -11,15 +11,46 @@ const double ADAM_FLAGS_ALL = ADAM_AMSGRAD | ADAM_MAXIMIZE | ADAM_COUPLED_DECAY 
 
 bool is_index(double x) { return x >= 0 && x == floor(x) && x <= 9007199254740992.0; }
 
-/* Resolves (buffer index, element offset) for n floats; false if it does not fit. */
-bool locate(const buffer_span *buffers, size_t count, double index, double offset, size_t n, float **out) {
+/* Resolves (buffer index, element offset) for n elements of type T; false if it does not fit. */
+template <class T>
+bool locate(const buffer_span *buffers, size_t count, double index, double offset, size_t n, T **out) {
   if (!is_index(index) || index >= static_cast<double>(count) || !is_index(offset)) return false;
   const buffer_span &b = buffers[static_cast<size_t>(index)];
   const size_t start = static_cast<size_t>(offset);
   if (b.data == nullptr && n > 0) return false;
-  if (start > b.bytes / sizeof(float) || n > b.bytes / sizeof(float) - start) return false;
-  *out = reinterpret_cast<float *>(b.data) + start;
+  if (start > b.bytes / sizeof(T) || n > b.bytes / sizeof(T) - start) return false;
+  *out = reinterpret_cast<T *>(b.data) + start;
   return true;
+}
+
+/* The moments of a row in its format; the max_exp_avg_sq column is -1 without amsgrad. */
+bool locate_moments(const buffer_span *buffers, size_t count, const double *row, step_segment &seg) {
+  const size_t n = seg.n, blocks = (n + ADAM_Q8_BLOCK - 1) / ADAM_Q8_BLOCK;
+  const bool ams = row[PLAN_MAX_EXP_AVG_SQ_BUFFER] >= 0;
+  switch (seg.format) {
+    case STATE_F32:
+      return locate(buffers, count, row[PLAN_EXP_AVG_BUFFER], row[PLAN_EXP_AVG_OFFSET], n, &seg.tensor.exp_avg) &&
+             locate(buffers, count, row[PLAN_EXP_AVG_SQ_BUFFER], row[PLAN_EXP_AVG_SQ_OFFSET], n, &seg.tensor.exp_avg_sq) &&
+             (!ams || locate(buffers, count, row[PLAN_MAX_EXP_AVG_SQ_BUFFER], row[PLAN_MAX_EXP_AVG_SQ_OFFSET], n,
+                             &seg.tensor.max_exp_avg_sq));
+    case STATE_BF16:
+      return locate(buffers, count, row[PLAN_EXP_AVG_BUFFER], row[PLAN_EXP_AVG_OFFSET], n, &seg.bf16.exp_avg) &&
+             locate(buffers, count, row[PLAN_EXP_AVG_SQ_BUFFER], row[PLAN_EXP_AVG_SQ_OFFSET], n, &seg.bf16.exp_avg_sq) &&
+             (!ams || locate(buffers, count, row[PLAN_MAX_EXP_AVG_SQ_BUFFER], row[PLAN_MAX_EXP_AVG_SQ_OFFSET], n,
+                             &seg.bf16.max_exp_avg_sq));
+    case STATE_Q8:
+      return locate(buffers, count, row[PLAN_EXP_AVG_BUFFER], row[PLAN_EXP_AVG_OFFSET], n, &seg.q8.exp_avg.codes) &&
+             locate(buffers, count, row[PLAN_EXP_AVG_SCALE_BUFFER], row[PLAN_EXP_AVG_SCALE_OFFSET], blocks, &seg.q8.exp_avg.scale) &&
+             locate(buffers, count, row[PLAN_EXP_AVG_SQ_BUFFER], row[PLAN_EXP_AVG_SQ_OFFSET], n, &seg.q8.exp_avg_sq.codes) &&
+             locate(buffers, count, row[PLAN_EXP_AVG_SQ_SCALE_BUFFER], row[PLAN_EXP_AVG_SQ_SCALE_OFFSET], blocks,
+                    &seg.q8.exp_avg_sq.scale) &&
+             (!ams || (locate(buffers, count, row[PLAN_MAX_EXP_AVG_SQ_BUFFER], row[PLAN_MAX_EXP_AVG_SQ_OFFSET], n,
+                              &seg.q8.max_exp_avg_sq.codes) &&
+                       locate(buffers, count, row[PLAN_MAX_EXP_AVG_SQ_SCALE_BUFFER], row[PLAN_MAX_EXP_AVG_SQ_SCALE_OFFSET],
+                              blocks, &seg.q8.max_exp_avg_sq.scale)));
+    default:
+      return false;
+  }
 }
 
 }  // namespace
@@ -38,18 +69,19 @@ const char *decode_segments(const buffer_span *buffers, size_t buffer_count, con
     const double *row = table + k * PLAN_SEGMENT_STRIDE;
     step_segment &seg = (*out)[k];
     if (!is_index(row[PLAN_LENGTH]) || !is_index(row[PLAN_SCALARS_ROW])) return "step: bad segment length or scalars row";
+    const double format = row[PLAN_STATE_FORMAT];
+    if (format != STATE_F32 && format != STATE_BF16 && format != STATE_Q8) return "step: bad state format";
+    seg = step_segment();
     seg.n = static_cast<size_t>(row[PLAN_LENGTH]);
     seg.scalars_row = static_cast<size_t>(row[PLAN_SCALARS_ROW]);
+    seg.format = static_cast<uint32_t>(format);
     float *grad = nullptr;
     bool ok = locate(buffers, buffer_count, row[PLAN_PARAM_BUFFER], row[PLAN_PARAM_OFFSET], seg.n, &seg.tensor.param) &&
               locate(buffers, buffer_count, row[PLAN_GRAD_BUFFER], row[PLAN_GRAD_OFFSET], seg.n, &grad) &&
-              locate(buffers, buffer_count, row[PLAN_EXP_AVG_BUFFER], row[PLAN_EXP_AVG_OFFSET], seg.n, &seg.tensor.exp_avg) &&
-              locate(buffers, buffer_count, row[PLAN_EXP_AVG_SQ_BUFFER], row[PLAN_EXP_AVG_SQ_OFFSET], seg.n, &seg.tensor.exp_avg_sq);
+              locate_moments(buffers, buffer_count, row, seg);
     seg.tensor.grad = grad;
-    seg.tensor.max_exp_avg_sq = nullptr;
-    if (ok && row[PLAN_MAX_EXP_AVG_SQ_BUFFER] >= 0)
-      ok = locate(buffers, buffer_count, row[PLAN_MAX_EXP_AVG_SQ_BUFFER], row[PLAN_MAX_EXP_AVG_SQ_OFFSET], seg.n,
-                  &seg.tensor.max_exp_avg_sq);
+    seg.bf16.param = seg.q8.param = seg.tensor.param;
+    seg.bf16.grad = seg.q8.grad = grad;
     if (!ok) return "step: a segment does not fit its buffer (detached?)";
   }
   return nullptr;
@@ -72,7 +104,10 @@ const char *apply_scalars(const double *scalars, size_t scalar_rows, std::vector
   for (step_segment &seg : *segments) {
     if (seg.scalars_row >= scalar_rows) return "step: a segment names a scalars row that does not exist";
     seg.scalars = rows[seg.scalars_row];
-    if ((seg.scalars.flags & ADAM_AMSGRAD) && seg.tensor.max_exp_avg_sq == nullptr && seg.n > 0)
+    const bool has_max = seg.format == STATE_F32    ? seg.tensor.max_exp_avg_sq != nullptr
+                         : seg.format == STATE_BF16 ? seg.bf16.max_exp_avg_sq != nullptr
+                                                    : seg.q8.max_exp_avg_sq.codes != nullptr;
+    if ((seg.scalars.flags & ADAM_AMSGRAD) && !has_max && seg.n > 0)
       return "step: an amsgrad segment has no max_exp_avg_sq";
   }
   return nullptr;
@@ -81,12 +116,26 @@ const char *apply_scalars(const double *scalars, size_t scalar_rows, std::vector
 void segment_ranges(const std::vector<step_segment> &segments, std::vector<byte_range> *out) {
   out->clear();
   for (const step_segment &seg : segments) {
-    const size_t bytes = seg.n * sizeof(float);
-    add_range(out, seg.tensor.param, bytes, true);
-    add_range(out, seg.tensor.grad, bytes, false);
-    add_range(out, seg.tensor.exp_avg, bytes, true);
-    add_range(out, seg.tensor.exp_avg_sq, bytes, true);
-    add_range(out, seg.tensor.max_exp_avg_sq, bytes, true);
+    const size_t n = seg.n, blocks = (n + ADAM_Q8_BLOCK - 1) / ADAM_Q8_BLOCK;
+    add_range(out, seg.tensor.param, n * sizeof(float), true);
+    add_range(out, seg.tensor.grad, n * sizeof(float), false);
+    switch (seg.format) {
+      case STATE_F32:
+        add_range(out, seg.tensor.exp_avg, n * sizeof(float), true);
+        add_range(out, seg.tensor.exp_avg_sq, n * sizeof(float), true);
+        add_range(out, seg.tensor.max_exp_avg_sq, n * sizeof(float), true);
+        break;
+      case STATE_BF16:
+        add_range(out, seg.bf16.exp_avg, n * sizeof(uint16_t), true);
+        add_range(out, seg.bf16.exp_avg_sq, n * sizeof(uint16_t), true);
+        add_range(out, seg.bf16.max_exp_avg_sq, n * sizeof(uint16_t), true);
+        break;
+      default:
+        for (const adam_q8_moment *m : {&seg.q8.exp_avg, &seg.q8.exp_avg_sq, &seg.q8.max_exp_avg_sq}) {
+          add_range(out, m->codes, n, true);
+          add_range(out, m->scale, blocks * sizeof(float), true);
+        }
+    }
   }
   normalize_ranges(out);
 }
@@ -95,4 +144,36 @@ size_t total_elements(const std::vector<step_segment> &segments) {
   size_t total = 0;
   for (const step_segment &seg : segments) total += seg.n;
   return total;
+}
+
+void run_segment(const step_kernels *kernels, const step_segment &seg, size_t start, size_t end) {
+  const size_t n = end - start;
+  switch (seg.format) {
+    case STATE_F32: {
+      const adam_tensor_f32 &t = seg.tensor;
+      const adam_tensor_f32 part = {t.param + start, t.grad + start, t.exp_avg + start, t.exp_avg_sq + start,
+                                    t.max_exp_avg_sq ? t.max_exp_avg_sq + start : nullptr};
+      kernels->f32(&part, n, &seg.scalars);
+      break;
+    }
+    case STATE_BF16: {
+      const adam_tensor_bf16 &t = seg.bf16;
+      const adam_tensor_bf16 part = {t.param + start, t.grad + start, t.exp_avg + start, t.exp_avg_sq + start,
+                                     t.max_exp_avg_sq ? t.max_exp_avg_sq + start : nullptr};
+      kernels->bf16(&part, n, &seg.scalars);
+      break;
+    }
+    default: {
+      const adam_tensor_q8 &t = seg.q8;
+      const size_t block = start / ADAM_Q8_BLOCK;
+      const bool ams = t.max_exp_avg_sq.codes != nullptr;
+      const adam_tensor_q8 part = {t.param + start,
+                                   t.grad + start,
+                                   {t.exp_avg.codes + start, t.exp_avg.scale + block},
+                                   {t.exp_avg_sq.codes + start, t.exp_avg_sq.scale + block},
+                                   {ams ? t.max_exp_avg_sq.codes + start : nullptr, ams ? t.max_exp_avg_sq.scale + block : nullptr}};
+      kernels->q8(&part, n, &seg.scalars);
+      break;
+    }
+  }
 }

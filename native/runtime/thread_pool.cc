@@ -1,5 +1,7 @@
 #include "thread_pool.h"
 
+#include "segment_table.h"
+
 #include <stdint.h>
 #if defined(__linux__)
 #include <sched.h>
@@ -28,7 +30,7 @@ struct cut {
 struct job {
   const step_segment *segments;
   size_t count;
-  adam_step_f32_fn kernel;
+  const step_kernels *kernels;
   const cut *cuts; /* chunk k is [cuts[k], cuts[k + 1]) */
   size_t chunks;
   std::atomic<size_t> next{0};
@@ -41,10 +43,7 @@ void run_chunk(const job &j, size_t k) {
     const size_t start = s == a.segment ? a.offset : 0;
     const size_t end = s == b.segment ? b.offset : seg.n;
     if (end <= start) continue;
-    const adam_tensor_f32 t = {seg.tensor.param + start, seg.tensor.grad + start, seg.tensor.exp_avg + start,
-                               seg.tensor.exp_avg_sq + start,
-                               seg.tensor.max_exp_avg_sq ? seg.tensor.max_exp_avg_sq + start : nullptr};
-    j.kernel(&t, end - start, &seg.scalars);
+    run_segment(j.kernels, seg, start, end);
   }
 }
 
@@ -54,8 +53,11 @@ void drain(job &j) {
 
 /* Moves `end` up to the next 64-byte boundary of the param array, so that two threads never
  * write the same cache line of it (nor of the state arrays, whose arenas share its alignment
- * when the parameters come from one ParameterStore). */
+ * when the parameters come from one ParameterStore). 8-bit state: up to the next block start
+ * of the segment instead (a block, 1 KiB of parameters, is also whole cache lines when the
+ * parameter is aligned), so that no block is split between kernel calls. */
 size_t align_cut(const step_segment &seg, size_t end) {
+  if (seg.format == STATE_Q8) return (end + ADAM_Q8_BLOCK - 1) / ADAM_Q8_BLOCK * ADAM_Q8_BLOCK;
   const uintptr_t address = reinterpret_cast<uintptr_t>(seg.tensor.param + end);
   const size_t misaligned = (address / sizeof(float)) % FLOATS_PER_LINE;
   return end + (FLOATS_PER_LINE - misaligned) % FLOATS_PER_LINE;
@@ -96,14 +98,14 @@ class pool {
   void set_chunk(size_t n) { chunk_.store(n); }
   void set_parallel_min(size_t n) { parallel_min_.store(n ? n : DEFAULT_PARALLEL_MIN); }
 
-  void execute(const step_segment *segments, size_t count, adam_step_f32_fn kernel) {
+  void execute(const step_segment *segments, size_t count, const step_kernels *kernels) {
     size_t total = 0;
     for (size_t s = 0; s < count; ++s) total += segments[s].n;
     std::unique_lock<std::mutex> running(run_lock_, std::try_to_lock);
     /* threads_ changes only under run_lock_: read it once that is held (or not at all). */
     const size_t threads = running.owns_lock() ? threads_.load() : 1;
     if (threads < 2 || total < parallel_min_.load()) {
-      for (size_t s = 0; s < count; ++s) kernel(&segments[s].tensor, segments[s].n, &segments[s].scalars);
+      for (size_t s = 0; s < count; ++s) run_segment(kernels, segments[s], 0, segments[s].n);
       return;
     }
     if (workers_.size() + 1 != threads) start_workers();
@@ -119,7 +121,7 @@ class pool {
     job j;
     j.segments = segments;
     j.count = count;
-    j.kernel = kernel;
+    j.kernels = kernels;
     j.cuts = cuts_.data();
     j.chunks = cuts_.size() - 1;
     {
@@ -223,6 +225,6 @@ size_t pool_threads(void) { return the_pool().threads(); }
 void pool_set_chunk_elements(size_t n) { the_pool().set_chunk(n); }
 void pool_set_parallel_min(size_t n) { the_pool().set_parallel_min(n); }
 
-void execute_segments(const step_segment *segments, size_t count, adam_step_f32_fn kernel) {
-  the_pool().execute(segments, count, kernel);
+void execute_segments(const step_segment *segments, size_t count, const step_kernels *kernels) {
+  the_pool().execute(segments, count, kernels);
 }

@@ -21,8 +21,9 @@ void pool_set_chunk_elements(size_t n);
 /* Steps smaller than this stay on the calling thread; 0 restores the default. */
 void pool_set_parallel_min(size_t n);
 
-/* Runs `kernel` over every segment. Safe to call from any thread; if another step holds the
+/* Runs each segment with `kernels`' kernel for its state format. 8-bit segments are cut only on
+ * block boundaries, so every block is quantized whole by one kernel call. Safe to call from any thread; if another step holds the
  * pool, this one runs on the calling thread alone. */
-void execute_segments(const step_segment *segments, size_t count, adam_step_f32_fn kernel);
+void execute_segments(const step_segment *segments, size_t count, const step_kernels *kernels);
 
 #endif

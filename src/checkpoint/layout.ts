@@ -1,6 +1,7 @@
 /**
  * How a checkpoint maps onto safetensors, when writing: `state.<id>.<key>` tensors (F32 with the
- * parameter's shape; `step` a 0-d I64 so counts stay exact beyond 2^24), `param.<name>` tensors
+ * parameter's shape, BF16 for bfloat16 state, and for 8-bit state `.codes` U8 / `.scale` F32 /
+ * `.qmap` F32; `step` a 0-d I64 so counts stay exact beyond 2^24), `param.<name>` tensors
  * for the model's parameters, and JSON strings in `__metadata__` for `param_groups`, a scheduler's
  * state dict and the user's metadata. A plan lists each tensor with the memory it is written from:
  * views of the live state, of the caller's state dict, or (for parameters passed beside a state
@@ -12,6 +13,8 @@ import { readSaved, type LiveStateDict, type LiveTensor } from '../optim/state_d
 import { checkStep, checkTensor, numelOf, type TensorLike } from '../optim/state_dict_tensor.js';
 import { checkKeys, checkOptionsObject, describe, isDetached } from '../common/validate.js';
 import { dtypeSize, type Safetensors } from './safetensors.js';
+import { checkMoment } from '../optim/lowbit_tensor.js';
+import { qmapOf } from '../reference/adam_lowbit.js';
 import type { TensorSource } from './stream.js';
 
 /** What a checkpoint may hold beside the optimizer's state dict, so one file resumes a run. */
@@ -66,6 +69,8 @@ export function planStateDict(stateDict: unknown, extras: unknown, where: string
       if (value === undefined) continue; // `max_exp_avg_sq: undefined` means absent, as loadStateDict reads it
       if (key === 'step') {
         tensors.push(stepTensor(`state.${id}.step`, checkStep(value, at)));
+      } else if (isReduced(value)) {
+        for (const t of reducedTensors(value, key, at)) tensors.push({ ...t, name: `state.${id}.${key}${t.name}` });
       } else {
         const t = checkTensor(value, key, at);
         tensors.push(source(`state.${id}.${key}`, 'F32', t.shape ?? [t.values.length], f32(t.values)));
@@ -73,6 +78,28 @@ export function planStateDict(stateDict: unknown, extras: unknown, where: string
     }
   }
   return finishPlan(tensors, (stateDict as { param_groups: unknown }).param_groups, extras, true, where);
+}
+
+/** A bfloat16 or 8-bit moment (see src/optim/lowbit_tensor.ts) rather than float32 values. */
+function isReduced(value: unknown): boolean {
+  if (value instanceof Uint16Array) return true;
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return false;
+  const dtype = (value as { dtype?: unknown }).dtype;
+  return dtype === 'bfloat16' || dtype === '8bit' || 'codes' in value;
+}
+
+/** A reduced moment as safetensors tensors, each named by its suffix: bfloat16 as one BF16
+ * tensor; 8-bit as torchao's OptimState8bit attributes `.codes` (U8, the parameter's shape),
+ * `.scale` (F32, one per block of 256) and `.qmap` (F32, 256). */
+export function reducedTensors(value: unknown, key: string, where: string): TensorSource[] {
+  const signed = key === 'exp_avg';
+  const given = (value as { shape?: unknown }).shape;
+  const numel = value instanceof Uint16Array ? value.length : ((value as { codes?: ArrayLike<number> }).codes?.length ?? 0);
+  const moment = checkMoment(value, key, where, numel, signed);
+  const shape = Array.isArray(given) ? [...(given as number[])] : [numel];
+  if (moment instanceof Uint16Array) return [source('', 'BF16', shape, moment)];
+  if (moment instanceof Float32Array) return [source('', 'F32', shape, moment)];
+  return [source('.codes', 'U8', shape, moment.codes), source('.scale', 'F32', [moment.scale.length], moment.scale), source('.qmap', 'F32', [256], qmapOf(signed))];
 }
 
 /** The plan for an optimizer's live state: views of its storage, no copies. Valid while the

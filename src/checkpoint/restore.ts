@@ -7,6 +7,7 @@
 import { SimdAdamError } from '../common/errors.js';
 import type { StateDict } from '../optim/state_dict.js';
 import { asTensor } from '../optim/state_dict_tensor.js';
+import { asBf16Tensor } from '../optim/lowbit_tensor.js';
 import type { RawTensor, Safetensors } from './safetensors.js';
 
 /** A model parameter as a checkpoint holds it. */
@@ -53,8 +54,10 @@ export function checkLayout(entries: Iterable<{ name: string; dtype: string; sha
         steps.add(stateName[1]!);
         if (shape.length > 1 || (shape.length === 1 && shape[0] !== 1)) fail(where, `tensor '${name}' must be a 0-d tensor, got shape [${shape.join(', ')}]`);
         if (dtype !== 'I64' && dtype !== 'F64') fail(where, `tensor '${name}' must be I64 or F64, got ${dtype}`);
-      } else if (dtype !== 'F32') {
-        fail(where, `tensor '${name}' must be F32, got ${dtype}`);
+      } else if (/\.codes$/.test(stateName[2]!)) {
+        if (dtype !== 'U8') fail(where, `tensor '${name}' must be U8, got ${dtype}`);
+      } else if (dtype !== 'F32' && !(dtype === 'BF16' && !/\.(scale|qmap)$/.test(stateName[2]!))) {
+        fail(where, `tensor '${name}' must be F32, got ${dtype}${/\.(scale|qmap)$/.test(stateName[2]!) ? '' : ' (a moment may also be BF16: bfloat16 state)'}`);
       }
     } else if (PARAM_NAME.test(name)) {
       if (dtype !== 'F32') fail(where, `tensor '${name}' must be F32, got ${dtype}`);
@@ -82,7 +85,16 @@ export function assemble(tensors: Iterable<[string, RawTensor]>, layout: Checked
     if (stateName) {
       const entry = (state[Number(stateName[1])] ??= {});
       const key = stateName[2]!;
-      define(entry, key, key === 'step' ? readStep(t, name, where) : asTensor(t.data as Float32Array, t.shape));
+      const part = /^(.+)\.(codes|scale|qmap)$/s.exec(key);
+      if (part) {
+        // An 8-bit moment's three tensors gather into one { dtype: '8bit', shape, codes, scale, qmap } entry.
+        const moment = (entry[part[1]!] ??= { dtype: '8bit', shape: [] }) as Record<string, unknown>;
+        if (part[2] === 'codes') moment.shape = [...t.shape];
+        define(moment, part[2]!, t.data);
+        continue;
+      }
+      const value = key === 'step' ? readStep(t, name, where) : t.dtype === 'BF16' ? asBf16Tensor(t.data as Uint16Array, t.shape) : asTensor(t.data as Float32Array, t.shape);
+      define(entry, key, value);
     } else {
       define((params ??= {}), PARAM_NAME.exec(name)![1]!, { shape: [...t.shape], data: t.data as Float32Array });
     }

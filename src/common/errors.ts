@@ -27,7 +27,8 @@ export type ErrorCode =
   | 'ERR_RESIZABLE'
   | 'ERR_SHAPE'
   | 'ERR_STATE'
-  | 'ERR_STATE_DICT';
+  | 'ERR_STATE_DICT'
+  | 'ERR_STATE_DTYPE';
 
 /** The package's own error class, for errors that are neither about a type nor a range. */
 export class SimdAdamError extends Error {

@@ -9,10 +9,17 @@ import { SimdAdamError } from '../common/errors.js';
 import { isResizable } from '../common/validate.js';
 import { addon, type Buffers } from '../native/addon.js';
 import type { Parameter } from '../nn/parameter.js';
+import type { Moment } from './lowbit_state.js';
 import { bufferHandle } from './segment_table.js';
 
-/** A view and whether the operation writes it (else it only reads it). */
-export type Access = readonly [view: Float32Array, write: boolean];
+/** A view (of any element type) and whether the operation writes it (else it only reads it). */
+export type Access = readonly [view: ArrayBufferView, write: boolean];
+
+/** The views of a moment in any format: a typed array, or an 8-bit moment's codes and scales. */
+export function momentAccess(moment: Moment | null | undefined, write: boolean): Access[] {
+  if (!moment) return [];
+  return ArrayBuffer.isView(moment) ? [[moment, write]] : [[moment.codes, write], [moment.scale, write]];
+}
 
 /** Views as the addon's (buffers, table): one (buffer index, element offset, length) row each. */
 export function encodeViews(views: readonly Float32Array[]): { buffers: Buffers; table: Float64Array } {
@@ -37,8 +44,20 @@ export function encodeViews(views: readonly Float32Array[]): { buffers: Buffers;
 /** Empty (or detached) views hold no memory; a resizable buffer never reaches a native step
  * (every entry point refuses it), so it cannot be in use either, and the addon would refuse it. */
 function encodeAccess(access: readonly Access[]): { buffers: Buffers; table: Float64Array; writes: Uint8Array } {
-  const held = access.filter(([view]) => view.length > 0 && !isResizable(view));
-  const { buffers, table } = encodeViews(held.map(([view]) => view));
+  const held = access.filter(([view]) => view.byteLength > 0 && !isResizable(view));
+  // Rows of (buffer index, byte offset, byte length): the addon's claim tables.
+  const table = new Float64Array(held.length * 3);
+  const buffers: Array<ArrayBuffer | Uint8Array> = [];
+  const indexOf = new Map<ArrayBufferLike, number>();
+  held.forEach(([view], k) => {
+    let index = indexOf.get(view.buffer);
+    if (index === undefined) {
+      index = buffers.length;
+      indexOf.set(view.buffer, index);
+      buffers.push(bufferHandle(view.buffer));
+    }
+    table.set([index, view.byteOffset, view.byteLength], k * 3);
+  });
   return { buffers, table, writes: Uint8Array.from(held, ([, write]) => (write ? 1 : 0)) };
 }
 

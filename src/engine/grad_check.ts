@@ -1,4 +1,5 @@
 /** The checks a gradient must pass before anything reads it: step(), explain(), clipGradNorm(). */
+import { momentViews, type Moment } from './lowbit_state.js';
 import { rangeError, SimdAdamError, typeError } from '../common/errors.js';
 import { firstOverlap, type Span } from './overlap.js';
 import type { Parameter } from '../nn/parameter.js';
@@ -26,11 +27,11 @@ export function checkGrad(param: Parameter, at: string): void {
   }
 }
 
-/** The arrays a parameter's optimizer state writes on every step (Adam's names). */
+/** The arrays a parameter's optimizer state writes on every step (Adam's names), in any format. */
 export interface StateArrays {
-  readonly expAvg: Float32Array;
-  readonly expAvgSq: Float32Array;
-  readonly maxExpAvgSq?: Float32Array;
+  readonly expAvg: Moment;
+  readonly expAvgSq: Moment;
+  readonly maxExpAvgSq?: Moment;
 }
 
 /** A parameter the step updates, and where it sits (for messages). */
@@ -68,10 +69,13 @@ export function checkGradAliases(
   // State made in one step (or one load) shares one buffer, so consecutive views mostly repeat
   // the buffer just found free of grads: a comparison instead of a hash lookup.
   let free: ArrayBufferLike | undefined;
-  const visit = (owner: Parameter, view: Float32Array | undefined, name: string): void => {
-    if (!view || view.buffer === free) return;
-    if (gradBuffers.has(view.buffer)) writes.push({ view, tag: { owner, what: `optimizer state ${name}` } });
-    else free = view.buffer;
+  const visit = (owner: Parameter, moment: Moment | undefined, name: string): void => {
+    if (!moment) return;
+    for (const view of momentViews(moment)) {
+      if (view.buffer === free) continue;
+      if (gradBuffers.has(view.buffer)) writes.push({ view, tag: { owner, what: `optimizer state ${name}` } });
+      else free = view.buffer;
+    }
   };
   for (const [owner, s] of state) {
     visit(owner, s.expAvg, 'exp_avg');

@@ -4,15 +4,30 @@ import { isJsBackend } from '../native/backend.js';
 import { addon } from '../native/addon.js';
 import { allZeroReference, firstNonFiniteReference } from '../reference/reduce.js';
 import { adamStepReference, type AdamScalars } from '../reference/adam.js';
+import { adamStepBf16Reference, adamStepQ8Reference, type Q8Moment } from '../reference/adam_lowbit.js';
+import { momentAllZero, type Moment } from './lowbit_state.js';
 
-/** One contiguous run of elements and the scalars for it. All views have the same length. */
+/** One contiguous run of elements and the scalars for it. All views have the same length; the
+ * moments are all in one format (float32, bfloat16 bits, or 8-bit codes and scales, the run
+ * then starting a block). */
 export interface Segment {
   param: Float32Array;
   grad: Float32Array;
-  expAvg: Float32Array;
-  expAvgSq: Float32Array;
-  maxExpAvgSq: Float32Array | null;
+  expAvg: Moment;
+  expAvgSq: Moment;
+  maxExpAvgSq: Moment | null;
   scalars: AdamScalars;
+}
+
+/** Runs one segment with the TypeScript reference for its format. */
+export function stepReference(s: Segment): void {
+  if (s.expAvg instanceof Float32Array) {
+    adamStepReference(s.param, s.grad, s.expAvg, s.expAvgSq as Float32Array, s.maxExpAvgSq as Float32Array | null, s.scalars);
+  } else if (s.expAvg instanceof Uint16Array) {
+    adamStepBf16Reference(s.param, s.grad, s.expAvg, s.expAvgSq as Uint16Array, s.maxExpAvgSq as Uint16Array | null, s.scalars);
+  } else {
+    adamStepQ8Reference(s.param, s.grad, s.expAvg, s.expAvgSq as Q8Moment, s.maxExpAvgSq as Q8Moment | null, s.scalars);
+  }
 }
 
 const L = addon.planLayout;
@@ -68,15 +83,25 @@ export class TableWriter {
     const row = k * S.STRIDE;
     this.table[row + S.LENGTH] = length;
     this.table[row + S.SCALARS_ROW] = scalarsRow;
+    const m = views.expAvg;
+    this.table[row + S.STATE_FORMAT] = m instanceof Float32Array ? L.formats.F32 : m instanceof Uint16Array ? L.formats.BF16 : L.formats.Q8;
     this.#place(views.param, row + S.PARAM_BUFFER, row + S.PARAM_OFFSET);
     this.#place(views.grad, row + S.GRAD_BUFFER, row + S.GRAD_OFFSET);
-    this.#place(views.expAvg, row + S.EXP_AVG_BUFFER, row + S.EXP_AVG_OFFSET);
-    this.#place(views.expAvgSq, row + S.EXP_AVG_SQ_BUFFER, row + S.EXP_AVG_SQ_OFFSET);
-    if (views.maxExpAvgSq) this.#place(views.maxExpAvgSq, row + S.MAX_EXP_AVG_SQ_BUFFER, row + S.MAX_EXP_AVG_SQ_OFFSET);
+    this.#moment(views.expAvg, row, S.EXP_AVG_BUFFER, S.EXP_AVG_SCALE_BUFFER);
+    this.#moment(views.expAvgSq, row, S.EXP_AVG_SQ_BUFFER, S.EXP_AVG_SQ_SCALE_BUFFER);
+    if (views.maxExpAvgSq) this.#moment(views.maxExpAvgSq, row, S.MAX_EXP_AVG_SQ_BUFFER, S.MAX_EXP_AVG_SQ_SCALE_BUFFER);
     else this.table[row + S.MAX_EXP_AVG_SQ_BUFFER] = -1;
   }
 
-  #place(view: Float32Array, bufferColumn: number, offsetColumn: number): void {
+  /** A moment's (buffer, offset) columns, and for 8-bit its scales' (each offset column follows
+   * its buffer column). */
+  #moment(m: Moment, row: number, column: number, scaleColumn: number): void {
+    if (m instanceof Float32Array || m instanceof Uint16Array) return this.#place(m, row + column, row + column + 1);
+    this.#place(m.codes, row + column, row + column + 1);
+    this.#place(m.scale, row + scaleColumn, row + scaleColumn + 1);
+  }
+
+  #place(view: Float32Array | Uint16Array | Uint8Array, bufferColumn: number, offsetColumn: number): void {
     let index = this.#indexOf.get(view.buffer);
     if (index === undefined) {
       index = this.buffers.length;
@@ -84,7 +109,7 @@ export class TableWriter {
       this.buffers.push(bufferHandle(view.buffer));
     }
     this.table[bufferColumn] = index;
-    this.table[offsetColumn] = view.byteOffset / Float32Array.BYTES_PER_ELEMENT;
+    this.table[offsetColumn] = view.byteOffset / view.BYTES_PER_ELEMENT;
   }
 }
 
@@ -131,7 +156,7 @@ export const CLEAN_OUTCOME: StepOutcome = Object.freeze({});
 export function runSegments(segments: readonly Segment[]): void {
   if (segments.length === 0) return;
   if (isJsBackend()) {
-    for (const s of segments) adamStepReference(s.param, s.grad, s.expAvg, s.expAvgSq, s.maxExpAvgSq, s.scalars);
+    for (const s of segments) stepReference(s);
     return;
   }
   const { buffers, table, scalars } = encodePlan(segments);
@@ -151,9 +176,26 @@ export function prePassReference(segments: ReadonlyArray<Omit<Segment, 'scalars'
   const zeroReport = new Uint8Array(segments.length);
   segments.forEach((s, k) => {
     if (!allZeroReference(s.grad)) return;
-    zeroReport[k] = G.ZERO_GRAD | (allZeroReference(s.param) ? G.ZERO_PARAM : 0) | (allZeroReference(s.expAvg) ? G.ZERO_EXP_AVG : 0);
+    zeroReport[k] = G.ZERO_GRAD | (allZeroReference(s.param) ? G.ZERO_PARAM : 0) | (momentAllZero(s.expAvg, true) ? G.ZERO_EXP_AVG : 0);
   });
   return { zeroReport };
+}
+
+/** The native pre-pass reads float32 exp_avg only. For a zero scan over reduced state, call
+ * this before the step writes anything: per segment, whether its reduced exp_avg reads as zero
+ * (null when no segment has reduced state). */
+export function reducedExpAvgZero(segments: ReadonlyArray<Omit<Segment, 'scalars'>>): boolean[] | null {
+  if (segments.every((s) => s.expAvg instanceof Float32Array)) return null;
+  return segments.map((s) => !(s.expAvg instanceof Float32Array) && momentAllZero(s.expAvg, true));
+}
+
+/** Adds to a native zero report what reducedExpAvgZero found. */
+export function completeZeroReport(zeroReport: Uint8Array | null, reducedZero: readonly boolean[] | null): void {
+  if (!zeroReport || !reducedZero) return;
+  const G = addon.reduceLayout.guard;
+  reducedZero.forEach((zero, k) => {
+    if (zero && zeroReport[k]! & G.ZERO_GRAD) zeroReport[k]! |= G.ZERO_EXP_AVG;
+  });
 }
 
 /** The addon's guard arguments for `prePass` over `count` segments. */

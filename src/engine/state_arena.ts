@@ -15,6 +15,7 @@ import type { AdamState } from './adam_state.js';
 import { addon } from '../native/addon.js';
 import type { Parameter } from '../nn/parameter.js';
 import { bufferHandle } from './segment_table.js';
+import { allocateMoments, type StateDtype } from './lowbit_state.js';
 import { countedState, StepCounts } from './step_counts.js';
 
 const LINE_FLOATS = 16;
@@ -108,19 +109,40 @@ export class StateArenas {
     this.#pending.delete(state);
   }
 
-  /** State for parameters of `group` that get their first gradient now. */
-  allocate(group: { readonly params: readonly Parameter[] }, params: readonly Parameter[], amsgrad: boolean): AdamState[] {
+  /** State for parameters of `group` that get their first gradient now, each stored as
+   * `dtypeOf` says: float32 state from the group's arena (which reserves only parameters stored
+   * in float32), reduced state in one fresh buffer per format (src/engine/lowbit_state.ts). */
+  allocate(
+    group: { readonly params: readonly Parameter[] },
+    params: readonly Parameter[],
+    amsgrad: boolean,
+    dtypeOf: (p: Parameter) => StateDtype = () => 'float32',
+  ): AdamState[] {
     if (params.length === 0) return [];
+    const out: Array<AdamState | undefined> = new Array(params.length);
+    for (const dtype of ['bfloat16', '8bit'] as const) {
+      const at = params.flatMap((p, i) => (dtypeOf(p) === dtype ? [i] : []));
+      allocateLowbitState(at.map((i) => params[i]!), amsgrad, dtype).forEach((s, k) => (out[at[k]!] = s));
+    }
+    const float32 = params.flatMap((p, i) => (out[i] === undefined ? [i] : []));
+    if (float32.length === 0) return out as AdamState[];
     let arena = this.#byGroup.get(group);
     if (!arena) {
-      arena = new Arena(group.params.filter((p) => p.requiresGrad), amsgrad);
+      arena = new Arena(group.params.filter((p) => p.requiresGrad && dtypeOf(p) === 'float32'), amsgrad);
       this.#byGroup.set(group, arena);
     }
-    const out: Array<AdamState | undefined> = params.map((p) => (arena!.amsgrad === amsgrad ? arena!.take(p) : undefined));
+    for (const i of float32) out[i] = arena.amsgrad === amsgrad ? arena.take(params[i]!) : undefined;
     for (const state of out) if (state) this.#pending.set(state, arena);
-    const rest = params.filter((_, i) => out[i] === undefined);
-    const extra = allocateState(rest, amsgrad);
-    let k = 0;
-    return out.map((s) => s ?? extra[k++]!);
+    const rest = float32.filter((i) => out[i] === undefined);
+    allocateState(rest.map((i) => params[i]!), amsgrad).forEach((s, k) => (out[rest[k]!] = s));
+    return out as AdamState[];
   }
+}
+
+/** Fresh reduced-precision states for `params` (src/engine/lowbit_state.ts), with their step
+ * counts in one batch. */
+export function allocateLowbitState(params: readonly Parameter[], amsgrad: boolean, dtype: Exclude<StateDtype, 'float32'>): AdamState[] {
+  if (params.length === 0) return [];
+  const counts = new StepCounts(params.length);
+  return allocateMoments(params, amsgrad, dtype).map((v, i) => countedState(counts, i, v.views, v.dtype));
 }

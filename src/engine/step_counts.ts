@@ -7,6 +7,7 @@
  * through the cache: 100–150 µs of a 2.3 ms step at 4096 parameters.
  */
 import type { AdamState } from './adam_state.js';
+import type { Moment, StateDtype } from './lowbit_state.js';
 
 /** The step counts of one batch of states. */
 export class StepCounts {
@@ -24,7 +25,8 @@ export class StepCounts {
 const IN_COUNTS = Symbol('in counts');
 
 /** A state whose `step` lives in a StepCounts. It looks like a plain AdamState: `step`,
- * `expAvg`, `expAvgSq` and `maxExpAvgSq` are its own enumerable properties, in that order. */
+ * `expAvg`, `expAvgSq`, `maxExpAvgSq` and `dtype` are its own enumerable properties, in that
+ * order. */
 class CountedState {
   static readonly #step: PropertyDescriptor = {
     enumerable: true,
@@ -46,13 +48,14 @@ class CountedState {
   readonly #index: number;
   #other: unknown = IN_COUNTS;
 
-  constructor(counts: StepCounts, index: number, views: readonly Float32Array[]) {
+  constructor(counts: StepCounts, index: number, views: readonly Moment[], dtype: StateDtype) {
     this.#counts = counts;
     this.#index = index;
     Object.defineProperty(this, 'step', CountedState.#step);
     Object.defineProperty(this, 'expAvg', { value: views[0], enumerable: true });
     Object.defineProperty(this, 'expAvgSq', { value: views[1], enumerable: true });
     if (views.length === 3) Object.defineProperty(this, 'maxExpAvgSq', { value: views[2], enumerable: true });
+    Object.defineProperty(this, 'dtype', { value: dtype, enumerable: true });
   }
 
   /** Where a state's count lives, or undefined for a state this module did not make. */
@@ -62,10 +65,10 @@ class CountedState {
 }
 
 /** A state at step 0 whose count is `counts.counts[index]`; `views` are exp_avg, exp_avg_sq
- * and, with amsgrad, max_exp_avg_sq. */
-export function countedState(counts: StepCounts, index: number, views: readonly Float32Array[]): AdamState {
+ * and, with amsgrad, max_exp_avg_sq, stored as `dtype`. */
+export function countedState(counts: StepCounts, index: number, views: readonly Moment[], dtype: StateDtype = 'float32'): AdamState {
   counts.counts[index] = 0;
-  return new CountedState(counts, index, views) as unknown as AdamState;
+  return new CountedState(counts, index, views, dtype) as unknown as AdamState;
 }
 
 export const stepSlot = CountedState.slot;

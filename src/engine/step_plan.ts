@@ -10,13 +10,28 @@ import type { AdamState } from './adam_state.js';
 import { isJsBackend } from '../native/backend.js';
 import { addon, type NativePlan, type Stop } from '../native/addon.js';
 import { parameterAssignments, type Parameter } from '../nn/parameter.js';
-import { guardArguments, guardOutcome, prePassReference, CLEAN_OUTCOME, TableWriter, writeScalars, type PrePass, type Segment, type StepOutcome } from './segment_table.js';
+import {
+  completeZeroReport,
+  reducedExpAvgZero,
+  guardArguments,
+  guardOutcome,
+  prePassReference,
+  CLEAN_OUTCOME,
+  stepReference,
+  TableWriter,
+  writeScalars,
+  type PrePass,
+  type Segment,
+  type StepOutcome,
+} from './segment_table.js';
+import type { Moment } from './lowbit_state.js';
+import { Q8_BLOCK } from '../reference/adam_lowbit.js';
 
 export type { PrePass, StepOutcome } from './segment_table.js';
 
-import { adamScalars, adamStepReference, type AdamHyper } from '../reference/adam.js';
+import { adamScalars, type AdamHyper } from '../reference/adam.js';
 import { stepSlot, type StepCounts } from './step_counts.js';
-import { claim, whileClaimed, type Access } from './claims.js';
+import { claim, momentAccess, whileClaimed, type Access } from './claims.js';
 
 /** A parameter about to be updated, where it sits, and its state if it has any yet. */
 export interface ParamUpdate {
@@ -71,14 +86,22 @@ interface Row {
   step: number;
 }
 
-/** A run of views with the same length; adjacent when each continues the other in memory. */
-function adjacent(a: Float32Array | null, b: Float32Array | null): boolean {
+/** A run of views with the same length; adjacent when each continues the other in memory.
+ * 8-bit moments never join: a segment must start a block of its own tensor. */
+function adjacent(a: Moment | null, b: Moment | null): boolean {
   if (a === null || b === null) return a === b;
+  if (!ArrayBuffer.isView(a) || !ArrayBuffer.isView(b) || a.constructor !== b.constructor) return false;
   return a.buffer === b.buffer && a.byteOffset + a.byteLength === b.byteOffset;
 }
 
-function span(first: Float32Array, length: number): Float32Array {
-  return new Float32Array(first.buffer, first.byteOffset, length);
+function span<T extends Float32Array | Uint16Array>(first: T, length: number): T {
+  return new (first.constructor as new (b: ArrayBufferLike, o: number, n: number) => T)(first.buffer, first.byteOffset, length);
+}
+
+/** Elements [start, end) of a moment; for 8-bit, start begins a block. */
+function cutMoment(m: Moment, start: number, end: number): Moment {
+  if (m instanceof Float32Array || m instanceof Uint16Array) return m.subarray(start, end);
+  return { codes: m.codes.subarray(start, end), scale: m.scale.subarray(start / Q8_BLOCK, Math.ceil(end / Q8_BLOCK)) };
 }
 
 /** The js backend on the event loop keeps it live by yielding every this many elements. */
@@ -95,6 +118,8 @@ export class StepPlan {
   readonly #foreign: UncountedState[];
   readonly #rows: Row[];
   readonly #amsgrad: boolean[];
+  /** Per group, the stateDtype and min8bitSize the plan's state was checked against. */
+  readonly #formats: Array<[AdamHyper['stateDtype'], AdamHyper['min8bitSize']]>;
   readonly #fresh: Array<[Parameter, AdamState]>;
   readonly #segments: SegmentViews[];
   /** Every parameter this plan steps, in order; segment k is updates[k] when not coalesced. */
@@ -119,6 +144,7 @@ export class StepPlan {
     rowOf: number[],
     rows: Row[],
     amsgrad: boolean[],
+    formats: Array<[AdamHyper['stateDtype'], AdamHyper['min8bitSize']]>,
     fresh: Array<[Parameter, AdamState]>,
     segments: SegmentViews[],
     segmentRows: readonly number[],
@@ -132,6 +158,7 @@ export class StepPlan {
     ({ counted: this.#counted, foreign: this.#foreign } = countedStates(states, rowOf));
     this.#rows = rows;
     this.#amsgrad = amsgrad;
+    this.#formats = formats;
     this.#fresh = fresh;
     this.#segments = segments;
     this.#segmentRows = segmentRows;
@@ -192,9 +219,9 @@ export class StepPlan {
           open = {
             param: span(open!.param, n),
             grad: span(open!.grad, n),
-            expAvg: span(open!.expAvg, n),
-            expAvgSq: span(open!.expAvgSq, n),
-            maxExpAvgSq: open!.maxExpAvgSq && span(open!.maxExpAvgSq, n),
+            expAvg: span(open!.expAvg as Float32Array | Uint16Array, n),
+            expAvgSq: span(open!.expAvgSq as Float32Array | Uint16Array, n),
+            maxExpAvgSq: open!.maxExpAvgSq && span(open!.maxExpAvgSq as Float32Array | Uint16Array, n),
           };
           segments[segments.length - 1] = open;
         } else {
@@ -211,8 +238,9 @@ export class StepPlan {
       segments.forEach((s, k) => writer!.row(k, s.param.length, segmentRows[k]!, s));
     }
     const amsgrad = validated.map((g) => g.hyper.amsgrad);
+    const formats = validated.map((g): [AdamHyper['stateDtype'], AdamHyper['min8bitSize']] => [g.hyper.stateDtype, g.hyper.min8bitSize]);
     const updates = validated.flatMap((g) => g.updates);
-    return new StepPlan(groups, expected, states, rowIndex, rows, amsgrad, fresh, segments, segmentRows, writer, updates);
+    return new StepPlan(groups, expected, states, rowIndex, rows, amsgrad, formats, fresh, segments, segmentRows, writer, updates);
   }
 
   /** The number of kernel segments (coalesced runs). */
@@ -225,7 +253,10 @@ export class StepPlan {
    * was assigned a grad or requiresGrad since they last matched; reads every buffer's byteLength. */
   matches(groups: StepPlan['groups'], hypers: readonly AdamHyper[], stateVersion: number): boolean {
     if (groups !== this.groups || stateVersion !== this.stateVersion) return false;
-    for (let g = 0; g < hypers.length; g++) if (hypers[g]!.amsgrad !== this.#amsgrad[g]) return false;
+    for (let g = 0; g < hypers.length; g++) {
+      const h = hypers[g]!;
+      if (h.amsgrad !== this.#amsgrad[g] || h.stateDtype !== this.#formats[g]![0] || h.min8bitSize !== this.#formats[g]![1]) return false;
+    }
     const assignments = parameterAssignments();
     if (assignments !== this.#assignments) {
       const params = this.#params, expected = this.#expected;
@@ -255,9 +286,7 @@ export class StepPlan {
    * addon's steps claim it themselves (native/runtime/claims.h). */
   #access(): Access[] {
     return this.#segments.flatMap((s) => {
-      const out: Access[] = [[s.param, true], [s.grad, false], [s.expAvg, true], [s.expAvgSq, true]];
-      if (s.maxExpAvgSq) out.push([s.maxExpAvgSq, true]);
-      return out;
+      return [[s.param, true], [s.grad, false], ...momentAccess(s.expAvg, true), ...momentAccess(s.expAvgSq, true), ...momentAccess(s.maxExpAvgSq, true)] as Access[];
     });
   }
 
@@ -271,7 +300,7 @@ export class StepPlan {
         const outcome = prePass ? prePassReference(this.#segments, prePass) : CLEAN_OUTCOME;
         if (outcome.stopped) return outcome;
         const scalars = this.#jsScalars(hypers);
-        this.#segments.forEach((s, k) => adamStepReference(s.param, s.grad, s.expAvg, s.expAvgSq, s.maxExpAvgSq, scalars[this.#segmentRows[k]!]!));
+        this.#segments.forEach((s, k) => stepReference({ ...s, scalars: scalars[this.#segmentRows[k]!]! }));
         return outcome;
       });
     }
@@ -284,10 +313,12 @@ export class StepPlan {
       return CLEAN_OUTCOME;
     }
     const { flags, zeroReport } = guardArguments(prePass, this.#segments.length);
+    const reducedZero = prePass.zeroScan ? reducedExpAvgZero(this.#segments) : null;
     let stop: readonly [number, number] | null | undefined;
     if (this.#native) stop = addon.run(this.#native, this.#scalars, true, flags, zeroReport);
     else [this.#native, stop] = addon.prepare(this.#pending!.buffers, this.#pending!.table, this.#scalars, flags, zeroReport);
     this.#pending = null;
+    if (!stop) completeZeroReport(zeroReport, reducedZero);
     return guardOutcome(stop, zeroReport);
   }
 
@@ -312,6 +343,7 @@ export class StepPlan {
     }
     this.#fillScalars(hypers);
     const guard = prePass && guardArguments(prePass, this.#segments.length);
+    const reducedZero = prePass?.zeroScan ? reducedExpAvgZero(this.#segments) : null;
     let started: Promise<void> | Stop;
     if (this.#native) {
       started = guard ? addon.runAsync(this.#native, this.#scalars, true, guard.flags, guard.zeroReport) : addon.runAsync(this.#native, this.#scalars, true);
@@ -321,6 +353,7 @@ export class StepPlan {
       this.#pending = null;
     }
     if (Array.isArray(started)) return Promise.resolve(guardOutcome(started, guard!.zeroReport));
+    if (guard) completeZeroReport(guard.zeroReport, reducedZero);
     return started.then(() => (guard ? guardOutcome(null, guard.zeroReport) : CLEAN_OUTCOME));
   }
 
@@ -333,7 +366,8 @@ export class StepPlan {
       for (let start = 0; start < s.param.length || start === 0; start += JS_SLICE) {
         const end = Math.min(s.param.length, start + JS_SLICE);
         const cut = (a: Float32Array) => a.subarray(start, end);
-        adamStepReference(cut(s.param), cut(s.grad), cut(s.expAvg), cut(s.expAvgSq), s.maxExpAvgSq && cut(s.maxExpAvgSq), sc);
+        const moment = (m: Moment) => cutMoment(m, start, end);
+        stepReference({ param: cut(s.param), grad: cut(s.grad), expAvg: moment(s.expAvg), expAvgSq: moment(s.expAvgSq), maxExpAvgSq: s.maxExpAvgSq && moment(s.maxExpAvgSq), scalars: sc });
         done += end - start;
         if (done >= JS_SLICE) {
           done = 0;

@@ -11,7 +11,9 @@ export interface PlanLayout {
   segment: Record<
     | 'LENGTH' | 'SCALARS_ROW' | 'PARAM_BUFFER' | 'PARAM_OFFSET' | 'GRAD_BUFFER' | 'GRAD_OFFSET' | 'EXP_AVG_BUFFER'
     | 'EXP_AVG_OFFSET' | 'EXP_AVG_SQ_BUFFER' | 'EXP_AVG_SQ_OFFSET' | 'MAX_EXP_AVG_SQ_BUFFER'
-    | 'MAX_EXP_AVG_SQ_OFFSET' | 'STRIDE',
+    | 'MAX_EXP_AVG_SQ_OFFSET' | 'STATE_FORMAT' | 'EXP_AVG_SCALE_BUFFER' | 'EXP_AVG_SCALE_OFFSET'
+    | 'EXP_AVG_SQ_SCALE_BUFFER' | 'EXP_AVG_SQ_SCALE_OFFSET' | 'MAX_EXP_AVG_SQ_SCALE_BUFFER'
+    | 'MAX_EXP_AVG_SQ_SCALE_OFFSET' | 'STRIDE',
     number
   >;
   scalars: Record<
@@ -20,6 +22,8 @@ export interface PlanLayout {
     number
   >;
   flags: Record<'AMSGRAD' | 'MAXIMIZE' | 'COUPLED_DECAY' | 'DECOUPLED_DECAY', number>;
+  /** Values of the STATE_FORMAT column. */
+  formats: Record<'F32' | 'BF16' | 'Q8', number>;
 }
 
 /** Constants of the reductions and of the step pre-pass (native/napi/reduce_napi.cc, native/runtime/guard.h). */

@@ -10,7 +10,7 @@ import { allZeroEach } from '../engine/reduce.js';
 import { StateArenas } from '../engine/state_arena.js';
 import { StepPlan, type GroupUpdates, type ParamUpdate, type PrePass, type StepOutcome } from '../engine/step_plan.js';
 import { beginAsyncStep, whenNotBusy } from '../engine/threads.js';
-import { callNative, claim, inUse, paramAccess, type Access } from '../engine/claims.js';
+import { callNative, claim, inUse, momentAccess, paramAccess, type Access } from '../engine/claims.js';
 import { addon } from '../native/addon.js';
 import type { Parameter } from '../nn/parameter.js';
 import type { AdamHyper } from '../reference/adam.js';
@@ -25,16 +25,17 @@ import {
   type NonFiniteMode,
   type OptimizerOptions,
 } from './adam_options.js';
-import { checkState, exportAdamState, importAdamState, liveAdamState, type AdamStateDictEntry } from './adam_state_dict.js';
+import { checkState, dtypeFor, exportAdamState, importAdamState, liveAdamState, type AdamStateDictEntry } from './adam_state_dict.js';
+import { momentAllZero } from '../engine/lowbit_state.js';
 import { zeroDividesReference, zeroGradReason, type ExplainEntry } from './explain.js';
 import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
 import { checkClosure } from './param_groups.js';
 import { lockFields, refusePytorchSpellings } from '../common/members.js';
 import { collectStateDict, type LiveStateDict } from './state_dict.js';
 
-export type { AdamState } from '../engine/adam_state.js';
+export type { AdamState, AdamState8bit, AdamStateBfloat16, AdamStateFloat32 } from '../engine/adam_state.js';
 export type { AdamHyperparameters, AdamOptions, AdamWOptions, NonFiniteMode, OptimizerOptions } from './adam_options.js';
-export type { AdamStateDict, AdamStateDictEntry } from './adam_state_dict.js';
+export type { AdamStateDict, AdamStateDictEntry, StateTensor } from './adam_state_dict.js';
 
 /** A started step: its outcome (or its promise) and what warnOnZeroGrad needs afterwards. */
 type StartedStep = { outcome: StepOutcome; zeroDivides: boolean[] | null };
@@ -208,7 +209,12 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     if (cached && cached.matches(groups, hypers, this.stateMap.version)) return { plan: cached, hypers, reused: true };
     const validated = this.#collect(where, hypers);
     const coalesce = this.#prePass() === undefined;
-    const plan = StepPlan.build(groups, validated, (gi, params, amsgrad) => this.#arenas.allocate(groups[gi]!, params, amsgrad), coalesce);
+    const plan = StepPlan.build(
+      groups,
+      validated,
+      (gi, params, amsgrad) => this.#arenas.allocate(groups[gi]!, params, amsgrad, (p) => dtypeFor(hypers[gi]!, p.numel)),
+      coalesce,
+    );
     this.#plan = plan;
     return { plan, hypers, reused: false };
   }
@@ -275,13 +281,17 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     const hypers = this.paramGroups.map((group, gi) => checkAdamHyperparameters(group, `${where}: paramGroups[${gi}]`));
     const validated = this.#collect(where, hypers);
     const views: Float32Array[] = [];
-    for (const { updates } of validated) for (const w of updates) views.push(w.param.grad!, w.param.data, w.state ? w.state.expAvg : new Float32Array(0));
+    // Reduced exp_avg is read in TypeScript below: an empty view stands in for it here.
+    const float32ExpAvg = (w: ParamUpdate) => (w.state?.expAvg instanceof Float32Array ? w.state.expAvg : new Float32Array(0));
+    for (const { updates } of validated) for (const w of updates) views.push(w.param.grad!, w.param.data, float32ExpAvg(w));
     const zero = allZeroEach(views, where);
     const reasons = new Map<Parameter, ExplainEntry['reason']>();
     let k = 0;
     for (const { hyper, updates } of validated) {
       for (const w of updates) {
-        const [gradZero, paramAllZero, expAvgAllZero] = [zero[k]!, zero[k + 1]!, zero[k + 2]!];
+        const reduced = w.state && !(w.state.expAvg instanceof Float32Array);
+        const [gradZero, paramAllZero] = [zero[k]!, zero[k + 1]!];
+        const expAvgAllZero = reduced ? momentAllZero(w.state!.expAvg, true) : zero[k + 2]!;
         k += 3;
         reasons.set(w.param, gradZero ? this.#zeroGradReason(hyper, w, paramAllZero, expAvgAllZero) : 'gradient');
       }
@@ -355,8 +365,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
   #memoryAccess(): Access[] {
     const out = paramAccess(this.paramGroups.flatMap((group) => group.params));
     for (const [, state] of this.stateMap) {
-      out.push([state.expAvg, true], [state.expAvgSq, true]);
-      if (state.maxExpAvgSq) out.push([state.maxExpAvgSq, true]);
+      out.push(...momentAccess(state.expAvg, true), ...momentAccess(state.expAvgSq, true), ...momentAccess(state.maxExpAvgSq, true));
     }
     return out;
   }

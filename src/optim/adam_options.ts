@@ -2,7 +2,8 @@
  * Adam's and AdamW's hyperparameters: their types, defaults and validation rules. The optimizer
  * checks a group's hyperparameters again at every step, because users and schedulers mutate them.
  */
-import { typeError } from '../common/errors.js';
+import { rangeError, typeError } from '../common/errors.js';
+import { STATE_DTYPES, type StateDtype } from '../engine/lowbit_state.js';
 import { checkBoolean, checkNumber, describe } from '../common/validate.js';
 import type { AdamHyper } from '../reference/adam.js';
 import type { Algorithm } from './optimizer.js';
@@ -34,6 +35,14 @@ export interface AdamHyperparameters {
   /** AdamW's weight decay (p *= 1 − lr·wd) instead of Adam's (g += wd·p). Default false for
    * Adam; AdamW is always decoupled and does not accept this option. */
   decoupledWeightDecay: boolean;
+  /** How the moments are stored: 'float32' (default), 'bfloat16' (4 bytes of state per
+   * parameter, +2 with amsgrad) or '8bit' (blockwise-quantized, about 2). The math is float32
+   * either way; see docs/lowbit.md. Cannot change once the group has state, except through
+   * loadStateDict. */
+  stateDtype: StateDtype;
+  /** In an '8bit' group, parameters with fewer elements keep float32 state. Integer ≥ 0;
+   * default 4096. */
+  min8bitSize: number;
 }
 
 /** Options for `new Adam()` and per-group overrides: any subset of the
@@ -70,7 +79,7 @@ export interface OptimizerOptions {
 
 export const NON_FINITE_MODES: readonly NonFiniteMode[] = ['propagate', 'skip', 'throw'];
 
-const ADAM_KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize', 'decoupledWeightDecay'] as const;
+const ADAM_KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize', 'decoupledWeightDecay', 'stateDtype', 'min8bitSize'] as const;
 
 /** Validates a group's hyperparameters and returns them in the form the math uses. */
 export function checkAdamHyperparameters(group: Record<string, unknown>, where: string): AdamHyper {
@@ -91,7 +100,22 @@ export function checkAdamHyperparameters(group: Record<string, unknown>, where: 
     amsgrad: checkBoolean(group.amsgrad, 'amsgrad', where),
     maximize: checkBoolean(group.maximize, 'maximize', where),
     decoupledWeightDecay: checkBoolean(group.decoupledWeightDecay, 'decoupledWeightDecay', where),
+    ...checkStateDtype(group, where),
   };
+}
+
+/** Validates a group's stateDtype and min8bitSize. */
+export function checkStateDtype(group: Record<string, unknown>, where: string): { stateDtype: StateDtype; min8bitSize: number } {
+  const { stateDtype, min8bitSize } = group;
+  if (typeof stateDtype !== 'string') throw typeError('ERR_OPTION', `${where}: stateDtype must be one of ${STATE_DTYPES.join(', ')}, got ${describe(stateDtype)}`);
+  if (!(STATE_DTYPES as readonly string[]).includes(stateDtype)) {
+    throw rangeError('ERR_OPTION', `${where}: stateDtype must be one of ${STATE_DTYPES.join(', ')}, got ${describe(stateDtype)}`);
+  }
+  if (typeof min8bitSize !== 'number') throw typeError('ERR_OPTION', `${where}: min8bitSize must be an integer >= 0, got ${describe(min8bitSize)}`);
+  if (!Number.isSafeInteger(min8bitSize) || min8bitSize < 0) {
+    throw rangeError('ERR_OPTION', `${where}: min8bitSize must be an integer >= 0, got ${describe(min8bitSize)}`);
+  }
+  return { stateDtype: stateDtype as StateDtype, min8bitSize };
 }
 
 function algorithm(name: string, defaults: AdamHyperparameters, keys: readonly (keyof AdamHyperparameters)[]): Algorithm<AdamHyperparameters> {
@@ -108,7 +132,17 @@ function algorithm(name: string, defaults: AdamHyperparameters, keys: readonly (
 /** Adam's defaults and rules (torch.optim.Adam, PyTorch 1.13). */
 export const ADAM = algorithm(
   'Adam',
-  { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, decoupledWeightDecay: false },
+  {
+    lr: 1e-3,
+    betas: [0.9, 0.999],
+    eps: 1e-8,
+    weightDecay: 0,
+    amsgrad: false,
+    maximize: false,
+    decoupledWeightDecay: false,
+    stateDtype: 'float32',
+    min8bitSize: 4096,
+  },
   ADAM_KEYS,
 );
 /** AdamW: Adam's, with weightDecay 1e-2 and decoupled decay always on. */

@@ -1,50 +1,83 @@
 /**
  * Adam's half of state dicts: one parameter's state under PyTorch's keys (step, exp_avg,
- * exp_avg_sq, max_exp_avg_sq) going out, and validated entries coming in.
+ * exp_avg_sq, max_exp_avg_sq) going out, and validated entries coming in, in every storage
+ * format. Loading converts: an entry in another format than its group's is dequantized to
+ * float32 and stored in the group's format; one already in it is copied bit for bit.
  */
-import { rangeError, SimdAdamError } from '../common/errors.js';
+import { SimdAdamError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
-import type { AdamState } from '../engine/adam_state.js';
-import { allocateState } from '../engine/state_arena.js';
+import {
+  copyMoment,
+  momentDtype,
+  momentToFloat32,
+  STATE_DTYPES,
+  momentViews,
+  storageDtype,
+  storeMoment,
+  type Moment,
+  type StateDtype,
+} from '../engine/lowbit_state.js';
+import { allocateLowbitState, allocateState } from '../engine/state_arena.js';
 import type { Parameter } from '../nn/parameter.js';
 import type { AdamHyper } from '../reference/adam.js';
+import type { AdamState } from '../engine/adam_state.js';
 import type { AdamHyperparameters } from './adam_options.js';
+import { asBf16Tensor, asQ8Tensor, checkMoment, type Bf16Tensor, type Q8Tensor } from './lowbit_tensor.js';
+import { qmapOf } from '../reference/adam_lowbit.js';
 import type { LoadedEntry } from './optimizer.js';
 import type { LiveStateEntry, LiveTensor, StateDict } from './state_dict.js';
-import { asTensor, checkStep, checkTensor, type CheckedTensor } from './state_dict_tensor.js';
+import { asTensor, checkStep } from './state_dict_tensor.js';
 
-/** A parameter's entry in a state dict, under PyTorch's keys. The arrays are copies that carry
- * the parameter's shape and serialise as `{ shape, data }`. */
+/** A moment in a state dict, in the state's format: float32 values (serialised as
+ * `{ shape, data }`), bfloat16 bits, or 8-bit codes and scales (see docs/lowbit.md). */
+export type StateTensor = Float32Array | Bf16Tensor | Q8Tensor;
+
+/** A parameter's entry in a state dict, under PyTorch's keys. The moments are copies that carry
+ * the parameter's shape. */
 export type AdamStateDictEntry = {
   step: number;
-  exp_avg: Float32Array;
-  exp_avg_sq: Float32Array;
-  max_exp_avg_sq?: Float32Array;
+  exp_avg: StateTensor;
+  exp_avg_sq: StateTensor;
+  max_exp_avg_sq?: StateTensor;
 };
 
 /** What `Adam#stateDict()` returns. */
 export type AdamStateDict = StateDict<AdamHyperparameters, AdamStateDictEntry>;
 
 const STATE_KEYS = ['step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] as const;
+const MOMENTS = [
+  ['exp_avg', 'expAvg', true],
+  ['exp_avg_sq', 'expAvgSq', false],
+  ['max_exp_avg_sq', 'maxExpAvgSq', false],
+] as const;
 
+/** The storage format a parameter of `numel` elements gets in a group with hyperparameters `h`. */
+export function dtypeFor(h: AdamHyper, numel: number): StateDtype {
+  return storageDtype({ stateDtype: h.stateDtype ?? 'float32', min8bitSize: h.min8bitSize ?? 4096 }, numel);
+}
+
+function length(m: Moment): number {
+  return m instanceof Float32Array || m instanceof Uint16Array ? m.length : m.codes.length;
+}
 
 /** What every entry point that reads a parameter's live state checks first (code ERR_STATE):
- * an integer step (users may assign `state.step`), and arrays that still hold the parameter's
+ * an integer step (users may assign `state.step`), and moments that still hold the parameter's
  * elements (a state buffer transferred away by postMessage or structuredClone has none, and
  * reading it would fail without a code). */
 export function checkStateStorage(state: AdamState, param: Parameter, at: string): void {
   if (!Number.isInteger(state.step) || state.step < 0) {
     throw new SimdAdamError('ERR_STATE', `${at}: state.step must be a non-negative integer, got ${describe(state.step)}`);
   }
-  const arrays = [state.expAvg, state.expAvgSq, ...(state.maxExpAvgSq ? [state.maxExpAvgSq] : [])];
-  if (arrays.some((a) => a.length !== param.numel)) {
-    const detached = arrays.some((a) => a.buffer.byteLength === 0) && param.numel > 0 ? ' (detached: was a state buffer transferred?)' : '';
+  const moments: Moment[] = [state.expAvg, state.expAvgSq, ...(state.maxExpAvgSq ? [state.maxExpAvgSq] : [])];
+  if (moments.some((m) => length(m) !== param.numel || (momentDtype(m) === '8bit' && (m as { scale: Float32Array }).scale.length !== Math.ceil(param.numel / 256)))) {
+    const views = moments.flatMap(momentViews);
+    const detached = views.some((v) => v.buffer.byteLength === 0) && param.numel > 0 ? ' (detached: was a state buffer transferred?)' : '';
     throw new SimdAdamError('ERR_STATE', `${at}: state arrays do not match the parameter's ${param.numel} elements${detached}`);
   }
 }
 
-/** A state found in the map at step time: its storage, and amsgrad state exactly when the
- * group has amsgrad. */
+/** A state found in the map at step time: its storage, amsgrad state exactly when the group has
+ * amsgrad, and the storage format the group's stateDtype and min8bitSize give the parameter. */
 export function checkState(state: AdamState, param: Parameter, hyper: AdamHyper, at: string): void {
   checkStateStorage(state, param, at);
   if (hyper.amsgrad !== (state.maxExpAvgSq !== undefined)) {
@@ -54,18 +87,45 @@ export function checkState(state: AdamState, param: Parameter, hyper: AdamHyper,
         'amsgrad cannot change once a group has state (set it at construction, or load a state dict)',
     );
   }
+  const want = dtypeFor(hyper, param.numel);
+  const dtype = state.dtype ?? 'float32';
+  if (dtype !== want) {
+    throw new SimdAdamError(
+      'ERR_STATE_DTYPE',
+      `${at}: the group stores this parameter's state as ${want} but its state is ${dtype}; ` +
+        'stateDtype (and min8bitSize) cannot change once a group has state (set them at construction, or load a state dict, which converts)',
+    );
+  }
+}
+
+function exportMoment(m: Moment, shape: readonly number[], signed: boolean): StateTensor {
+  if (m instanceof Float32Array) return asTensor(m.slice(), shape);
+  if (m instanceof Uint16Array) return asBf16Tensor(m, shape);
+  return asQ8Tensor(m, shape, signed);
+}
+
+/** One parameter's state under PyTorch's keys, as copies in the state's own format carrying the
+ * parameter's shape. Checks the state first (ERR_STATE, naming `where`), as a step does. */
+export function exportAdamState(state: AdamState, param: Parameter, where: string): AdamStateDictEntry {
+  checkStateStorage(state, param, where);
+  const entry: AdamStateDictEntry = {
+    step: state.step,
+    exp_avg: exportMoment(state.expAvg, param.shape, true),
+    exp_avg_sq: exportMoment(state.expAvgSq, param.shape, false),
+  };
+  if (state.maxExpAvgSq) entry.max_exp_avg_sq = exportMoment(state.maxExpAvgSq, param.shape, false);
+  return entry;
 }
 
 interface CheckedEntry {
   param: Parameter;
   step: number;
-  expAvg: CheckedTensor;
-  expAvgSq: CheckedTensor;
-  max: CheckedTensor | undefined;
+  moments: Moment[];
+  dtype: StateDtype;
 }
 
 /** One saved entry against its parameter and its group-to-be: known keys only, the required ones
- * present, max_exp_avg_sq exactly when amsgrad is on, every tensor the parameter's length. */
+ * present, max_exp_avg_sq exactly when amsgrad is on, every moment the parameter's length. */
 function checkEntry({ param, entry, group, where }: LoadedEntry): CheckedEntry {
   for (const key of Object.keys(entry)) {
     if (!(STATE_KEYS as readonly string[]).includes(key)) {
@@ -82,64 +142,102 @@ function checkEntry({ param, entry, group, where }: LoadedEntry): CheckedEntry {
       `${where}: the group has amsgrad ${amsgrad ? 'on' : 'off'} but the state ${amsgrad ? 'lacks' : 'has'} 'max_exp_avg_sq'`,
     );
   }
-  const tensor = (key: string): CheckedTensor => {
-    const checked = checkTensor(entry[key], key, where);
-    if (checked.values.length !== param.numel) {
-      throw rangeError('ERR_STATE_DICT', `${where}: ${key} has ${checked.values.length} elements but the parameter has ${param.numel}`);
-    }
-    return checked;
-  };
-  return {
-    param,
-    step: checkStep(entry.step, where),
-    expAvg: tensor('exp_avg'),
-    expAvgSq: tensor('exp_avg_sq'),
-    max: amsgrad ? tensor('max_exp_avg_sq') : undefined,
-  };
+  const moments = MOMENTS.filter(([key]) => key !== 'max_exp_avg_sq' || amsgrad).map(([key, , signed]) => checkMoment(entry[key], key, where, param.numel, signed));
+  const dtype = storageDtype({ stateDtype: group.stateDtype as StateDtype, min8bitSize: group.min8bitSize as number }, param.numel);
+  return { param, step: checkStep(entry.step, where), moments, dtype };
 }
 
-/** One parameter's state under PyTorch's keys, as copies carrying the parameter's shape. Checks
- * the state first (ERR_STATE, naming `where`), as a step does. */
-export function exportAdamState(state: AdamState, param: Parameter, where: string): AdamStateDictEntry {
-  checkStateStorage(state, param, where);
-  const entry: AdamStateDictEntry = {
-    step: state.step,
-    exp_avg: asTensor(state.expAvg.slice(), param.shape),
-    exp_avg_sq: asTensor(state.expAvgSq.slice(), param.shape),
-  };
-  if (state.maxExpAvgSq) entry.max_exp_avg_sq = asTensor(state.maxExpAvgSq.slice(), param.shape);
-  return entry;
-}
-
-/** One parameter's state under PyTorch's keys, as views of the optimizer's storage (for a
- * checkpoint streamed from the live state). */
+/** One parameter's state under PyTorch's keys, as views of the optimizer's storage in the
+ * state's own format (for a checkpoint streamed from the live state): F32, BF16, or an 8-bit
+ * moment's `.codes` / `.scale` / `.qmap` tensors. */
 export function liveAdamState(state: AdamState, param: Parameter, where: string): LiveStateEntry {
   checkStateStorage(state, param, where);
-  const f32 = (data: Float32Array): LiveTensor => ({ dtype: 'F32', shape: param.shape, data });
-  const entry: LiveStateEntry = { step: state.step, exp_avg: f32(state.expAvg), exp_avg_sq: f32(state.expAvgSq) };
-  if (state.maxExpAvgSq) entry.max_exp_avg_sq = f32(state.maxExpAvgSq);
+  const entry: LiveStateEntry = { step: state.step };
+  const add = (key: string, m: Moment, signed: boolean) => {
+    if (m instanceof Float32Array) entry[key] = { dtype: 'F32', shape: param.shape, data: m } satisfies LiveTensor;
+    else if (m instanceof Uint16Array) entry[key] = { dtype: 'BF16', shape: param.shape, data: m };
+    else {
+      entry[`${key}.codes`] = { dtype: 'U8', shape: param.shape, data: m.codes };
+      entry[`${key}.scale`] = { dtype: 'F32', shape: [m.scale.length], data: m.scale };
+      entry[`${key}.qmap`] = { dtype: 'F32', shape: [256], data: qmapOf(signed) };
+    }
+  };
+  add('exp_avg', state.expAvg, true);
+  add('exp_avg_sq', state.expAvgSq, false);
+  if (state.maxExpAvgSq) add('max_exp_avg_sq', state.maxExpAvgSq, false);
   return entry;
 }
 
-/** Validates every loaded entry, then builds the new state in fresh storage; nothing is shared
- * with the entries. */
+/** The state of every loaded entry, in its group's format, in fresh storage (one buffer per
+ * format and amsgrad setting). Validates everything before building anything. */
 export function importAdamState(entries: readonly LoadedEntry[]): Map<Parameter, AdamState> {
   const checked = entries.map(checkEntry);
-  // Fresh storage for everything loaded: one buffer per amsgrad setting (see src/engine/state_arena.ts).
   const fresh = new Map<CheckedEntry, AdamState>();
-  for (const amsgrad of [false, true]) {
-    const some = checked.filter((c) => (c.max !== undefined) === amsgrad);
-    allocateState(some.map((c) => c.param), amsgrad).forEach((state, i) => fresh.set(some[i]!, state));
+  for (const dtype of STATE_DTYPES) {
+    for (const amsgrad of [false, true]) {
+      const some = checked.filter((c) => c.dtype === dtype && (c.moments.length === 3) === amsgrad);
+      const params = some.map((c) => c.param);
+      const states = dtype === 'float32' ? allocateState(params, amsgrad) : allocateLowbitState(params, amsgrad, dtype);
+      states.forEach((state, i) => fresh.set(some[i]!, state));
+    }
   }
   const out = new Map<Parameter, AdamState>();
-  checked.forEach((entry) => {
-    const { param, step, expAvg, expAvgSq, max } = entry;
+  for (const entry of checked) {
     const state = fresh.get(entry)!;
-    state.step = step;
-    state.expAvg.set(expAvg.values);
-    state.expAvgSq.set(expAvgSq.values);
-    if (max) state.maxExpAvgSq!.set(max.values);
-    out.set(param, state);
-  });
+    state.step = entry.step;
+    const targets: Moment[] = [state.expAvg, state.expAvgSq];
+    if (state.maxExpAvgSq) targets.push(state.maxExpAvgSq);
+    entry.moments.forEach((m, j) => {
+      const signed = j === 0;
+      if (momentDtype(m) === entry.dtype) copyMoment(targets[j]!, m);
+      else storeMoment(targets[j]!, momentToFloat32(m, signed), signed);
+    });
+    out.set(entry.param, state);
+  }
   return out;
+}
+
+/**
+ * A plain float32 copy of a state dict: every bfloat16 or 8-bit moment dequantized (exactly as
+ * a step reads it), the groups' `state_dtype` and `min_8bit_size` dropped, so that PyTorch's
+ * `torch.optim.Adam.load_state_dict` accepts its JSON. Float32 moments are copied.
+ * @throws {SimdAdamError} ERR_STATE_DICT if a moment is malformed.
+ */
+export function dequantizeStateDict(sd: AdamStateDict | { state: object; param_groups: readonly object[] }): AdamStateDict {
+  const where = 'dequantizeStateDict()';
+  const state: Record<number, AdamStateDictEntry> = {};
+  for (const [id, raw] of Object.entries(sd.state as Record<string, Record<string, unknown>>)) {
+    const at = `${where}: state[${id}]`;
+    const out: AdamStateDictEntry = { step: checkStep(raw.step, at), exp_avg: new Float32Array(0), exp_avg_sq: new Float32Array(0) };
+    for (const [key, , signed] of MOMENTS) {
+      const value = raw[key];
+      if (value === undefined) continue;
+      const numel = numelOf(value);
+      const m = checkMoment(value, key, at, numel, signed);
+      const shape = shapeOf(value, numel);
+      (out as Record<string, unknown>)[key] = asTensor(momentToFloat32(m, signed), shape);
+    }
+    state[Number(id)] = out;
+  }
+  const param_groups = (sd.param_groups as ReadonlyArray<Record<string, unknown>>).map((g) => {
+    const copy: Record<string, unknown> = structuredClone({ ...g });
+    delete copy.state_dtype;
+    delete copy.min_8bit_size;
+    return copy;
+  });
+  return { state, param_groups } as AdamStateDict;
+}
+
+/** The element count a saved moment claims (0 for a malformed one: checkMoment then names it). */
+function numelOf(value: unknown): number {
+  if (ArrayBuffer.isView(value) || Array.isArray(value)) return (value as ArrayLike<number>).length;
+  if (value === null || typeof value !== 'object') return 0;
+  const v = value as Record<string, unknown>;
+  const data = 'codes' in v ? v.codes : (v.data ?? v.bits);
+  return (data as ArrayLike<number> | undefined)?.length ?? 0;
+}
+
+function shapeOf(value: unknown, numel: number): readonly number[] {
+  const shape = (value as { shape?: unknown }).shape;
+  return Array.isArray(shape) ? (shape as number[]) : [numel];
 }

@@ -4,6 +4,7 @@
  * momentum. The facts about array contents come from one native all-zero pass; this file turns
  * them into reasons.
  */
+import { momentToFloat32, type Moment } from '../engine/lowbit_state.js';
 import type { Parameter } from '../nn/parameter.js';
 import type { AdamHyper } from '../reference/adam.js';
 
@@ -65,11 +66,12 @@ export function zeroGradReason(h: AdamHyper, facts: ZeroGradFacts): Extract<Expl
   return 'zero-grad-no-op';
 }
 
-/** Moment arrays before the step, or undefined for a parameter with no state yet. */
+/** Moment arrays before the step (in any storage format), or undefined for a parameter with no
+ * state yet. */
 export interface Moments {
-  expAvg: Float32Array;
-  expAvgSq: Float32Array;
-  maxExpAvgSq?: Float32Array | undefined;
+  expAvg: Moment;
+  expAvgSq: Moment;
+  maxExpAvgSq?: Moment | undefined;
 }
 
 /**
@@ -82,7 +84,9 @@ export function zeroDividesReference(h: AdamHyper, numel: number, moments: Momen
   if (h.eps !== 0 || numel === 0) return false;
   if (moments === undefined) return true;
   const f = Math.fround;
-  const { expAvg, expAvgSq, maxExpAvgSq } = moments;
+  const expAvg = momentToFloat32(moments.expAvg, true);
+  const expAvgSq = momentToFloat32(moments.expAvgSq, false);
+  const maxExpAvgSq = moments.maxExpAvgSq && momentToFloat32(moments.maxExpAvgSq, false);
   for (let i = 0; i < numel; i++) {
     const v = f(expAvgSq[i]! * f(h.beta2));
     const s = maxExpAvgSq ? (maxExpAvgSq[i]! > v ? maxExpAvgSq[i]! : v) : v;

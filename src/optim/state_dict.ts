@@ -7,9 +7,17 @@ import { SimdAdamError, rangeError, typeError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
 import type { Parameter } from '../nn/parameter.js';
 
-/** A camelCase key as PyTorch spells it: `weightDecay` → `weight_decay`. */
-export type SnakeCase<S extends string> = S extends `${infer C}${infer Rest}`
-  ? `${C extends Lowercase<C> ? C : `_${Lowercase<C>}`}${SnakeCase<Rest>}`
+/** A camelCase key as PyTorch spells it: `weightDecay` → `weight_decay`, `min8bitSize` →
+ * `min_8bit_size` (a digit run after a letter starts a word, as in torchao's names). `Prev` is
+ * the character before `S`, for that rule. */
+export type SnakeCase<S extends string, Prev extends string = ''> = S extends `${infer C}${infer Rest}`
+  ? `${C extends '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '8' | '9'
+      ? Prev extends '' | '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '8' | '9' | '_'
+        ? C
+        : `_${C}`
+      : C extends Lowercase<C>
+        ? C
+        : `_${Lowercase<C>}`}${SnakeCase<Rest, C>}`
   : S;
 
 /** One entry of `param_groups`: the hyperparameters under PyTorch's names, the parameter ids,
@@ -39,12 +47,12 @@ export interface StateDictInput {
 
 /** `initialLr` → `initial_lr`. */
 export function toSnakeCase(key: string): string {
-  return key.replace(/(?<=.)([A-Z])/g, (_, c: string) => `_${c.toLowerCase()}`);
+  return key.replace(/(?<=.)([A-Z])/g, (_, c: string) => `_${c.toLowerCase()}`).replace(/(?<=[a-z])(?=\d)/g, '_');
 }
 
 /** `initial_lr` → `initialLr`. */
 export function toCamelCase(key: string): string {
-  return key.replace(/(?<=[a-z0-9])_([a-z])/g, (_, c: string) => c.toUpperCase());
+  return key.replace(/(?<=[a-z0-9])_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
 /** Re-throws a hyperparameter error from the option checkers under the state-dict code, so a

@@ -24,6 +24,10 @@ export interface AdamScalars {
 
 export interface AdamHyper {
   lr: number;
+  /** How the moments are stored (the math is the same). */
+  stateDtype?: 'float32' | 'bfloat16' | '8bit';
+  /** In an '8bit' group, tensors with fewer elements keep float32 state. */
+  min8bitSize?: number;
   beta1: number;
   beta2: number;
   eps: number;
@@ -61,6 +65,53 @@ function maxNan(a: number, b: number): number {
   return a !== a ? a : a > b ? a : b;
 }
 
+/** The per-tensor scalars rounded to float32 once, as a kernel call broadcasts them. */
+export interface AdamConsts {
+  beta1: number;
+  oneMinusBeta1: number;
+  beta2: number;
+  oneMinusBeta2: number;
+  eps: number;
+  weightDecay: number;
+  decayFactor: number;
+  biasCorrection2Sqrt: number;
+  negStepSize: number;
+  s: AdamScalars;
+}
+
+export function adamConsts(s: AdamScalars): AdamConsts {
+  const f = Math.fround;
+  return {
+    beta1: f(s.beta1),
+    oneMinusBeta1: f(s.oneMinusBeta1),
+    beta2: f(s.beta2),
+    oneMinusBeta2: f(s.oneMinusBeta2),
+    eps: f(s.eps),
+    weightDecay: f(s.weightDecay),
+    decayFactor: f(s.decayFactor),
+    biasCorrection2Sqrt: f(s.biasCorrection2Sqrt),
+    negStepSize: f(s.negStepSize),
+    s,
+  };
+}
+
+/** One element's update, shared by every state format: `io` holds [p, m, v, vmax] in (the
+ * stored moments, vmax only with amsgrad) and receives the new values. */
+export function adamUpdate(k: AdamConsts, grad: number, io: Float64Array): void {
+  const f = Math.fround;
+  let p = io[0]!;
+  let g = k.s.maximize ? -grad : grad;
+  if (k.s.decoupledDecay) p = f(p * k.decayFactor);
+  if (k.s.coupledDecay) g = f(g + f(k.weightDecay * p));
+  const m = f(f(io[1]! * k.beta1) + f(k.oneMinusBeta1 * g));
+  let v = f(f(io[2]! * k.beta2) + f(f(k.oneMinusBeta2 * g) * g));
+  io[1] = m;
+  io[2] = v;
+  if (k.s.amsgrad) v = io[3] = maxNan(io[3]!, v);
+  const denom = f(f(f(Math.sqrt(v)) / k.biasCorrection2Sqrt) + k.eps);
+  io[0] = f(p + f(f(k.negStepSize * m) / denom));
+}
+
 /** One Adam step over elements [0, n) of the given arrays, in place. */
 export function adamStepReference(
   param: Float32Array,
@@ -70,26 +121,18 @@ export function adamStepReference(
   maxExpAvgSq: Float32Array | null,
   s: AdamScalars,
 ): void {
-  const f = Math.fround;
-  const beta1 = f(s.beta1), oneMinusBeta1 = f(s.oneMinusBeta1);
-  const beta2 = f(s.beta2), oneMinusBeta2 = f(s.oneMinusBeta2);
-  const eps = f(s.eps), weightDecay = f(s.weightDecay), decayFactor = f(s.decayFactor);
-  const biasCorrection2Sqrt = f(s.biasCorrection2Sqrt), negStepSize = f(s.negStepSize);
+  const k = adamConsts(s);
+  const io = new Float64Array(4);
   const n = param.length;
   for (let i = 0; i < n; i++) {
-    let p = param[i]!;
-    let g = s.maximize ? -grad[i]! : grad[i]!;
-    if (s.decoupledDecay) p = f(p * decayFactor);
-    if (s.coupledDecay) g = f(g + f(weightDecay * p));
-    const m = f(f(expAvg[i]! * beta1) + f(oneMinusBeta1 * g));
-    let v = f(f(expAvgSq[i]! * beta2) + f(f(oneMinusBeta2 * g) * g));
-    expAvg[i] = m;
-    expAvgSq[i] = v;
-    if (s.amsgrad) {
-      v = maxNan(maxExpAvgSq![i]!, v);
-      maxExpAvgSq![i] = v;
-    }
-    const denom = f(f(f(Math.sqrt(v)) / biasCorrection2Sqrt) + eps);
-    param[i] = f(p + f(f(negStepSize * m) / denom));
+    io[0] = param[i]!;
+    io[1] = expAvg[i]!;
+    io[2] = expAvgSq[i]!;
+    if (s.amsgrad) io[3] = maxExpAvgSq![i]!;
+    adamUpdate(k, grad[i]!, io);
+    param[i] = io[0]!;
+    expAvg[i] = io[1]!;
+    expAvgSq[i] = io[2]!;
+    if (s.amsgrad) maxExpAvgSq![i] = io[3]!;
   }
 }

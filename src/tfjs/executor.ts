@@ -54,7 +54,7 @@ export class Executor extends Adam {
   }
 
   /** Sets every group's hyperparameters (a user may change the learning rate between steps). */
-  setHyper(hyper: Required<Omit<AdamOptions, 'decoupledWeightDecay'>>): void {
+  setHyper(hyper: Required<Omit<AdamOptions, 'decoupledWeightDecay' | 'stateDtype' | 'min8bitSize'>>): void {
     for (const group of this.paramGroups) {
       group.lr = hyper.lr;
       if (group.betas[0] !== hyper.betas[0] || group.betas[1] !== hyper.betas[1]) group.betas = [hyper.betas[0], hyper.betas[1]];

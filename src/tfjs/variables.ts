@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { Parameter, SimdAdamError, type AdamOptions, type AdamState } from '../index.js';
+import { Parameter, SimdAdamError, type AdamOptions, type AdamStateFloat32 } from '../index.js';
 import { ownerOf, refCount, replaceData, stillViews, viewOf, written, type Io, type Owner } from './backend_io.js';
 import { Executor, type SavedState } from './executor.js';
 import type { Hyperparameters } from './options.js';
@@ -31,7 +31,8 @@ interface Slot {
   io: Io | undefined;
   /** Copy path: the data id whose values param.data holds. */
   synced: object | undefined;
-  state: AdamState | undefined;
+  /** The executor keeps float32 state (its groups never set stateDtype). */
+  state: AdamStateFloat32 | undefined;
   /** From setWeights(), moved into simd-adam's storage at the variable's next step. */
   loaded: SavedState | undefined;
 }
@@ -68,7 +69,7 @@ export class VariableTable {
       for (const p of params) p.grad = null;
     }
     slots.forEach((s, i) => {
-      s.state ??= executor.state.get(params[i]!);
+      s.state ??= executor.state.get(params[i]!) as AdamStateFloat32 | undefined;
       written(s.variable, owners[i]!);
       if (owners[i]!.io === 'copy') {
         replaceData(s.variable, s.param!.data.slice(), owners[i]!);
@@ -165,7 +166,7 @@ export class VariableTable {
     if (loading.length > 0) {
       const states = Executor.loadStates(loading.map((s) => s.param!), loading.map((s) => s.loaded!), core);
       loading.forEach((s, i) => {
-        s.state = states[i];
+        s.state = states[i] as AdamStateFloat32 | undefined;
         s.loaded = undefined;
       });
     }

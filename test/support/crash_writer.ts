@@ -4,6 +4,7 @@
  * complete write.
  */
 import { Adam, Parameter, writeStateDict } from '../../src/index.js';
+import { f32State } from './float32_state.js';
 
 const path = process.argv[2]!;
 const n = Number(process.argv[3] ?? 1 << 21);
@@ -11,7 +12,7 @@ const p = new Parameter(new Float32Array(n), { name: 'w' });
 const opt = new Adam([p]);
 p.grad = new Float32Array(n).fill(1);
 opt.step();
-const state = opt.state.get(p)!;
+const state = f32State(opt.state.get(p));
 
 for (let i = 0; ; i++) {
   const fill = 1 + (i % 2);

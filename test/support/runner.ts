@@ -3,6 +3,7 @@
 import { Adam, AdamW, Parameter, type AdamState } from '../../src/index.js';
 import { firstBitDifference, firstMismatch } from './compare.js';
 import type { ConformanceCase } from './fixtures.js';
+import { f32State } from './float32_state.js';
 
 export function buildOptimizer(c: ConformanceCase, init: number[][]): { opt: Adam; params: Parameter[] } {
   const params = c.params_init.map(
@@ -28,7 +29,8 @@ export function runSteps(c: ConformanceCase, opt: Adam, params: Parameter[], fro
     const step = c.steps[s]!;
     for (const [group, lr] of Object.entries(step.set_lr ?? {})) opt.paramGroups[Number(group)]!.lr = lr;
     if (step.zero_moments) {
-      for (const state of opt.state.values()) {
+      for (const stored of opt.state.values()) {
+        const state = f32State(stored);
         state.expAvg.fill(0);
         state.expAvgSq.fill(0);
         state.maxExpAvgSq?.fill(0);
@@ -52,7 +54,8 @@ export function runSteps(c: ConformanceCase, opt: Adam, params: Parameter[], fro
       if (bad) problems.push(`${at}: param ${i} ${bad}`);
     });
     step.expected.state.forEach((ref, i) => {
-      const ours: AdamState | undefined = opt.state.get(params[i]!);
+      const stored: AdamState | undefined = opt.state.get(params[i]!);
+      const ours = stored && f32State(stored);
       if (ref === null) {
         if (ours) problems.push(`${at}: param ${i} has state but PyTorch had none`);
         return;

@@ -3,6 +3,7 @@ import { expect } from 'vitest';
 
 import type { Adam, Parameter } from '../../src/index.js';
 import { firstBitDifference } from './compare.js';
+import { f32State } from './float32_state.js';
 
 export interface Snapshot {
   data: Float32Array[];
@@ -24,8 +25,9 @@ export function snapshot(opt: Adam, params: readonly Parameter[]): Snapshot {
     grads: params.map((p) => p.grad),
     gradCopies: params.map((p) => (p.grad instanceof Float32Array ? copy(p.grad) : null)),
     state: params.map((p) => {
-      const s = opt.state.get(p);
-      if (!s) return undefined;
+      const stored = opt.state.get(p);
+      if (!stored) return undefined;
+      const s = f32State(stored);
       return { step: s.step, arrays: [s.expAvg, s.expAvgSq, ...(s.maxExpAvgSq ? [s.maxExpAvgSq] : [])].map(copy) };
     }),
     groups: JSON.stringify(opt.paramGroups.map(({ params: _, ...rest }) => rest)),

@@ -1,0 +1,76 @@
+/**
+ * Reduced-precision state, measured (`npm run bench:lowbit`): at 16M floats, the optimizer step
+ * with float32, bfloat16 and 8-bit state, interleaved, medians, at the default thread count,
+ * beside the traffic probes that bound each (28, 20 and 16.06 bytes/element, no math); and the
+ * bare kernels in cache on one thread (no call overhead), which show what the arithmetic costs
+ * when memory is not the limit. Prints a markdown table (docs/lowbit.md holds a reading).
+ */
+import { Adam, numThreads, Parameter, type StateDtype } from '../src/index.js';
+import { TableWriter } from '../src/engine/segment_table.js';
+import { probes } from './probe_addon.js';
+import { median, probeArrays } from './roofline.js';
+import { timeCall, type Timed } from './targets.js';
+
+const BIG = 16 * 1024 * 1024;
+const SMALL = 16 * 1024;
+const ROUNDS = Number(process.env.SIMD_ADAM_LOWBIT_ROUNDS ?? 15);
+const DTYPES: readonly StateDtype[] = ['float32', 'bfloat16', '8bit'];
+const BYTES: Record<StateDtype, number> = { float32: 28, bfloat16: 20, '8bit': 16 + 1 / 16 };
+const TRAFFIC: Record<StateDtype, 'traffic' | 'traffic-bf16' | 'traffic-q8'> = { float32: 'traffic', bfloat16: 'traffic-bf16', '8bit': 'traffic-q8' };
+
+function optimizer(n: number, dtype: StateDtype): { opt: Adam; p: Parameter } {
+  const data = new Float32Array(n).map((_, i) => Math.sin(i) * 0.1);
+  const p = new Parameter(data);
+  p.grad = new Float32Array(n).map((_, i) => Math.cos(i) * 1e-3);
+  const opt = new Adam([p], { stateDtype: dtype, lr: 1e-4 });
+  opt.step(); // state exists, plan cached
+  return { opt, p };
+}
+
+/** Medians of every timer over `rounds` rotations, each round in a rotated order. */
+function interleaveAll(timers: readonly Timed[], rounds: number): number[] {
+  timers.forEach((t) => t());
+  const samples = timers.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++)
+    for (let k = 0; k < timers.length; k++) {
+      const j = (k + r) % timers.length;
+      samples[j]!.push(timers[j]!());
+    }
+  return samples.map(median);
+}
+
+/** The bare kernel of `dtype` over one in-cache segment, natively timed, one thread. */
+function bareKernel(dtype: StateDtype, n: number, reps: number): number {
+  const { opt, p } = optimizer(n, dtype);
+  const s = opt.state.get(p)!;
+  const writer = new TableWriter(1);
+  writer.row(0, n, 0, { param: p.data, grad: p.grad!, expAvg: s.expAvg, expAvgSq: s.expAvgSq, maxExpAvgSq: null });
+  probes().probePlan('adam', writer.buffers, writer.table, 3, false);
+  return median(probes().probePlan('adam', writer.buffers, writer.table, reps, false));
+}
+
+function main(): void {
+  const threads = numThreads();
+  const models = DTYPES.map((d) => optimizer(BIG, d));
+  const arrays = probeArrays(BIG);
+  const timers: Timed[] = [
+    ...models.map(({ opt }) => timeCall(() => opt.step())),
+    ...DTYPES.map((d) => () => probes().probe(TRAFFIC[d], arrays.param, arrays.grad, arrays.expAvg, arrays.expAvgSq, 1, threads > 1)[0]!),
+  ];
+  const m = interleaveAll(timers, ROUNDS);
+  const step = m.slice(0, 3), roof = m.slice(3);
+  const bare = DTYPES.map((d) => bareKernel(d, SMALL, 2001));
+  const lines = [
+    `16M floats, ${threads} threads, ${ROUNDS} interleaved rounds, medians; bare kernels: ${SMALL / 1024}K floats in cache, one thread.`,
+    '',
+    '| state | step (ms) | vs float32 | roofline B/element | roofline (ms) | step / roofline | step GB/s | bare kernel in cache (ns/element) |',
+    '|---|---|---|---|---|---|---|---|',
+    ...DTYPES.map((d, k) => {
+      const gbs = (BYTES[d] * BIG) / step[k]!;
+      return `| ${d} | ${(step[k]! / 1e6).toFixed(2)} | ${(step[k]! / step[0]!).toFixed(2)}× | ${BYTES[d].toFixed(2)} | ${(roof[k]! / 1e6).toFixed(2)} | ${(step[k]! / roof[k]!).toFixed(2)} | ${gbs.toFixed(1)} | ${(bare[k]! / SMALL).toFixed(3)} |`;
+    }),
+  ];
+  console.log(lines.join('\n'));
+}
+
+main();

@@ -1,0 +1,7 @@
+/* AVX2 8-bit-state kernel (x86-64-v3; -mavx2 -mfma, never fused: see adam_body.h). */
+#include "adam_q8_body.h"
+#include "ops_avx2.h"
+
+extern "C" void adam_step_q8_avx2(const adam_tensor_q8 *t, size_t n, const adam_scalars_f32 *s) {
+  adam_step_q8<avx2_ops>(t, n, s);
+}

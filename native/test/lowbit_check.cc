@@ -1,0 +1,226 @@
+/* Checks every vector kernel for bfloat16 and 8-bit state against the scalar one of its family,
+ * bit for bit (any NaN equals any NaN: x86 and Arm make different default NaNs): every flag
+ * combination, lengths across vector and block boundaries, misaligned starts, ordinary and
+ * hostile values (NaN, ±Inf, subnormals, which AVX512_BF16's conversion would flush), and guard
+ * elements around every array so an overrun shows. For 8-bit state it also checks that a run cut
+ * on block boundaries gives the result of one call, as the thread pool cuts it. Built by
+ * scripts/test-kernels.sh at the baseline, natively and for aarch64 under qemu.
+ *
+ * Usage: lowbit_check   (exit 0: all checked kernels agree; 1: a mismatch, printed) */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <vector>
+
+#include "kernels/adam_lowbit.h"
+#include "harness.h"
+
+namespace {
+
+bool nan32(uint32_t b) { return (b & 0x7fffffffu) > 0x7f800000u; }
+bool nan16(uint16_t b) { return (b & 0x7fffu) > 0x7f80u; }
+bool same32(uint32_t a, uint32_t b) { return a == b || (nan32(a) && nan32(b)); }
+bool same16(uint16_t a, uint16_t b) { return a == b || (nan16(a) && nan16(b)); }
+
+struct Rng {
+  uint64_t s;
+  explicit Rng(uint64_t seed) : s(seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull) {}
+  uint64_t next() {
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    return s * 0x2545f4914f6cdd1dull;
+  }
+  uint32_t below(uint32_t n) { return (uint32_t)((next() >> 32) % n); }
+  double unit() { return (double)(next() >> 11) * (1.0 / 9007199254740992.0); }
+};
+
+const uint32_t kSpecials[] = {0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00000u, 0xffc12345u,
+                              0x7f800001u, 0x7f7fffffu, 0x60ad78ecu, 0x1e3ce508u, 0x00800000u, 0x00000001u,
+                              0x807fffffu, 0x000116c2u, 0x3f800000u, 0x7f7f8000u, 0x3f808000u, 0x3f818000u};
+const uint32_t kSpecialCount = sizeof kSpecials / sizeof kSpecials[0];
+
+/* mode 0: ordinary values; 1: a third special; 2: mostly special. */
+float draw(Rng &r, int mode, bool nonnegative, int emin, int emax) {
+  const uint32_t per12 = mode == 0 ? 0 : mode == 1 ? 4 : 9;
+  if (r.below(12) < per12) return from_bits(kSpecials[r.below(kSpecialCount)]);
+  const double x = ldexp(1.0 + r.unit(), emin + (int)r.below((uint32_t)(emax - emin + 1)));
+  return (float)((nonnegative || (r.next() & 1)) ? x : -x);
+}
+
+adam_scalars_f32 scalars(double lr, double wd, double step, uint32_t flags) {
+  const double b1 = 0.9, b2 = 0.999;
+  adam_scalars_f32 s = {(float)b1, (float)(1 - b1), (float)b2, (float)(1 - b2), 1e-8f, (float)wd, (float)(1 - lr * wd),
+                        (float)sqrt(1 - pow(b2, step)), (float)(-(lr / (1 - pow(b1, step)))), flags};
+  return s;
+}
+
+std::vector<uint32_t> flag_combinations() {
+  std::vector<uint32_t> out;
+  const uint32_t decay[] = {0u, (uint32_t)ADAM_COUPLED_DECAY, (uint32_t)ADAM_DECOUPLED_DECAY};
+  for (uint32_t ams = 0; ams < 2; ++ams)
+    for (uint32_t max = 0; max < 2; ++max)
+      for (uint32_t d : decay) out.push_back((ams ? (uint32_t)ADAM_AMSGRAD : 0u) | (max ? (uint32_t)ADAM_MAXIMIZE : 0u) | d);
+  return out;
+}
+
+/* Guards wider than a block's vector tail and than one AVX-512 vector of codes. */
+const size_t kLowbitGuard = 32;
+int failures = 0;
+
+void fail(const char *family, const char *kernel, const char *what, size_t n, size_t offset, uint32_t flags, int mode,
+          size_t i) {
+  if (++failures <= 10)
+    fprintf(stderr, "lowbit_check: %s %s differs from scalar: %s[%zu] (n=%zu offset=%zu flags=%u mode=%d)\n", family,
+            kernel, what, i, n, offset, flags, mode);
+}
+
+/* ---- bfloat16 ---------------------------------------------------------------------------- */
+
+struct Bf16Case {
+  std::vector<float> param, grad;
+  std::vector<uint16_t> m, v, x;
+};
+
+Bf16Case bf16_case(Rng &r, size_t len, int mode) {
+  Bf16Case c;
+  for (size_t i = 0; i < len; ++i) {
+    c.param.push_back(draw(r, mode, false, -12, 4));
+    c.grad.push_back(draw(r, mode, false, -24, 6));
+    c.m.push_back((uint16_t)(bits_of(draw(r, mode, false, -24, 2)) >> 16));
+    c.v.push_back((uint16_t)(bits_of(draw(r, mode, true, -48, 4)) >> 16));
+    c.x.push_back((uint16_t)(bits_of(draw(r, mode, true, -48, 4)) >> 16));
+  }
+  return c;
+}
+
+void run_bf16(adam_step_bf16_fn fn, Bf16Case &c, size_t n, size_t off, const adam_scalars_f32 &s) {
+  adam_tensor_bf16 t = {c.param.data() + kLowbitGuard + off, c.grad.data() + kLowbitGuard + off, c.m.data() + kLowbitGuard + off,
+                        c.v.data() + kLowbitGuard + off, (s.flags & ADAM_AMSGRAD) ? c.x.data() + kLowbitGuard + off : nullptr};
+  fn(&t, n, &s);
+}
+
+void check_bf16(const char *name, adam_step_bf16_fn fn) {
+  const std::vector<uint32_t> combos = flag_combinations();
+  for (size_t ci = 0; ci < combos.size(); ++ci)
+    for (int mode = 0; mode < 3; ++mode)
+      for (size_t n = 0; n <= 3 * 16 + 1; ++n)
+        for (size_t off = 0; off < 4; ++off) {
+          Rng r(1 + ci * 100000 + mode * 10000 + n * 10 + off);
+          const adam_scalars_f32 s = scalars(1e-3, (combos[ci] & (uint32_t)(ADAM_COUPLED_DECAY | ADAM_DECOUPLED_DECAY)) ? 0.05 : 0.0,
+                                             1 + (double)(n % 7), combos[ci]);
+          Bf16Case a = bf16_case(r, n + off + 2 * kLowbitGuard, mode), b = a;
+          run_bf16(adam_step_bf16_scalar, a, n, off, s);
+          run_bf16(fn, b, n, off, s);
+          for (size_t i = 0; i < a.param.size(); ++i) {
+            if (!same32(bits_of(a.param[i]), bits_of(b.param[i]))) fail("bf16", name, "param", n, off, combos[ci], mode, i);
+            if (!same16(a.m[i], b.m[i])) fail("bf16", name, "exp_avg", n, off, combos[ci], mode, i);
+            if (!same16(a.v[i], b.v[i])) fail("bf16", name, "exp_avg_sq", n, off, combos[ci], mode, i);
+            if (!same16(a.x[i], b.x[i])) fail("bf16", name, "max_exp_avg_sq", n, off, combos[ci], mode, i);
+          }
+        }
+}
+
+/* ---- 8-bit --------------------------------------------------------------------------------- */
+
+struct Q8Case {
+  std::vector<float> param, grad;
+  std::vector<uint8_t> codes[3];
+  std::vector<float> scale[3];
+};
+
+Q8Case q8_case(Rng &r, size_t len, size_t blocks, int mode) {
+  Q8Case c;
+  for (size_t i = 0; i < len; ++i) {
+    c.param.push_back(draw(r, mode, false, -12, 4));
+    c.grad.push_back(draw(r, mode, false, -24, 6));
+    for (int j = 0; j < 3; ++j) c.codes[j].push_back((uint8_t)r.below(256));
+  }
+  for (size_t b = 0; b < blocks; ++b)
+    for (int j = 0; j < 3; ++j) c.scale[j].push_back(r.below(8) == 0 ? 0.0f : draw(r, mode / 2, true, -40, 2));
+  return c;
+}
+
+/* Elements [from, from + n) of the case's run, which starts at kLowbitGuard + off (a block start). */
+void run_q8(adam_step_q8_fn fn, Q8Case &c, size_t from, size_t n, size_t off, const adam_scalars_f32 &s) {
+  const size_t e = kLowbitGuard + off + from, blk = 1 + from / ADAM_Q8_BLOCK;
+  const bool ams = (s.flags & ADAM_AMSGRAD) != 0;
+  adam_tensor_q8 t = {c.param.data() + e,
+                      c.grad.data() + e,
+                      {c.codes[0].data() + e, c.scale[0].data() + blk},
+                      {c.codes[1].data() + e, c.scale[1].data() + blk},
+                      {ams ? c.codes[2].data() + e : nullptr, ams ? c.scale[2].data() + blk : nullptr}};
+  fn(&t, n, &s);
+}
+
+void compare_q8(const char *name, const Q8Case &a, const Q8Case &b, size_t n, size_t off, uint32_t flags, int mode) {
+  static const char *const codes[3] = {"exp_avg.codes", "exp_avg_sq.codes", "max_exp_avg_sq.codes"};
+  static const char *const scales[3] = {"exp_avg.scale", "exp_avg_sq.scale", "max_exp_avg_sq.scale"};
+  for (size_t i = 0; i < a.param.size(); ++i) {
+    if (!same32(bits_of(a.param[i]), bits_of(b.param[i]))) fail("q8", name, "param", n, off, flags, mode, i);
+    for (int j = 0; j < 3; ++j)
+      if (a.codes[j][i] != b.codes[j][i]) fail("q8", name, codes[j], n, off, flags, mode, i);
+  }
+  for (int j = 0; j < 3; ++j)
+    for (size_t i = 0; i < a.scale[j].size(); ++i)
+      if (!same32(bits_of(a.scale[j][i]), bits_of(b.scale[j][i]))) fail("q8", name, scales[j], n, off, flags, mode, i);
+}
+
+void check_q8(const char *name, adam_step_q8_fn fn) {
+  const size_t lengths[] = {0, 1, 3, 15, 16, 17, 33, 255, 256, 257, 300, 512, 3 * 256 + 1};
+  const std::vector<uint32_t> combos = flag_combinations();
+  for (size_t ci = 0; ci < combos.size(); ++ci)
+    for (int mode = 0; mode < 3; ++mode)
+      for (size_t n : lengths)
+        for (size_t off = 0; off < 4; ++off) {
+          Rng r(7 + ci * 100000 + mode * 10000 + n * 10 + off);
+          const adam_scalars_f32 s = scalars(1e-3, (combos[ci] & (uint32_t)(ADAM_COUPLED_DECAY | ADAM_DECOUPLED_DECAY)) ? 0.05 : 0.0,
+                                             1 + (double)(n % 7), combos[ci]);
+          const size_t blocks = (n + ADAM_Q8_BLOCK - 1) / ADAM_Q8_BLOCK + 2;
+          Q8Case a = q8_case(r, n + off + 2 * kLowbitGuard, blocks, mode), b = a, c = a;
+          run_q8(adam_step_q8_scalar, a, 0, n, off, s);
+          run_q8(fn, b, 0, n, off, s);
+          compare_q8(name, a, b, n, off, combos[ci], mode);
+          /* The same run cut into block-aligned pieces, as the thread pool cuts it. */
+          for (size_t from = 0; from < n; from += ADAM_Q8_BLOCK)
+            run_q8(fn, c, from, n - from < (size_t)ADAM_Q8_BLOCK ? n - from : (size_t)ADAM_Q8_BLOCK, off, s);
+          compare_q8(name, a, c, n, off, combos[ci], mode);
+        }
+}
+
+struct Family {
+  const char *name;
+  adam_step_bf16_fn bf16;
+  adam_step_q8_fn q8;
+  bool supported;
+};
+
+}  // namespace
+
+int main() {
+  std::vector<Family> kernels;
+  kernels.push_back({"scalar (block cuts)", nullptr, adam_step_q8_scalar, true});
+#if defined(__x86_64__) || defined(_M_X64)
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  kernels.push_back({"avx2", adam_step_bf16_avx2, adam_step_q8_avx2, avx2});
+  kernels.push_back({"avx512", adam_step_bf16_avx512, adam_step_q8_avx512, avx512});
+  kernels.push_back({"avx512bf16", adam_step_bf16_avx512bf16, nullptr, avx512 && __builtin_cpu_supports("avx512bf16")});
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+  kernels.push_back({"neon", adam_step_bf16_neon, adam_step_q8_neon, true});
+#endif
+  for (const Family &k : kernels) {
+    if (!k.supported) {
+      printf("   lowbit %-20s skipped: this CPU cannot run it\n", k.name);
+      continue;
+    }
+    const int before = failures;
+    if (k.bf16) check_bf16(k.name, k.bf16);
+    if (k.q8) check_q8(k.name, k.q8);
+    printf("   lowbit %-20s %s\n", k.name, failures == before ? "matches scalar" : "MISMATCH");
+  }
+  return failures == 0 ? 0 : 1;
+}
