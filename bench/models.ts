@@ -11,7 +11,8 @@ export interface Model {
   opt: Adam;
 }
 
-function fill(a: Float32Array, seed: number): Float32Array {
+/** Small values from a seeded LCG, in a realistic range for weights and grads. */
+export function fill(a: Float32Array, seed: number): Float32Array {
   let s = seed >>> 0 || 1;
   for (let i = 0; i < a.length; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;

@@ -6,8 +6,12 @@
  * Writes bench/results/latest.json, latest.svg, latest.html (self-contained) and latest.md,
  * over the previous run's: git keeps the history.
  *
+ * Then the training loops (bench/loops.ts): fresh grad arrays every step, zeroGrad(), attachGrads(),
+ * beside the cached loop and PyTorch where it is installed.
+ *
  * `npm run bench -- --quick`: smaller sizes and fewer samples, to check that it all runs; writes
  * quick.* instead (ignored by git).
+ * `npm run bench -- --loops`: the training loops only; writes loops.json and loops.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -25,9 +29,11 @@ import { htmlTable, markdownTable, type ResultRow } from './report.js';
 import { median, probe, probeArrays, repsFor } from './roofline.js';
 import { probes } from './probe_addon.js';
 import { interleave, target, timeCall, timeProbe, timeProbePlan, type Target } from './targets.js';
+import { loopSuites, loopTable } from './loops.js';
 import { f32State } from '../test/support/float32_state.js';
 
 const quick = process.argv.includes('--quick');
+const loopsOnly = process.argv.includes('--loops');
 const BYTES = 28;
 const threads = numThreads();
 const best = backend();
@@ -231,11 +237,15 @@ async function targets(): Promise<Target[]> {
 
 async function main(): Promise<void> {
   console.log(`simd-adam bench: backend ${best}, ${threads} threads, ${cpus()[0]?.model ?? 'unknown CPU'}, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}${quick ? ' (quick)' : ''}`);
-  await singleTensorSuites();
-  await manyTensorSuites();
-  await tfjsSuites();
-  const goals = await targets();
-  goals.push(...(await tfjsTargets(quick)));
+  if (!loopsOnly) {
+    await singleTensorSuites();
+    await manyTensorSuites();
+    await tfjsSuites();
+  }
+  const goals = loopsOnly ? [] : await targets();
+  if (!loopsOnly) goals.push(...(await tfjsTargets(quick)));
+  const loops = await loopSuites(quick);
+  goals.push(...loops.targets);
   const loadAfter = loadavg();
   const order = [...new Set(rows.map((r) => r.workload))];
   rows.sort((x, y) => order.indexOf(x.workload) - order.indexOf(y.workload));
@@ -243,16 +253,20 @@ async function main(): Promise<void> {
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(dir, { recursive: true });
   const machine = { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, backend: best, threads, loadBefore, loadAfter, quick };
-  const json = JSON.stringify({ date: new Date().toISOString(), machine, rows, targets: goals }, null, 2);
-  const svg = svgChart(rows, title);
-  const targetLines = ['| target | measured (interleaved medians) | holds |', '|---|---:|:---:|', ...goals.map((g) => `| ${g.name} | ${g.ratio} = ${g.value.toFixed(3)} | ${g.holds ? 'yes' : 'no'} |`)];
-  const md = `${title}; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}\n\n${markdownTable(rows)}\n\n${targetLines.join('\n')}\n`;
-  const prefix = quick ? 'quick' : 'latest';
+  const json = JSON.stringify({ date: new Date().toISOString(), machine, rows, loops: loops.rows, targets: goals, notes: loops.notes }, null, 2);
+  const svg = loopsOnly ? '' : svgChart(rows, title);
+  const holds = (g: Target) => (g.goal === '(reported)' ? '—' : g.holds ? 'yes' : 'no');
+  const targetLines = ['| target | measured (interleaved medians) | holds |', '|---|---:|:---:|', ...goals.map((g) => `| ${g.name} | ${g.ratio} = ${g.value.toFixed(3)} | ${holds(g)} |`)];
+  const tables = [...(loopsOnly ? [] : [markdownTable(rows)]), `Training loops:\n\n${loopTable(loops.rows)}`, targetLines.join('\n'), ...loops.notes.map((n) => `Note: ${n}`)];
+  const md = `${title}; load average before ${loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}\n\n${tables.join('\n\n')}\n`;
+  const prefix = quick ? 'quick' : loopsOnly ? 'loops' : 'latest';
   writeFileSync(join(dir, `${prefix}.json`), json);
-  writeFileSync(join(dir, `${prefix}.svg`), svg);
-  writeFileSync(join(dir, `${prefix}.html`), htmlPage(svg, htmlTable(rows), title));
+  if (!loopsOnly) {
+    writeFileSync(join(dir, `${prefix}.svg`), svg);
+    writeFileSync(join(dir, `${prefix}.html`), htmlPage(svg, htmlTable(rows), title));
+  }
   writeFileSync(join(dir, `${prefix}.md`), md);
-  console.log(`\n${md}\nWritten to ${dir}/${prefix}.{json,svg,html,md}`);
+  console.log(`\n${md}\nWritten to ${dir}/${prefix}.{json,md${loopsOnly ? '' : ',svg,html'}}`);
 }
 
 await main();

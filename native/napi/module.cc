@@ -196,6 +196,28 @@ Napi::Value PrepareAsync(const Napi::CallbackInfo &info) {
   return out;
 }
 
+/* refreshGrads(plan, fixed, registry, from, column): the plan's grads move to `column` (per
+ * segment: buffer index, element offset); its buffers become the first `fixed + from` it holds
+ * and registry[from..] (read here, once each). See src/engine/grad_column.ts. */
+Napi::Value RefreshGrads(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 5 || !info[1].IsNumber() || !info[3].IsNumber())
+    return throw_internal(env, "refreshGrads(plan, fixed, registry, from, column): bad arguments");
+  prepared_plan *plan = unwrap_plan(env, info[0]);
+  if (plan == nullptr) return throw_internal(env, "refreshGrads: not a plan");
+  if (plan->busy) return throw_internal(env, "refreshGrads: an asynchronous step is still running over this plan");
+  const double fixed = info[1].As<Napi::Number>().DoubleValue(), from = info[3].As<Napi::Number>().DoubleValue();
+  if (!(fixed >= 0 && from >= 0 && fixed + from <= 4294967295.0) || fixed != static_cast<double>(static_cast<uint32_t>(fixed)) ||
+      from != static_cast<double>(static_cast<uint32_t>(from)))
+    return throw_internal(env, "refreshGrads: bad buffer counts");
+  const double *column = nullptr;
+  size_t length = 0;
+  if (!read_f64_array(env, info[4], &column, &length)) return throw_internal(env, "refreshGrads: the column must be a Float64Array");
+  const char *error = refresh_grads(env, plan, static_cast<size_t>(fixed + from), info[2], static_cast<uint32_t>(from), column, length);
+  if (error) return throw_internal(env, error);
+  return env.Undefined();
+}
+
 /* An integer in [min, max] at `value`, or false: checked before anything is changed. */
 bool read_count(napi_env env, napi_value value, double min, double max, size_t *out) {
   napi_valuetype type;
@@ -321,6 +343,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("run", Napi::Function::New(env, Run, "run"));
   exports.Set("runAsync", Napi::Function::New(env, RunAsync, "runAsync"));
   exports.Set("prepareAsync", Napi::Function::New(env, PrepareAsync, "prepareAsync"));
+  exports.Set("refreshGrads", Napi::Function::New(env, RefreshGrads, "refreshGrads"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("numThreads", Napi::Function::New(env, NumThreads, "numThreads"));
   exports.Set("tuning", Napi::Function::New(env, Tuning, "tuning"));

@@ -98,6 +98,14 @@ napi_value prepare_plan(napi_env env, napi_value buffers, napi_value table, cons
   plan->spans = spans;
   plan->table.assign(rows, rows + length);
   plan->rows = length / PLAN_SEGMENT_STRIDE;
+  static const int FIXED_COLUMNS[] = {PLAN_PARAM_BUFFER,           PLAN_EXP_AVG_BUFFER,          PLAN_EXP_AVG_SQ_BUFFER,
+                                      PLAN_MAX_EXP_AVG_SQ_BUFFER,  PLAN_EXP_AVG_SCALE_BUFFER,    PLAN_EXP_AVG_SQ_SCALE_BUFFER,
+                                      PLAN_MAX_EXP_AVG_SQ_SCALE_BUFFER};
+  double most = 0;
+  for (size_t k = 0; k < plan->rows; ++k)
+    for (int column : FIXED_COLUMNS)
+      if (rows[k * PLAN_SEGMENT_STRIDE + column] + 1 > most) most = rows[k * PLAN_SEGMENT_STRIDE + column] + 1;
+  plan->fixed_min = most >= static_cast<double>(spans.size()) ? spans.size() : static_cast<size_t>(most);
   plan->is_view.resize(spans.size());
   *error = "prepare: Node-API refused to make the plan (is the environment shutting down?)";
   for (uint32_t i = 0; i < spans.size(); ++i) {
@@ -164,10 +172,84 @@ const char *refresh_plan(napi_env env, prepared_plan *plan) {
   }
   if (!moved) return nullptr;
   plan->resolved = false;
+  if (plan->grad_column_pending) {
+    for (size_t k = 0; k < plan->rows; ++k) {
+      plan->table[k * PLAN_SEGMENT_STRIDE + PLAN_GRAD_BUFFER] = plan->grad_column[2 * k];
+      plan->table[k * PLAN_SEGMENT_STRIDE + PLAN_GRAD_OFFSET] = plan->grad_column[2 * k + 1];
+    }
+    plan->grad_column_pending = false;
+  }
   const char *error = decode_segments(plan->spans.data(), plan->spans.size(), plan->table.data(), plan->rows, &plan->segments);
   if (error == nullptr) {
     segment_ranges(plan->segments, &plan->ranges);
     plan->resolved = true;
   }
   return error;
+}
+
+namespace {
+
+/* Appends `value` (an ArrayBuffer, or a Uint8Array over a SharedArrayBuffer) to the plan's
+ * buffers, with a weak reference like the others. */
+bool append_buffer(napi_env env, prepared_plan *plan, napi_value value) {
+  buffer_span span = {nullptr, 0};
+  bool is_arraybuffer = false;
+  napi_ref ref = nullptr;
+  if (!read_buffer(env, value, &span) || napi_is_arraybuffer(env, value, &is_arraybuffer) != napi_ok ||
+      napi_create_reference(env, value, 0, &ref) != napi_ok)
+    return false;
+  plan->buffers.push_back(ref);
+  plan->is_view.push_back(!is_arraybuffer);
+  plan->spans.push_back(span);
+  return true;
+}
+
+}  // namespace
+
+const char *refresh_grads(napi_env env, prepared_plan *plan, size_t keep, napi_value registry, uint32_t from,
+                          const double *column, size_t column_length) {
+  if (column_length != 2 * plan->rows) return "refreshGrads: the column must hold two numbers per segment";
+  if (keep < plan->fixed_min || keep > plan->buffers.size()) return "refreshGrads: bad buffer counts";
+  bool is = false;
+  uint32_t count = 0;
+  if (napi_is_array(env, registry, &is) != napi_ok || !is || napi_get_array_length(env, registry, &count) != napi_ok ||
+      from > count)
+    return "refreshGrads: the registry must be an array of buffers";
+  for (size_t i = keep; i < plan->buffers.size(); ++i) napi_delete_reference(env, plan->buffers[i]);
+  plan->buffers.resize(keep);
+  plan->is_view.resize(keep);
+  plan->spans.resize(keep);
+  for (uint32_t i = from; i < count; ++i) {
+    napi_value item;
+    if (napi_get_element(env, registry, i, &item) != napi_ok || !append_buffer(env, plan, item)) {
+      plan->resolved = false;
+      return "refreshGrads: the registry must be an array of buffers";
+    }
+  }
+  plan->grad_column.assign(column, column + column_length);
+  plan->grad_column_pending = true;
+  if (!plan->resolved) return nullptr;
+  /* Per segment a few compares (no floor(), a libm call at the baseline ISA): this runs every
+   * step of a loop whose grads are new arrays. */
+  const buffer_span *spans = plan->spans.data();
+  const double buffer_count = static_cast<double>(plan->spans.size());
+  for (size_t k = 0; k < plan->rows; ++k) {
+    step_segment &seg = plan->segments[k];
+    const double index = column[2 * k], offset = column[2 * k + 1];
+    bool ok = index >= 0 && index < buffer_count && offset >= 0 && offset <= 9007199254740992.0;
+    const size_t i = ok ? static_cast<size_t>(index) : 0, start = ok ? static_cast<size_t>(offset) : 0;
+    ok = ok && static_cast<double>(i) == index && static_cast<double>(start) == offset;
+    const size_t floats = ok ? spans[i].bytes / sizeof(float) : 0;
+    ok = ok && (spans[i].data != nullptr || seg.n == 0) && start <= floats && seg.n <= floats - start;
+    if (!ok) {
+      plan->resolved = false;
+      return "refreshGrads: a grad does not fit its buffer (detached?)";
+    }
+    const float *grad = reinterpret_cast<const float *>(spans[i].data) + start;
+    seg.tensor.grad = grad; /* each state format's kernel takes the grad from its own tensor */
+    seg.bf16.grad = seg.q8.grad = grad;
+  }
+  /* The claim's ranges follow the grads (refresh runs only while no step holds the plan). */
+  segment_ranges(plan->segments, &plan->ranges);
+  return nullptr;
 }

@@ -28,6 +28,14 @@ struct prepared_plan {
   std::vector<buffer_span> spans;
   std::vector<double> table;
   size_t rows = 0;
+  /* One more than the largest buffer index a parameter or state column names: refresh_grads
+   * never drops a buffer below it. */
+  size_t fixed_min = 0;
+  /* The grad column refresh_grads last took (buffer index, element offset per segment), copied
+   * into `table` only when the table must be decoded again: a step then writes it once,
+   * sequentially, instead of two scattered cells per segment. */
+  std::vector<double> grad_column;
+  bool grad_column_pending = false;
   std::vector<step_segment> segments;
   /* The memory a step over `segments` reads and writes (runtime/claims.h), kept with them. */
   std::vector<byte_range> ranges;
@@ -43,5 +51,12 @@ prepared_plan *unwrap_plan(napi_env env, napi_value value);
 /* Re-reads every buffer's address and length, decoding the table again only if one moved
  * (detached, say): returns NULL, or why the plan no longer fits its buffers. */
 const char *refresh_plan(napi_env env, prepared_plan *plan);
+
+/* Replaces the plan's grad column (per segment: buffer index, element offset) after keeping the
+ * first `keep` buffers and appending registry[from..]: only buffers the plan has not seen are
+ * read. Re-locates each segment's grad if the plan is decoded. Returns NULL, or why not (the
+ * plan is then left undecoded, so the next run decodes it again or fails). */
+const char *refresh_grads(napi_env env, prepared_plan *plan, size_t keep, napi_value registry, uint32_t from,
+                          const double *column, size_t column_length);
 
 #endif

@@ -32,7 +32,8 @@ void add_range(std::vector<byte_range> *out, const void *data, size_t bytes, boo
 
 void normalize_ranges(std::vector<byte_range> *ranges) {
   std::vector<byte_range> &r = *ranges;
-  std::sort(r.begin(), r.end(), [](const byte_range &a, const byte_range &b) { return a.begin < b.begin; });
+  const auto by_address = [](const byte_range &a, const byte_range &b) { return a.begin < b.begin; };
+  if (!std::is_sorted(r.begin(), r.end(), by_address)) std::sort(r.begin(), r.end(), by_address);
   size_t out = 0;
   for (size_t i = 0; i < r.size(); ++i) {
     if (r[i].end <= r[i].begin) continue;

@@ -97,3 +97,43 @@ export function firstSelfOverlap<T>(spans: ReadonlyArray<Span<T>>): { a: Span<T>
   }
   return undefined;
 }
+
+/**
+ * The views a step writes, grouped by ArrayBuffer, each buffer's ranges sorted only when a read
+ * first asks about it: built once per cached plan, it answers "does this grad meet anything the
+ * step writes" in one binary search, so a plan whose grads change every step re-checks only the
+ * grads that changed.
+ */
+export class WriteIndex {
+  readonly #byBuffer = new Map<ArrayBufferLike, Array<Span<null>>>();
+
+  constructor(views: Iterable<ArrayBufferView>) {
+    for (const view of views) {
+      if (view.byteLength === 0) continue;
+      const list = this.#byBuffer.get(view.buffer);
+      if (list) list.push({ view, tag: null });
+      else this.#byBuffer.set(view.buffer, [{ view, tag: null }]);
+    }
+  }
+
+  /** The sorted write ranges in `buffer`, or null when the step writes nothing there. */
+  rangesIn(buffer: ArrayBufferLike): WriteRanges | null {
+    const spans = this.#byBuffer.get(buffer);
+    if (!spans) return null;
+    const { starts, maxEnd } = sortRanges(spans);
+    return { starts, maxEnd };
+  }
+}
+
+/** One buffer's write ranges, as WriteIndex.rangesIn returns them. */
+export interface WriteRanges {
+  readonly starts: readonly number[];
+  readonly maxEnd: readonly number[];
+}
+
+/** True if the byte range [offset, offset + length) meets one of `ranges`. */
+export function meetsRanges(ranges: WriteRanges, offset: number, length: number): boolean {
+  if (length === 0) return false;
+  const i = lastStartBefore(ranges.starts, offset + length);
+  return i >= 0 && ranges.maxEnd[i]! > offset;
+}

@@ -68,6 +68,14 @@ export function writeScalars(out: Float64Array, k: number, s: AdamScalars): void
   out[r + C.FLAGS] = flagsOf(s);
 }
 
+/** Copies a grad column (per segment: buffer index, element offset) into `table`'s grad columns. */
+export function writeGradColumn(table: Float64Array, column: Float64Array): void {
+  for (let k = 0; k < column.length / 2; k++) {
+    table[k * S.STRIDE + S.GRAD_BUFFER] = column[2 * k]!;
+    table[k * S.STRIDE + S.GRAD_OFFSET] = column[2 * k + 1]!;
+  }
+}
+
 /** Builds the (buffers, table) pair of a plan row by row; buffers are numbered as first met. */
 export class TableWriter {
   readonly buffers: Array<ArrayBuffer | Uint8Array> = [];
@@ -80,13 +88,19 @@ export class TableWriter {
 
   /** Row `k`: `length` elements starting at each view's first element, scalars row `scalarsRow`. */
   row(k: number, length: number, scalarsRow: number, views: Omit<Segment, 'scalars'>): void {
+    this.fixedRow(k, length, scalarsRow, views);
+    this.#place(views.grad, k * S.STRIDE + S.GRAD_BUFFER, k * S.STRIDE + S.GRAD_OFFSET);
+  }
+
+  /** Row `k` but its grad columns, which a cached plan keeps as a column of its own
+   * (see grad_column.ts): its buffers then are only parameters and state. */
+  fixedRow(k: number, length: number, scalarsRow: number, views: Omit<Segment, 'scalars' | 'grad'>): void {
     const row = k * S.STRIDE;
     this.table[row + S.LENGTH] = length;
     this.table[row + S.SCALARS_ROW] = scalarsRow;
     const m = views.expAvg;
     this.table[row + S.STATE_FORMAT] = m instanceof Float32Array ? L.formats.F32 : m instanceof Uint16Array ? L.formats.BF16 : L.formats.Q8;
     this.#place(views.param, row + S.PARAM_BUFFER, row + S.PARAM_OFFSET);
-    this.#place(views.grad, row + S.GRAD_BUFFER, row + S.GRAD_OFFSET);
     this.#moment(views.expAvg, row, S.EXP_AVG_BUFFER, S.EXP_AVG_SCALE_BUFFER);
     this.#moment(views.expAvgSq, row, S.EXP_AVG_SQ_BUFFER, S.EXP_AVG_SQ_SCALE_BUFFER);
     if (views.maxExpAvgSq) this.#moment(views.maxExpAvgSq, row, S.MAX_EXP_AVG_SQ_BUFFER, S.MAX_EXP_AVG_SQ_SCALE_BUFFER);

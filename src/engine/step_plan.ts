@@ -1,10 +1,12 @@
 /**
  * A step of Adam over all groups as one cached plan: the parameters that have a grad, their
  * state, coalesced into kernel segments, prepared natively once. While nothing that shapes it
- * changes (which grads are set and to which arrays, requiresGrad, the state objects, amsgrad),
- * a step checks it (reading the parameters only if some grad or requiresGrad was assigned since,
- * and every buffer's byteLength), writes one row of scalars per (group, step)
- * and crosses into native code once.
+ * changes (which parameters have a grad, requiresGrad, the state objects, amsgrad), a step
+ * checks it (reading the parameters only if some grad or requiresGrad was assigned since, and
+ * every buffer's byteLength), writes one row of scalars per (group, step) and crosses into
+ * native code once. Grads replaced by other arrays (a backward pass that allocates) change only
+ * the plan's grad column (grad_column.ts): those grads alone are checked, and the native plan
+ * refreshes that column in one more call.
  */
 import type { AdamState } from './adam_state.js';
 import { isJsBackend } from '../native/backend.js';
@@ -19,13 +21,15 @@ import {
   CLEAN_OUTCOME,
   stepReference,
   TableWriter,
+  writeGradColumn,
   writeScalars,
   type PrePass,
   type Segment,
   type StepOutcome,
 } from './segment_table.js';
-import type { Moment } from './lowbit_state.js';
+import { momentViews, type Moment } from './lowbit_state.js';
 import { Q8_BLOCK } from '../reference/adam_lowbit.js';
+import { GradColumn } from './grad_column.js';
 
 export type { PrePass, StepOutcome } from './segment_table.js';
 
@@ -110,8 +114,12 @@ const JS_SLICE = 1 << 20;
 export class StepPlan {
   /** The groups array the plan was built for (addParamGroup replaces it). */
   readonly groups: readonly { readonly params: readonly Parameter[] }[];
-  /** Per parameter of every group in order: the grad it steps with, or null if skipped. */
-  readonly #expected: Array<Float32Array | null>;
+  /** Per parameter of every group in order: its index in `updates` (whose grad is the grad
+   * column's), or -1 if it is skipped. */
+  readonly #updateOf: Int32Array;
+  readonly #grads: GradColumn;
+  /** Set once the parameters stopped fitting the plan part-way through matches(). */
+  #broken = false;
   /** Every parameter of every group, in order: one flat loop per step instead of nested ones. */
   readonly #params: Parameter[];
   readonly #counted: Counted[];
@@ -133,13 +141,14 @@ export class StepPlan {
   readonly #buffers: ArrayBufferLike[];
   readonly #byteLengths: number[];
   #native: NativePlan | null = null;
-  /** parameterAssignments() when every parameter last matched #expected. */
+  /** parameterAssignments() when every parameter last matched the plan. */
   #assignments = parameterAssignments();
   stateVersion = -1;
 
   private constructor(
     groups: readonly { readonly params: readonly Parameter[] }[],
     expected: Array<Float32Array | null>,
+    grads: GradColumn,
     states: AdamState[],
     rowOf: number[],
     rows: Row[],
@@ -153,8 +162,10 @@ export class StepPlan {
   ) {
     this.updates = updates;
     this.groups = groups;
-    this.#expected = expected;
+    this.#grads = grads;
     this.#params = groups.flatMap((g) => g.params);
+    this.#updateOf = new Int32Array(expected.length).fill(-1);
+    for (let i = 0, u = 0; i < expected.length; i++) if (expected[i] !== null) this.#updateOf[i] = u++;
     ({ counted: this.#counted, foreign: this.#foreign } = countedStates(states, rowOf));
     this.#rows = rows;
     this.#amsgrad = amsgrad;
@@ -170,8 +181,9 @@ export class StepPlan {
 
   /** Builds the plan for validated groups, creating the state of parameters stepped for the
    * first time (registered only by commit(), after the kernel ran). Without `coalesce`, every
-   * parameter is a segment of its own, so a pre-pass can report per parameter. */
-  static build(groups: StepPlan['groups'], validated: readonly GroupUpdates[], allocate: StateAllocator, coalesce = true): StepPlan {
+   * parameter is a segment of its own, so a pre-pass can report per parameter. `liveStates`
+   * lists every state in the optimizer's map (what a later grad must not overlap). */
+  static build(groups: StepPlan['groups'], validated: readonly GroupUpdates[], allocate: StateAllocator, liveStates: () => Iterable<AdamState>, coalesce = true): StepPlan {
     const expected: Array<Float32Array | null> = [];
     const states: AdamState[] = [];
     const rowIndex: number[] = [];
@@ -179,6 +191,8 @@ export class StepPlan {
     const fresh: Array<[Parameter, AdamState]> = [];
     const segments: SegmentViews[] = [];
     const segmentRows: number[] = [];
+    const grads: Float32Array[] = [];
+    const segmentOf: number[] = [];
     validated.forEach(({ hyper, updates }, gi) => {
       const stepping = new Set(updates.map((w) => w.param));
       for (const p of groups[gi]!.params) expected.push(stepping.has(p) ? p.grad : null);
@@ -230,17 +244,23 @@ export class StepPlan {
           segments.push(open);
           segmentRows.push(row);
         }
+        grads.push(views.grad);
+        segmentOf.push(segments.length - 1);
       }
     });
-    let writer: TableWriter | null = null;
-    if (segments.length > 0) {
-      writer = new TableWriter(segments.length);
-      segments.forEach((s, k) => writer!.row(k, s.param.length, segmentRows[k]!, s));
-    }
+    const writer = new TableWriter(segments.length);
+    segments.forEach((s, k) => writer.fixedRow(k, s.param.length, segmentRows[k]!, s));
+    const written = function* (): Iterable<ArrayBufferView> {
+      for (const { updates } of validated) for (const w of updates) yield w.param.data;
+      for (const state of liveStates()) {
+        for (const moment of [state.expAvg, state.expAvgSq, state.maxExpAvgSq]) if (moment) yield* momentViews(moment);
+      }
+    };
+    const column = new GradColumn(grads, Int32Array.from(segmentOf), segments.length, writer.buffers.length, written);
     const amsgrad = validated.map((g) => g.hyper.amsgrad);
     const formats = validated.map((g): [AdamHyper['stateDtype'], AdamHyper['min8bitSize']] => [g.hyper.stateDtype, g.hyper.min8bitSize]);
     const updates = validated.flatMap((g) => g.updates);
-    return new StepPlan(groups, expected, states, rowIndex, rows, amsgrad, formats, fresh, segments, segmentRows, writer, updates);
+    return new StepPlan(groups, expected, column, states, rowIndex, rows, amsgrad, formats, fresh, segments, segmentRows, segments.length > 0 ? writer : null, updates);
   }
 
   /** The number of kernel segments (coalesced runs). */
@@ -252,26 +272,70 @@ export class StepPlan {
    * validated; `stateVersion` is the state map's. Reads the parameters only when some Parameter
    * was assigned a grad or requiresGrad since they last matched; reads every buffer's byteLength. */
   matches(groups: StepPlan['groups'], hypers: readonly AdamHyper[], stateVersion: number): boolean {
-    if (groups !== this.groups || stateVersion !== this.stateVersion) return false;
+    if (this.#broken || groups !== this.groups || stateVersion !== this.stateVersion) return false;
     for (let g = 0; g < hypers.length; g++) {
       const h = hypers[g]!;
       if (h.amsgrad !== this.#amsgrad[g] || h.stateDtype !== this.#formats[g]![0] || h.min8bitSize !== this.#formats[g]![1]) return false;
     }
     const assignments = parameterAssignments();
     if (assignments !== this.#assignments) {
-      const params = this.#params, expected = this.#expected;
+      const params = this.#params, updateOf = this.#updateOf, column = this.#grads, current = column.grads;
       for (let i = 0; i < params.length; i++) {
         const p = params[i]!;
-        if ((p.requiresGrad ? p.grad : null) !== expected[i]) return false;
+        const grad = p.requiresGrad ? p.grad : null;
+        const u = updateOf[i]!;
+        if (u < 0) {
+          if (grad === null) continue;
+          return this.#break();
+        }
+        if (grad === current[u]) continue;
+        // Another grad for a parameter that had one: only the grad column changes.
+        if (grad === null || !column.update(u, grad)) return this.#break();
       }
+      if (!column.settle()) return this.#break();
       this.#assignments = assignments;
     }
+    if (!this.#grads.intact()) return false;
     const counted = this.#counted, foreign = this.#foreign, rows = this.#rows;
     for (let j = 0; j < counted.length; j++) if (counted[j]!.counts.edits !== counted[j]!.edits) return false;
     for (let k = 0; k < foreign.length; k++) if (foreign[k]!.state.step !== rows[foreign[k]!.row]!.step) return false;
     const buffers = this.#buffers, bytes = this.#byteLengths;
     for (let b = 0; b < buffers.length; b++) if (buffers[b]!.byteLength !== bytes[b]) return false;
     return true;
+  }
+
+  /** The parameters no longer fit the plan, whose grad column may be half-updated by now: it is
+   * never used again. */
+  #break(): false {
+    this.#broken = true;
+    return false;
+  }
+
+  /** The segments' views, their grads brought up to date after a grad refresh. */
+  #views(): SegmentViews[] {
+    if (this.#grads.viewsStale) {
+      this.#segments.forEach((s, k) => (s.grad = this.#grads.segmentGrad(k, s.param.length)));
+      this.#grads.viewsStale = false;
+    }
+    return this.#segments;
+  }
+
+  /** The first time: what to prepare the native plan from. Later null, once the native plan's
+   * grad column is brought up to date. */
+  #toPrepare(): { buffers: Array<ArrayBuffer | Uint8Array>; table: Float64Array } | null {
+    if (this.#native) {
+      this.#grads.sync(this.#native);
+      return null;
+    }
+    const { buffers, table } = this.#pending!;
+    writeGradColumn(table, this.#grads.column);
+    return { buffers: buffers.concat(this.#grads.registry), table };
+  }
+
+  #prepared(native: NativePlan): void {
+    this.#native = native;
+    this.#pending = null;
+    this.#grads.prepared();
   }
 
   #fillScalars(hypers: readonly AdamHyper[]): void {
@@ -285,7 +349,7 @@ export class StepPlan {
   /** What a step reads (the grads) and writes (the rest), for the js backend's claim: the
    * addon's steps claim it themselves (native/runtime/claims.h). */
   #access(): Access[] {
-    return this.#segments.flatMap((s) => {
+    return this.#views().flatMap((s) => {
       return [[s.param, true], [s.grad, false], ...momentAccess(s.expAvg, true), ...momentAccess(s.expAvgSq, true), ...momentAccess(s.maxExpAvgSq, true)] as Access[];
     });
   }
@@ -297,27 +361,30 @@ export class StepPlan {
     if (this.#segments.length === 0) return CLEAN_OUTCOME;
     if (isJsBackend()) {
       return whileClaimed(this.#access(), where, () => {
-        const outcome = prePass ? prePassReference(this.#segments, prePass) : CLEAN_OUTCOME;
+        const outcome = prePass ? prePassReference(this.#views(), prePass) : CLEAN_OUTCOME;
         if (outcome.stopped) return outcome;
         const scalars = this.#jsScalars(hypers);
-        this.#segments.forEach((s, k) => stepReference({ ...s, scalars: scalars[this.#segmentRows[k]!]! }));
+        this.#views().forEach((s, k) => stepReference({ ...s, scalars: scalars[this.#segmentRows[k]!]! }));
         return outcome;
       });
     }
     this.#fillScalars(hypers);
+    const unprepared = this.#toPrepare();
     if (!prePass) {
       // Reached only through matches() (which compared every byteLength) or a fresh build.
-      if (this.#native) addon.run(this.#native, this.#scalars, true);
-      else this.#native = addon.prepare(this.#pending!.buffers, this.#pending!.table, this.#scalars);
-      this.#pending = null;
+      if (!unprepared) addon.run(this.#native!, this.#scalars, true);
+      else this.#prepared(addon.prepare(unprepared.buffers, unprepared.table, this.#scalars));
       return CLEAN_OUTCOME;
     }
     const { flags, zeroReport } = guardArguments(prePass, this.#segments.length);
-    const reducedZero = prePass.zeroScan ? reducedExpAvgZero(this.#segments) : null;
+    const reducedZero = prePass.zeroScan ? reducedExpAvgZero(this.#views()) : null;
     let stop: readonly [number, number] | null | undefined;
-    if (this.#native) stop = addon.run(this.#native, this.#scalars, true, flags, zeroReport);
-    else [this.#native, stop] = addon.prepare(this.#pending!.buffers, this.#pending!.table, this.#scalars, flags, zeroReport);
-    this.#pending = null;
+    if (!unprepared) stop = addon.run(this.#native!, this.#scalars, true, flags, zeroReport);
+    else {
+      const [native, stopped] = addon.prepare(unprepared.buffers, unprepared.table, this.#scalars, flags, zeroReport);
+      this.#prepared(native);
+      stop = stopped;
+    }
     if (!stop) completeZeroReport(zeroReport, reducedZero);
     return guardOutcome(stop, zeroReport);
   }
@@ -330,7 +397,7 @@ export class StepPlan {
     if (isJsBackend()) {
       const release = claim(this.#access(), where);
       try {
-        const outcome = prePass ? prePassReference(this.#segments, prePass) : CLEAN_OUTCOME;
+        const outcome = prePass ? prePassReference(this.#views(), prePass) : CLEAN_OUTCOME;
         if (outcome.stopped) {
           release();
           return Promise.resolve(outcome);
@@ -343,14 +410,16 @@ export class StepPlan {
     }
     this.#fillScalars(hypers);
     const guard = prePass && guardArguments(prePass, this.#segments.length);
-    const reducedZero = prePass?.zeroScan ? reducedExpAvgZero(this.#segments) : null;
+    const reducedZero = prePass?.zeroScan ? reducedExpAvgZero(this.#views()) : null;
     let started: Promise<void> | Stop;
-    if (this.#native) {
-      started = guard ? addon.runAsync(this.#native, this.#scalars, true, guard.flags, guard.zeroReport) : addon.runAsync(this.#native, this.#scalars, true);
+    const unprepared = this.#toPrepare();
+    if (!unprepared) {
+      started = guard ? addon.runAsync(this.#native!, this.#scalars, true, guard.flags, guard.zeroReport) : addon.runAsync(this.#native!, this.#scalars, true);
     } else {
-      const { buffers, table } = this.#pending!;
-      [this.#native, started] = guard ? addon.prepareAsync(buffers, table, this.#scalars, guard.flags, guard.zeroReport) : addon.prepareAsync(buffers, table, this.#scalars);
-      this.#pending = null;
+      const { buffers, table } = unprepared;
+      let native: NativePlan;
+      [native, started] = guard ? addon.prepareAsync(buffers, table, this.#scalars, guard.flags, guard.zeroReport) : addon.prepareAsync(buffers, table, this.#scalars);
+      this.#prepared(native);
     }
     if (Array.isArray(started)) return Promise.resolve(guardOutcome(started, guard!.zeroReport));
     if (guard) completeZeroReport(guard.zeroReport, reducedZero);
@@ -360,8 +429,9 @@ export class StepPlan {
   /** The js backend has no thread to run on: it yields to the event loop between slices. */
   async #runJsSliced(scalars: ReturnType<typeof adamScalars>[]): Promise<void> {
     let done = 0;
-    for (let k = 0; k < this.#segments.length; k++) {
-      const s = this.#segments[k]!;
+    const segments = this.#views();
+    for (let k = 0; k < segments.length; k++) {
+      const s = segments[k]!;
       const sc = scalars[this.#segmentRows[k]!]!;
       for (let start = 0; start < s.param.length || start === 0; start += JS_SLICE) {
         const end = Math.min(s.param.length, start + JS_SLICE);

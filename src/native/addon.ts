@@ -69,6 +69,10 @@ export interface NativeAddon {
   /** prepare and runAsync in one crossing: [plan, what runAsync returns]. */
   prepareAsync(buffers: Buffers, table: Float64Array, scalars: Float64Array): [NativePlan, Promise<void>];
   prepareAsync(buffers: Buffers, table: Float64Array, scalars: Float64Array, guardFlags: number, zeroReport: Uint8Array | null): [NativePlan, Promise<void> | Stop];
+  /** Moves a prepared plan's grads to `column` (per segment: buffer index, element offset).
+   * The plan keeps its first `fixed + from` buffers and appends `registry[from..]`, reading only
+   * those; a grad that does not fit its buffer throws, and leaves the plan to decode again. */
+  refreshGrads(plan: NativePlan, fixed: number, registry: Buffers, from: number, column: Float64Array): void;
   setNumThreads(n: number): void;
   numThreads(): number;
   tuning(options: { chunkElements?: number; parallelMin?: number }): void;

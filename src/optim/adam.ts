@@ -213,6 +213,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
       groups,
       validated,
       (gi, params, amsgrad) => this.#arenas.allocate(groups[gi]!, params, amsgrad, (p) => dtypeFor(hypers[gi]!, p.numel)),
+      () => this.stateMap.values(),
       coalesce,
     );
     this.#plan = plan;
