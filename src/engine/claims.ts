@@ -129,3 +129,8 @@ export function paramAccess(params: readonly Parameter[]): Access[] {
   }
   return out;
 }
+
+/** What a step over these segments touches: the grads read, the parameters and moments written. */
+export function stepAccess(segments: ReadonlyArray<{ param: Float32Array; grad: Float32Array; expAvg: Moment; expAvgSq: Moment; maxExpAvgSq: Moment | null }>): Access[] {
+  return segments.flatMap((s): Access[] => [[s.param, true], [s.grad, false], ...momentAccess(s.expAvg, true), ...momentAccess(s.expAvgSq, true), ...momentAccess(s.maxExpAvgSq, true)]);
+}

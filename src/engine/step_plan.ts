@@ -35,7 +35,7 @@ export type { PrePass, StepOutcome } from './segment_table.js';
 
 import { adamScalars, type AdamHyper } from '../reference/adam.js';
 import { stepSlot, type StepCounts } from './step_counts.js';
-import { claim, momentAccess, whileClaimed, type Access } from './claims.js';
+import { claim, stepAccess, whileClaimed } from './claims.js';
 
 /** A parameter about to be updated, where it sits, and its state if it has any yet. */
 export interface ParamUpdate {
@@ -346,21 +346,13 @@ export class StepPlan {
     return this.#rows.map((row) => adamScalars(hypers[row.group]!, row.step + 1));
   }
 
-  /** What a step reads (the grads) and writes (the rest), for the js backend's claim: the
-   * addon's steps claim it themselves (native/runtime/claims.h). */
-  #access(): Access[] {
-    return this.#views().flatMap((s) => {
-      return [[s.param, true], [s.grad, false], ...momentAccess(s.expAvg, true), ...momentAccess(s.expAvgSq, true), ...momentAccess(s.maxExpAvgSq, true)] as Access[];
-    });
-  }
-
   /** Runs the step synchronously, in one native crossing (or the TypeScript reference), with
    * the read-only pre-pass first when `prePass` asks for one. A running step holding some of its
    * memory makes the addon throw ERR_BUSY (the js backend: busyError(where)), nothing written. */
   run(hypers: readonly AdamHyper[], prePass?: PrePass, where = 'step()'): StepOutcome {
     if (this.#segments.length === 0) return CLEAN_OUTCOME;
     if (isJsBackend()) {
-      return whileClaimed(this.#access(), where, () => {
+      return whileClaimed(stepAccess(this.#views()), where, () => {
         const outcome = prePass ? prePassReference(this.#views(), prePass) : CLEAN_OUTCOME;
         if (outcome.stopped) return outcome;
         const scalars = this.#jsScalars(hypers);
@@ -395,18 +387,11 @@ export class StepPlan {
   runAsync(hypers: readonly AdamHyper[], prePass?: PrePass, where = 'stepAsync()'): Promise<StepOutcome> {
     if (this.#segments.length === 0) return Promise.resolve(CLEAN_OUTCOME);
     if (isJsBackend()) {
-      const release = claim(this.#access(), where);
-      try {
-        const outcome = prePass ? prePassReference(this.#views(), prePass) : CLEAN_OUTCOME;
-        if (outcome.stopped) {
-          release();
-          return Promise.resolve(outcome);
-        }
-        return this.#runJsSliced(this.#jsScalars(hypers)).then(() => outcome).finally(release);
-      } catch (error) {
-        release();
-        throw error;
-      }
+      // The addon's steps claim their memory themselves; the js backend's does it here.
+      const release = claim(stepAccess(this.#views()), where);
+      const outcome = prePass ? prePassReference(this.#views(), prePass) : CLEAN_OUTCOME;
+      if (outcome.stopped) release();
+      return outcome.stopped ? Promise.resolve(outcome) : this.#runJsSliced(this.#jsScalars(hypers)).then(() => outcome).finally(release);
     }
     this.#fillScalars(hypers);
     const guard = prePass && guardArguments(prePass, this.#segments.length);
