@@ -39,16 +39,8 @@ export * from './lr_scheduler/index.js';
 export { clipGradNorm, type ClipGradNormOptions } from './nn/clip_grad.js';
 export type { ExplainEntry, ExplainReason } from './optim/explain.js';
 export { registerOptimizerStepPostHook, registerOptimizerStepPreHook, type AnyOptimizer } from './optim/optimizer.js';
-export {
-  type HookHandle,
-  type LoadStateDictPostHook,
-  type LoadStateDictPreHook,
-  type RegisterHookOptions,
-  type StateDictPostHook,
-  type StateDictPreHook,
-  type StepPostHook,
-  type StepPreHook,
-} from './optim/hooks.js';
+// prettier-ignore
+export type { HookHandle, LoadStateDictPostHook, LoadStateDictPreHook, RegisterHookOptions, StateDictPostHook, StateDictPreHook, StepPostHook, StepPreHook } from './optim/hooks.js';
 export { numThreads, setNumThreads } from './engine/threads.js';
 export { ParameterStore, type AttachGradsOptions, type ParameterSpec } from './nn/parameter_store.js';
 export { version } from './common/version.js';

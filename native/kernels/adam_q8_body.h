@@ -4,10 +4,10 @@
  *      adam_body.h's adam_update, write the parameter from the unrounded moments, and keep the
  *      block's new moments in an L1 scratch while tracking their largest magnitude;
  *   2. scale = max(|x|) over the block, at least float32(1e-12), NaN if any is NaN (like amax);
- *   3. code = torchao's nearest code of x / scale (a float32 divide): the largest c with
- *      qmap[c] <= y by binary search from c = 0, then c + 1 if y - qmap[c] >= (qmap[c + 1] -
- *      qmap[c]) * 0.5. A NaN y compares false everywhere and gets code 0. Table lookups are
- *      the op structs' `lookup` (register permutes on x86: gathers are microcoded there).
+ *   3. code = torchao's nearest code of y = x / scale (a float32 divide), found as the number
+ *      of the map's precomputed thresholds at or below y (qmaps.h): eight compares of a binary
+ *      search and no rounding step. A NaN y compares false everywhere and gets code 0. Table
+ *      lookups are the op structs' `lookup` (register permutes, or a gather where it measured faster).
  * Memory is touched once: the scratch never leaves L1. */
 #ifndef SIMD_ADAM_ADAM_Q8_BODY_H
 #define SIMD_ADAM_ADAM_Q8_BODY_H
@@ -88,42 +88,36 @@ inline size_t q8_update(const adam_consts<O> &k, q8_block &b, size_t i, size_t l
 
 constexpr int log2_of(int x) { return x <= 1 ? 0 : 1 + log2_of(x / 2); }
 
-/* One level of the binary search: c += B if y >= qmap[c + B]. The pivot is looked up among the
- * level's 128 / B candidates (qmaps.h). lo and hi follow the bracket qmap[c] <= y < qmap[c + 2B]:
- * after the last level they are qmap[c] and qmap[c + 1] with no further lookup (hi starts as
- * the NaN at qmap[256], so c = 255 never rounds up). */
+/* One level of the binary search: c += B if y >= t[c + B], the pivot looked up among the
+ * level's 128 / B thresholds (qmaps.h). */
 template <class O, int B>
-inline void search_level(const float *levels, typename O::V y, typename O::VI &c, typename O::V &lo, typename O::V &hi) {
+inline void search_level(const float *levels, typename O::V y, typename O::VI &c) {
   constexpr int N = 128 / B;
-  const typename O::V pivot = O::template lookup<N>(levels + (N - 1), O::template srli<log2_of(2 * B)>(c));
-  const typename O::M up = O::ge(y, pivot);
-  c = O::add_if(c, up, O::set1_i(B));
-  lo = O::select(up, pivot, lo);
-  hi = O::select(up, hi, pivot);
+  const typename O::V pivot = O::template lookup<N>(levels + N, O::template srli<log2_of(2 * B)>(c));
+  c = O::add_if(c, O::ge(y, pivot), O::set1_i(B));
 }
 
-/* torchao's nearest code of y in the ascending map (qmaps.h pads it with a NaN at 256). */
+/* torchao's nearest code of y: the number of the map's thresholds at or below y (qmaps.h). */
 template <class O>
-inline typename O::VI encode(const float *qmap, const float *levels, typename O::V y) {
+inline typename O::VI encode(const float *levels, typename O::V y) {
   typename O::VI c = O::set1_i(0);
-  typename O::V lo = O::set1(qmap[0]), hi = O::set1(qmap[256]);
-  search_level<O, 128>(levels, y, c, lo, hi);
-  search_level<O, 64>(levels, y, c, lo, hi);
-  search_level<O, 32>(levels, y, c, lo, hi);
-  search_level<O, 16>(levels, y, c, lo, hi);
-  search_level<O, 8>(levels, y, c, lo, hi);
-  search_level<O, 4>(levels, y, c, lo, hi);
-  search_level<O, 2>(levels, y, c, lo, hi);
-  search_level<O, 1>(levels, y, c, lo, hi);
-  return O::add_if(c, O::ge(O::sub(y, lo), O::mul(O::sub(hi, lo), O::set1(0.5f))), O::set1_i(1));
+  search_level<O, 128>(levels, y, c);
+  search_level<O, 64>(levels, y, c);
+  search_level<O, 32>(levels, y, c);
+  search_level<O, 16>(levels, y, c);
+  search_level<O, 8>(levels, y, c);
+  search_level<O, 4>(levels, y, c);
+  search_level<O, 2>(levels, y, c);
+  search_level<O, 1>(levels, y, c);
+  return c;
 }
 
 /* Step 3 over whole vectors of elements [i, len); returns where it stopped. */
 template <class O>
-inline size_t q8_store(const float *qmap, const float *levels, const float *fresh, uint8_t *codes, float scale, size_t i,
+inline size_t q8_store(const float *levels, const float *fresh, uint8_t *codes, float scale, size_t i,
                        size_t len) {
   const typename O::V s = O::set1(scale);
-  for (; i + O::lanes <= len; i += O::lanes) O::store_u8(codes + i, encode<O>(qmap, levels, O::div(O::load(fresh + i), s)));
+  for (; i + O::lanes <= len; i += O::lanes) O::store_u8(codes + i, encode<O>(levels, O::div(O::load(fresh + i), s)));
   return i;
 }
 
@@ -132,8 +126,7 @@ inline void adam_step_q8(const adam_tensor_q8 *t, size_t n, const adam_scalars_f
   const adam_consts<O> k(s);
   const adam_consts<scalar_ops> k1(s);
   const adam_q8_moment *moment[Q8_MOMENTS] = {&t->exp_avg, &t->exp_avg_sq, &t->max_exp_avg_sq};
-  const float *qmap[Q8_MOMENTS] = {qmap_signed, qmap_unsigned, qmap_unsigned};
-  const float *levels[Q8_MOMENTS] = {qmap_signed_levels, qmap_unsigned_levels, qmap_unsigned_levels};
+  const float *levels[Q8_MOMENTS] = {qmap_signed_thresholds, qmap_unsigned_thresholds, qmap_unsigned_thresholds};
   const int moments = k.amsgrad ? 3 : 2;
   const size_t block_len = ADAM_Q8_BLOCK;
   alignas(64) float fresh[Q8_MOMENTS][ADAM_Q8_BLOCK];
@@ -154,8 +147,8 @@ inline void adam_step_q8(const adam_tensor_q8 *t, size_t n, const adam_scalars_f
     for (int j = 0; j < moments; ++j) {
       const float scale = scalar_ops::max_nan(b.absmax[j], 1e-12f);
       moment[j]->scale[block] = scale;
-      const size_t stored = q8_store<O>(qmap[j], levels[j], fresh[j], b.codes[j], scale, 0, len);
-      q8_store<scalar_ops>(qmap[j], levels[j], fresh[j], b.codes[j], scale, stored, len);
+      const size_t stored = q8_store<O>(levels[j], fresh[j], b.codes[j], scale, 0, len);
+      q8_store<scalar_ops>(levels[j], fresh[j], b.codes[j], scale, stored, len);
     }
   }
 }

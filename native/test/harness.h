@@ -37,6 +37,28 @@ inline float from_bits(uint32_t b) {
   return x;
 }
 
+/* SplitMix64: spreads nearby seeds over the whole state space. */
+inline uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+/* xorshift64*: reproducible inputs from a seed, the same on every ISA and under qemu. */
+struct Rng {
+  uint64_t s;
+  explicit Rng(uint64_t seed) : s(splitmix64(seed) | 1) {}
+  uint64_t next() {
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    return s * 0x2545f4914f6cdd1dull;
+  }
+  uint32_t below(uint32_t n) { return (uint32_t)((next() >> 32) % n); }
+  double unit() { return (double)(next() >> 11) * (1.0 / 9007199254740992.0); }
+};
+
 }  // namespace
 
 #endif

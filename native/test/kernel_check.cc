@@ -35,26 +35,6 @@ bool same(uint32_t a, uint32_t b) { return a == b || (is_nan_bits(a) && is_nan_b
 
 /* splitmix64 to derive a seed from the case coordinates, xorshift64* to draw: every kernel sees
  * exactly the same cases, and a failure is reproducible from the printed coordinates. */
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(splitmix64(seed) | 1) {}
-  uint64_t next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545f4914f6cdd1dull;
-  }
-  uint32_t below(uint32_t n) { return (uint32_t)((next() >> 32) % n); }
-  double unit() { return (double)(next() >> 11) * (1.0 / 9007199254740992.0); }
-};
-
 const uint32_t kSpecials[] = {
     0x00000000u, 0x80000000u,                            /* +0, -0 */
     0x7f800000u, 0xff800000u,                            /* +Inf, -Inf */

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/adam_lowbit.h"
+#include "kernels/qmaps.h"
 #include "harness.h"
 
 namespace {
@@ -22,19 +23,6 @@ bool nan32(uint32_t b) { return (b & 0x7fffffffu) > 0x7f800000u; }
 bool nan16(uint16_t b) { return (b & 0x7fffu) > 0x7f80u; }
 bool same32(uint32_t a, uint32_t b) { return a == b || (nan32(a) && nan32(b)); }
 bool same16(uint16_t a, uint16_t b) { return a == b || (nan16(a) && nan16(b)); }
-
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull) {}
-  uint64_t next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545f4914f6cdd1dull;
-  }
-  uint32_t below(uint32_t n) { return (uint32_t)((next() >> 32) % n); }
-  double unit() { return (double)(next() >> 11) * (1.0 / 9007199254740992.0); }
-};
 
 const uint32_t kSpecials[] = {0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00000u, 0xffc12345u,
                               0x7f800001u, 0x7f7fffffu, 0x60ad78ecu, 0x1e3ce508u, 0x00800000u, 0x00000001u,
@@ -189,6 +177,43 @@ void check_q8(const char *name, adam_step_q8_fn fn) {
         }
 }
 
+/* torchao's nearest code of y, literally: the rule the kernels' threshold search replaces. */
+uint32_t torchao_code(const float *qmap, float y) {
+  uint32_t c = 0;
+  for (uint32_t b = 128; b >= 1; b /= 2)
+    if (y >= qmap[c + b]) c += b;
+  if (c < 255 && y - qmap[c] >= (qmap[c + 1] - qmap[c]) * 0.5f) c += 1;
+  return c;
+}
+
+/* The kernels' search over qmaps.h's threshold levels, written plainly. */
+uint32_t threshold_code(const float *levels, float y) {
+  uint32_t c = 0;
+  for (uint32_t b = 128; b >= 1; b /= 2)
+    if (y >= levels[128 / b + c / (2 * b)]) c += b;
+  return c;
+}
+
+/* torchao's code never decreases as y grows, so the two step functions agree everywhere if they
+ * agree on both sides of every step of the threshold search: at each threshold and the floats
+ * just below and above it (and at the ends and NaN). */
+void check_thresholds(const char *name, const float *qmap, const float *levels) {
+  std::vector<uint32_t> ys = {0xff800000u, 0x7f800000u, 0x7fc00000u, 0xffc00000u, 0x00000000u, 0x80000000u};
+  for (int i = 1; i < 256; ++i) {
+    const uint32_t t = bits_of(levels[i]);
+    for (int d = -8; d <= 8; ++d) {
+      const int64_t k = (int64_t)((t & 0x80000000u) ? -(int64_t)(t & 0x7fffffffu) : (int64_t)t) + d;
+      ys.push_back(k < 0 ? (uint32_t)(-k) | 0x80000000u : (uint32_t)k);
+    }
+  }
+  for (uint32_t y : ys)
+    if (threshold_code(levels, from_bits(y)) != torchao_code(qmap, from_bits(y))) {
+      printf("MISMATCH q8 thresholds %s: y bits %08x: search %u, torchao %u\n", name, y, threshold_code(levels, from_bits(y)),
+             torchao_code(qmap, from_bits(y)));
+      ++failures;
+    }
+}
+
 struct Family {
   const char *name;
   adam_step_bf16_fn bf16;
@@ -199,6 +224,10 @@ struct Family {
 }  // namespace
 
 int main() {
+  const int before_thresholds = failures;
+  check_thresholds("signed", qmap_signed, qmap_signed_thresholds);
+  check_thresholds("unsigned", qmap_unsigned, qmap_unsigned_thresholds);
+  printf("   lowbit %-20s %s\n", "q8 thresholds", failures == before_thresholds ? "match torchao's search" : "MISMATCH");
   std::vector<Family> kernels;
   kernels.push_back({"scalar (block cuts)", nullptr, adam_step_q8_scalar, true});
 #if defined(__x86_64__) || defined(_M_X64)

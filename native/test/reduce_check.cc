@@ -20,18 +20,6 @@ namespace {
 
 bool same(float a, float b) { return bits_of(a) == bits_of(b) || (a != a && b != b); }
 
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9e3779b97f4a7c15ull | 1) {}
-  uint64_t next() {
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return s * 0x2545f4914f6cdd1dull;
-  }
-  double uniform() { return (next() >> 11) * (1.0 / 9007199254740992.0); }
-};
-
 const float kSpecials[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 3.4e38f, -3.4e38f, 1e-40f, -1e-40f, 1e-30f};
 
 struct Kernels {
@@ -120,10 +108,10 @@ int main() {
         for (int mode = 0; mode < 2; ++mode) {
           Rng rng(1 + n * 8 + offset * 2 + mode);
           for (size_t i = 0; i < n; ++i) {
-            if (mode == 1 && rng.uniform() < 0.08)
+            if (mode == 1 && rng.unit() < 0.08)
               x[i] = kSpecials[rng.next() % (sizeof kSpecials / sizeof kSpecials[0])];
             else
-              x[i] = static_cast<float>((rng.uniform() * 2 - 1) * pow(10.0, static_cast<int>(rng.uniform() * 5) - 2));
+              x[i] = static_cast<float>((rng.unit() * 2 - 1) * pow(10.0, static_cast<int>(rng.unit() * 5) - 2));
           }
           bad += compare(ks.name, ks.k, x, n, mode ? "random with specials" : "random", offset);
           ++cases;

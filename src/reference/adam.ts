@@ -65,19 +65,9 @@ function maxNan(a: number, b: number): number {
   return a !== a ? a : a > b ? a : b;
 }
 
-/** The per-tensor scalars rounded to float32 once, as a kernel call broadcasts them. */
-export interface AdamConsts {
-  beta1: number;
-  oneMinusBeta1: number;
-  beta2: number;
-  oneMinusBeta2: number;
-  eps: number;
-  weightDecay: number;
-  decayFactor: number;
-  biasCorrection2Sqrt: number;
-  negStepSize: number;
-  s: AdamScalars;
-}
+/** The per-tensor scalars rounded to float32 once, as a kernel call broadcasts them, and the
+ * scalars they came from. */
+export type AdamConsts = Omit<AdamScalars, 'amsgrad' | 'maximize' | 'coupledDecay' | 'decoupledDecay'> & { s: AdamScalars };
 
 export function adamConsts(s: AdamScalars): AdamConsts {
   const f = Math.fround;
