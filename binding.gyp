@@ -9,7 +9,7 @@
   },
   "target_defaults": {
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
-    "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+    "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
     "cflags_cc!": ["-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
     "cflags_cc": ["-std=c++17"],
     "cflags": ["<!@(node scripts/native-build.cjs flags common)"],
@@ -36,6 +36,8 @@
       "conditions": [
         ["target_arch=='x64'", {"dependencies": ["adam_avx2", "adam_avx512", "adam_avx512bf16"]}],
         ["target_arch=='arm64'", {"dependencies": ["adam_neon"]}],
+        # dlopen/dladdr (native/napi/instance.h pins the module): in libdl before glibc 2.34.
+        ["OS=='linux'", {"libraries": ["-ldl"]}],
       ],
     },
   ],

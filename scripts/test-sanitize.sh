@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole vitest suite against the addon built with AddressSanitizer and
-# UndefinedBehaviorSanitizer (CMakeLists.txt, -DSIMD_ADAM_SANITIZE=ON), in build-asan/ so the
+# UndefinedBehaviorSanitizer (CMakeLists.txt, -DSIMD_ADAM_SANITIZE=address), in build-asan/ so the
 # normal build/ is left alone. Node itself is not instrumented, so the compiler's ASan and UBSan
 # runtimes are preloaded into every process of the run (vitest's forks, worker_threads, the tsx
 # children some tests spawn); SIMD_ADAM_ADDON makes each of them load the sanitized addon.
@@ -22,7 +22,7 @@ cxx="${CXX:-g++}"
 mkdir -p build-asan
 # Optimized (the kernels as shipped), with debug info for the reports, and without NDEBUG so the
 # addon's asserts are live too.
-npx cmake-js build --out build-asan --CDSIMD_ADAM_SANITIZE=ON --CDCMAKE_BUILD_TYPE=RelWithDebInfo \
+npx cmake-js build --out build-asan --CDSIMD_ADAM_SANITIZE=address --CDCMAKE_BUILD_TYPE=RelWithDebInfo \
   --CDCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g" >build-asan/build.log 2>&1 ||
   { cat build-asan/build.log >&2; echo "test-sanitize: the sanitized build failed (log above)" >&2; exit 1; }
 # cmake-js puts the module under Release/ whatever the build type.

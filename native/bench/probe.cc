@@ -49,7 +49,9 @@ Napi::Value Probe(const Napi::CallbackInfo &info) {
   /* Step 1 of Adam(lr=1e-3): realistic values, and no denormals from the probes. */
   seg.scalars = {0.9f, 0.1f, 0.999f, 0.001f, 1e-8f, 0.f, 1.f, 0.0316227766f, -0.01f, 0};
   adam_step_f32_fn kernel = nullptr;
-  if (kind == "adam") kernel = env.GetInstanceData<addon_instance>()->current->step.f32;
+  addon_instance *instance = instance_of(env);
+  if (instance == nullptr) return env.Undefined();
+  if (kind == "adam") kernel = instance->current->step.f32;
   else if (kind == "traffic") kernel = probe_traffic_f32;
   else if (kind == "traffic-bf16") kernel = probe_traffic_bf16;
   else if (kind == "traffic-q8") kernel = probe_traffic_q8;
@@ -60,6 +62,7 @@ Napi::Value Probe(const Napi::CallbackInfo &info) {
   }
   const step_kernels kernels = {kernel, nullptr, nullptr};
   Napi::Float64Array out = Napi::Float64Array::New(env, reps);
+  if (out.IsEmpty() || out.Data() == nullptr) return env.Undefined(); /* the environment is going away */
   for (size_t r = 0; r < reps; ++r) {
     const auto start = std::chrono::steady_clock::now();
     if (parallel) execute_segments(&seg, 1, &kernels);
@@ -78,7 +81,9 @@ Napi::Value ProbePlan(const Napi::CallbackInfo &info) {
   std::vector<step_segment> segments;
   const std::string kind = info.Length() == 5 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
   /* 'adam' runs each segment with the current backend's kernel for its state format. */
-  const step_kernels adam = env.GetInstanceData<addon_instance>()->current->step;
+  addon_instance *instance = instance_of(env);
+  if (instance == nullptr) return env.Undefined();
+  const step_kernels adam = instance->current->step;
   adam_step_f32_fn kernel = kind == "adam" ? adam.f32 : kind == "traffic" ? probe_traffic_f32 : nullptr;
   if (kernel == nullptr || !is_count(info[3]) || !read_buffer_list(env, info[1], &buffers) || !read_f64_array(env, info[2], &table, &length) ||
       length % PLAN_SEGMENT_STRIDE != 0 ||
@@ -95,6 +100,7 @@ Napi::Value ProbePlan(const Napi::CallbackInfo &info) {
   const bool parallel = info[4].ToBoolean();
   const step_kernels kernels = kind == "adam" ? adam : step_kernels{kernel, nullptr, nullptr};
   Napi::Float64Array out = Napi::Float64Array::New(env, reps);
+  if (out.IsEmpty() || out.Data() == nullptr) return env.Undefined(); /* the environment is going away */
   for (size_t r = 0; r < reps; ++r) {
     const auto start = std::chrono::steady_clock::now();
     if (parallel) execute_segments(segments.data(), segments.size(), &kernels);

@@ -16,10 +16,21 @@
 #include "prepared_plan.h"
 #include "step_async.h"
 #include "runtime/thread_pool.h"
+#include "claims_napi.h"
+#include "runtime/claims.h"
 
 namespace {
 
-const step_kernels *current_kernel(Napi::Env env) { return &env.GetInstanceData<addon_instance>()->current->step; }
+/* What every refused claim says; TypeScript rewrites it with the caller's name (src/engine/claims.ts). */
+const char *const BUSY = "the memory this step would read or write is in use by a running step";
+
+/* The environment's backend; the best one if its state is already gone (never in practice). */
+const simd_adam_backend *current_backend(napi_env env) {
+  addon_instance *instance = instance_of(env);
+  return instance ? instance->current : simd_adam_best();
+}
+
+const step_kernels *current_kernel(Napi::Env env) { return &current_backend(env)->step; }
 
 /* Reads the scalars table into the plan's segments. */
 const char *scalars_into(Napi::Env env, napi_value value, std::vector<step_segment> *segments) {
@@ -30,7 +41,7 @@ const char *scalars_into(Napi::Env env, napi_value value, std::vector<step_segme
   return apply_scalars(scalars, length / PLAN_SCALARS_STRIDE, segments);
 }
 
-const reduce_kernels *current_reduce(Napi::Env env) { return env.GetInstanceData<addon_instance>()->current->reduce; }
+const reduce_kernels *current_reduce(Napi::Env env) { return current_backend(env)->reduce; }
 
 /* The optional read-only pre-pass (runtime/guard.h) over the decoded segments, before any kernel
  * writes: Null to go on, else what the call must return ([segment, element] of the first
@@ -58,6 +69,10 @@ Napi::Value Step(const Napi::CallbackInfo &info) {
   const char *error = decode_segments(buffers.data(), buffers.size(), table, table_length / PLAN_SEGMENT_STRIDE, &segments);
   if (!error) error = scalars_into(env, info[2], &segments);
   if (error) return throw_internal(env, error);
+  std::vector<byte_range> ranges;
+  segment_ranges(segments, &ranges);
+  scoped_claim claim(&ranges);
+  if (!claim.held()) return throw_busy(env, BUSY);
   if (info.Length() == 5) {
     const Napi::Value stop = run_guard(env, segments, info[3], info[4]);
     if (!stop.IsNull()) return stop;
@@ -98,6 +113,8 @@ Napi::Value Prepare(const Napi::CallbackInfo &info) {
   if (argc >= 3) {
     prepared_plan *ready = ready_plan(env, plan, info[2]);
     if (!ready) return env.Undefined();
+    scoped_claim claim(&ready->ranges);
+    if (!claim.held()) return throw_busy(env, BUSY);
     if (argc == 5) stop = run_guard(env, ready->segments, info[3], info[4]);
     if (stop.IsUndefined()) return stop;
     if (stop.IsNull()) execute_segments(ready->segments.data(), ready->segments.size(), current_kernel(env));
@@ -119,6 +136,8 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
   if (info.Length() < 2 || info.Length() > 5 || info.Length() == 4) return throw_internal(env, "run(plan, scalars[, checked[, guardFlags, zeroReport]]): bad arguments");
   prepared_plan *plan = ready_plan(env, info[0], info[1], checked_flag(info));
   if (!plan) return env.Undefined();
+  scoped_claim claim(&plan->ranges);
+  if (!claim.held()) return throw_busy(env, BUSY);
   if (info.Length() == 5) {
     const Napi::Value stop = run_guard(env, plan->segments, info[3], info[4]);
     if (!stop.IsNull()) return stop;
@@ -134,13 +153,20 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
 Napi::Value start_async(Napi::Env env, napi_value plan_value, napi_value scalars, bool checked, napi_value guard_flags,
                         napi_value zero_report) {
   prepared_plan *plan = ready_plan(env, plan_value, scalars, checked);
-  if (!plan) return env.Undefined();
+  addon_instance *instance = instance_of(env);
+  if (!plan || !instance) return env.Undefined();
+  /* Claimed before the pre-pass, so no one writes the grads between the check and the step. */
+  const uint64_t claim = claims_acquire(&plan->ranges);
+  if (!claim) return throw_busy(env, BUSY);
   if (guard_flags) {
     const Napi::Value stop = run_guard(env, plan->segments, guard_flags, zero_report);
-    if (!stop.IsNull()) return stop;
+    if (!stop.IsNull()) {
+      claims_release(claim);
+      return stop;
+    }
   }
   const char *error = nullptr;
-  napi_value promise = start_step_async(env, plan_value, plan, current_kernel(env), &error);
+  napi_value promise = start_step_async(env, instance, plan_value, plan, &instance->current->step, claim, &error);
   if (!promise) return throw_internal(env, error);
   return Napi::Value(env, promise);
 }
@@ -192,8 +218,23 @@ Napi::Value RefreshGrads(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+/* An integer in [min, max] at `value`, or false: checked before anything is changed. */
+bool read_count(napi_env env, napi_value value, double min, double max, size_t *out) {
+  napi_valuetype type;
+  double n = 0;
+  if (value == nullptr || napi_typeof(env, value, &type) != napi_ok || type != napi_number || napi_get_value_double(env, value, &n) != napi_ok)
+    return false;
+  if (!(n >= min && n <= max && n == static_cast<double>(static_cast<size_t>(n)))) return false;
+  *out = static_cast<size_t>(n);
+  return true;
+}
+
+/* setNumThreads(n), an integer from 1 to 1024. */
 Napi::Value SetNumThreads(const Napi::CallbackInfo &info) {
-  pool_set_threads(info[0].As<Napi::Number>().Uint32Value());
+  size_t n = 0;
+  if (info.Length() != 1 || !read_count(info.Env(), info[0], 1, 1024, &n))
+    return throw_internal(info.Env(), "setNumThreads(n): n must be an integer from 1 to 1024");
+  pool_set_threads(n);
   return info.Env().Undefined();
 }
 
@@ -203,9 +244,24 @@ Napi::Value NumThreads(const Napi::CallbackInfo &info) {
 
 /* tuning({ chunkElements?, parallelMin? }): for tests that vary the cut (0 = default). */
 Napi::Value Tuning(const Napi::CallbackInfo &info) {
-  Napi::Object options = info[0].As<Napi::Object>();
-  if (options.Has("chunkElements")) pool_set_chunk_elements(options.Get("chunkElements").As<Napi::Number>().Uint32Value());
-  if (options.Has("parallelMin")) pool_set_parallel_min(options.Get("parallelMin").As<Napi::Number>().Uint32Value());
+  napi_env env = info.Env();
+  const char *const bad = "tuning({ chunkElements?, parallelMin? }): each must be an integer from 0 to 2^32 - 1";
+  napi_valuetype type;
+  if (info.Length() != 1 || napi_typeof(env, info[0], &type) != napi_ok || type != napi_object) return throw_internal(env, bad);
+  const char *const keys[2] = {"chunkElements", "parallelMin"};
+  bool present[2] = {false, false};
+  size_t values[2] = {0, 0};
+  for (int k = 0; k < 2; ++k) {
+    napi_value value;
+    napi_valuetype kind;
+    if (napi_get_named_property(env, info[0], keys[k], &value) != napi_ok || napi_typeof(env, value, &kind) != napi_ok)
+      return throw_internal(env, bad);
+    present[k] = kind != napi_undefined;
+    if (present[k] && !read_count(env, value, 0, 4294967295.0, &values[k])) return throw_internal(env, bad);
+  }
+  /* Both read and checked: now apply. */
+  if (present[0]) pool_set_chunk_elements(values[0]);
+  if (present[1]) pool_set_parallel_min(values[1]);
   return info.Env().Undefined();
 }
 
@@ -232,7 +288,9 @@ Napi::Value Backends(const Napi::CallbackInfo &info) {
 }
 
 Napi::Value Current(const Napi::CallbackInfo &info) {
-  return Napi::String::New(info.Env(), info.Env().GetInstanceData<addon_instance>()->current->name);
+  addon_instance *instance = instance_of(info.Env());
+  if (!instance) return info.Env().Undefined();
+  return Napi::String::New(info.Env(), instance->current->name);
 }
 
 /* select(name): true if this build has the backend and the CPU supports it. */
@@ -241,7 +299,9 @@ Napi::Value Select(const Napi::CallbackInfo &info) {
   if (info.Length() != 1 || !info[0].IsString()) return throw_internal(env, "select(name): name must be a string");
   const simd_adam_backend *found = simd_adam_find(info[0].As<Napi::String>().Utf8Value().c_str());
   if (found == nullptr || !found->supported) return Napi::Boolean::New(env, false);
-  env.GetInstanceData<addon_instance>()->current = found;
+  addon_instance *instance = instance_of(env);
+  if (!instance) return env.Undefined();
+  instance->current = found;
   return Napi::Boolean::New(env, true);
 }
 
@@ -274,7 +334,10 @@ Napi::Object plan_layout_object(Napi::Env env) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  env.SetInstanceData(new addon_instance());
+  if (!install_instance(env)) {
+    throw_internal(env, "simd-adam: could not set up the addon's per-environment state");
+    return exports;
+  }
   exports.Set("step", Napi::Function::New(env, Step, "step"));
   exports.Set("prepare", Napi::Function::New(env, Prepare, "prepare"));
   exports.Set("run", Napi::Function::New(env, Run, "run"));
@@ -290,6 +353,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("select", Napi::Function::New(env, Select, "select"));
   exports.Set("planLayout", plan_layout_object(env));
   register_reduce_functions(env, exports, current_reduce);
+  register_claim_functions(env, exports);
   return exports;
 }
 

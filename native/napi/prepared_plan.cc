@@ -1,5 +1,7 @@
 #include "prepared_plan.h"
 
+#include <memory>
+
 #include "runtime/segment_table.h"
 
 namespace {
@@ -7,29 +9,50 @@ namespace {
 /* Marks objects made by prepare_plan, so a stray object can never be taken for one. */
 const napi_type_tag PLAN_TAG = {0x73696d6461646d31ULL, 0x706c616e2d763031ULL};
 
+void delete_references(napi_env env, prepared_plan *plan) {
+  for (napi_ref ref : plan->buffers) napi_delete_reference(env, ref);
+  plan->buffers.clear();
+}
+
+/* A plan is collected only once no asynchronous step holds it (step_async.cc keeps a strong
+ * reference until it settles), and the environment's cleanup hook waits for steps still
+ * executing before any finalizer runs (instance.h). */
 void finalize_plan(napi_env env, void *data, void *) {
   prepared_plan *plan = static_cast<prepared_plan *>(data);
-  for (napi_ref ref : plan->buffers) napi_delete_reference(env, ref);
+  delete_references(env, plan);
   delete plan;
 }
 
 }  // namespace
 
-bool read_buffer(napi_env env, napi_value value, buffer_span *out) {
+bool read_buffer(napi_env env, napi_value value, buffer_span *out, bool check_fixed) {
   bool is = false;
   void *data = nullptr;
   size_t bytes = 0;
+  napi_value backing = value;
+  const char *resizable = "resizable";
   if (napi_is_arraybuffer(env, value, &is) == napi_ok && is) {
     if (napi_get_arraybuffer_info(env, value, &data, &bytes) != napi_ok) return false;
   } else if (napi_is_typedarray(env, value, &is) == napi_ok && is) {
     napi_typedarray_type type;
     size_t length = 0;
-    if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+    if (napi_get_typedarray_info(env, value, &type, &length, &data, &backing, nullptr) != napi_ok ||
         type != napi_uint8_array)
       return false;
     bytes = length;
+    if (napi_is_arraybuffer(env, backing, &is) != napi_ok) return false;
+    if (!is) resizable = "growable"; /* a SharedArrayBuffer */
   } else {
     return false;
+  }
+  if (check_fixed) {
+    /* Node-API 8 cannot ask whether a buffer is resizable: read the JS property (about 50 ns). */
+    napi_value flag;
+    bool yes = false;
+    if (napi_get_named_property(env, backing, resizable, &flag) != napi_ok) return false;
+    napi_valuetype kind;
+    if (napi_typeof(env, flag, &kind) != napi_ok) return false;
+    if (kind == napi_boolean && (napi_get_value_bool(env, flag, &yes) != napi_ok || yes)) return false;
   }
   out->data = static_cast<char *>(data);
   out->bytes = data ? bytes : 0;
@@ -71,7 +94,7 @@ napi_value prepare_plan(napi_env env, napi_value buffers, napi_value table, cons
     *error = "prepare: the table must be a Float64Array of whole rows";
     return nullptr;
   }
-  prepared_plan *plan = new prepared_plan();
+  std::unique_ptr<prepared_plan> plan(new prepared_plan());
   plan->spans = spans;
   plan->table.assign(rows, rows + length);
   plan->rows = length / PLAN_SEGMENT_STRIDE;
@@ -83,20 +106,28 @@ napi_value prepare_plan(napi_env env, napi_value buffers, napi_value table, cons
     for (int column : FIXED_COLUMNS)
       if (rows[k * PLAN_SEGMENT_STRIDE + column] + 1 > most) most = rows[k * PLAN_SEGMENT_STRIDE + column] + 1;
   plan->fixed_min = most >= static_cast<double>(spans.size()) ? spans.size() : static_cast<size_t>(most);
-  plan->buffers.resize(spans.size());
   plan->is_view.resize(spans.size());
+  *error = "prepare: Node-API refused to make the plan (is the environment shutting down?)";
   for (uint32_t i = 0; i < spans.size(); ++i) {
     napi_value item;
     bool is_arraybuffer = false;
-    napi_get_element(env, buffers, i, &item);
-    napi_is_arraybuffer(env, item, &is_arraybuffer);
+    napi_ref ref = nullptr;
+    if (napi_get_element(env, buffers, i, &item) != napi_ok || napi_is_arraybuffer(env, item, &is_arraybuffer) != napi_ok ||
+        napi_create_reference(env, item, 0, &ref) != napi_ok) {
+      delete_references(env, plan.get());
+      return nullptr;
+    }
     plan->is_view[i] = !is_arraybuffer;
-    napi_create_reference(env, item, 0, &plan->buffers[i]);
+    plan->buffers.push_back(ref);
   }
   napi_value object;
-  napi_create_object(env, &object);
-  napi_type_tag_object(env, object, &PLAN_TAG);
-  napi_wrap(env, object, plan, finalize_plan, nullptr, nullptr);
+  if (napi_create_object(env, &object) != napi_ok || napi_type_tag_object(env, object, &PLAN_TAG) != napi_ok ||
+      napi_wrap(env, object, plan.get(), finalize_plan, nullptr, nullptr) != napi_ok) {
+    delete_references(env, plan.get());
+    return nullptr;
+  }
+  plan.release(); /* finalize_plan owns it now */
+  *error = nullptr;
   return object;
 }
 
@@ -125,7 +156,7 @@ const char *refresh_plan(napi_env env, prepared_plan *plan) {
       buffer_span now = {nullptr, 0};
       void *data = nullptr;
       ok = napi_get_reference_value(env, plan->buffers[i], &value) == napi_ok && value != nullptr;
-      if (ok && plan->is_view[i]) ok = read_buffer(env, value, &now);
+      if (ok && plan->is_view[i]) ok = read_buffer(env, value, &now, false);
       else if (ok) {
         ok = napi_get_arraybuffer_info(env, value, &data, &now.bytes) == napi_ok;
         now.data = static_cast<char *>(data);
@@ -149,7 +180,10 @@ const char *refresh_plan(napi_env env, prepared_plan *plan) {
     plan->grad_column_pending = false;
   }
   const char *error = decode_segments(plan->spans.data(), plan->spans.size(), plan->table.data(), plan->rows, &plan->segments);
-  if (error == nullptr) plan->resolved = true;
+  if (error == nullptr) {
+    segment_ranges(plan->segments, &plan->ranges);
+    plan->resolved = true;
+  }
   return error;
 }
 
@@ -215,5 +249,7 @@ const char *refresh_grads(napi_env env, prepared_plan *plan, size_t keep, napi_v
     seg.tensor.grad = grad; /* each state format's kernel takes the grad from its own tensor */
     seg.bf16.grad = seg.q8.grad = grad;
   }
+  /* The claim's ranges follow the grads (refresh runs only while no step holds the plan). */
+  segment_ranges(plan->segments, &plan->ranges);
   return nullptr;
 }

@@ -11,8 +11,10 @@
 #include "runtime/segments.h"
 
 /* An ArrayBuffer, or (for SharedArrayBuffer, which Node-API 8 cannot read directly) a
- * Uint8Array over the whole buffer. */
-bool read_buffer(napi_env env, napi_value value, buffer_span *out);
+ * Uint8Array over the whole buffer. A resizable ArrayBuffer or growable SharedArrayBuffer is
+ * refused: a resize() under a running step would leave threads writing past its length.
+ * `check_fixed` false skips that check (one property read) for a buffer already checked. */
+bool read_buffer(napi_env env, napi_value value, buffer_span *out, bool check_fixed = true);
 bool read_buffer_list(napi_env env, napi_value list, std::vector<buffer_span> *out);
 bool read_f64_array(napi_env env, napi_value value, const double **data, size_t *length);
 
@@ -35,6 +37,8 @@ struct prepared_plan {
   std::vector<double> grad_column;
   bool grad_column_pending = false;
   std::vector<step_segment> segments;
+  /* The memory a step over `segments` reads and writes (runtime/claims.h), kept with them. */
+  std::vector<byte_range> ranges;
   bool resolved = false;
   bool busy = false; /* an asynchronous step is running over it */
 };

@@ -14,9 +14,12 @@ const size_t kViewStride = 3;
 struct decoded {
   std::vector<float *> data;
   std::vector<size_t> n;
+  std::vector<byte_range> ranges; /* what the call reads (or writes), for its claim */
 };
 
-bool decode_views(const Napi::CallbackInfo &info, decoded *out) {
+const char *const BUSY = "the memory it would read or write is in use by a running step";
+
+bool decode_views(const Napi::CallbackInfo &info, decoded *out, bool write) {
   std::vector<buffer_span> buffers;
   const double *table = nullptr;
   size_t length = 0;
@@ -29,8 +32,21 @@ bool decode_views(const Napi::CallbackInfo &info, decoded *out) {
   for (size_t v = 0; v < count; ++v) {
     const double *row = table + v * kViewStride;
     if (!locate_view(buffers.data(), buffers.size(), row[0], row[1], row[2], &out->data[v], &out->n[v])) return false;
+    add_range(&out->ranges, out->data[v], out->n[v] * sizeof(float), write);
   }
+  normalize_ranges(&out->ranges);
   return true;
+}
+
+/* The results as a new typed array. Computed first, into memory of our own: in an environment that
+ * is shutting down the array cannot be made (its Data() would be NULL), and then the call
+ * returns undefined instead of writing through it. */
+template <typename Array, typename T>
+Napi::Value copy_out(Napi::Env env, const std::vector<T> &values) {
+  Array out = Array::New(env, values.size());
+  if (out.IsEmpty() || (values.size() > 0 && out.Data() == nullptr)) return Napi::Value(env, nullptr);
+  for (size_t v = 0; v < values.size(); ++v) out.Data()[v] = values[v];
+  return out;
 }
 
 const reduce_kernels *current_of(const Napi::CallbackInfo &info) {
@@ -40,23 +56,28 @@ const reduce_kernels *current_of(const Napi::CallbackInfo &info) {
 /* allZero(buffers, table) → Uint8Array: 1 where every element of the view is ±0. */
 Napi::Value AllZero(const Napi::CallbackInfo &info) {
   decoded d;
-  if (!decode_views(info, &d)) return throw_internal(info.Env(), "allZero(buffers, table): bad arguments");
+  if (!decode_views(info, &d, false)) return throw_internal(info.Env(), "allZero(buffers, table): bad arguments");
+  scoped_claim claim(&d.ranges);
+  if (!claim.held()) return throw_busy(info.Env(), BUSY);
   const reduce_kernels *k = current_of(info);
-  Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), d.n.size());
-  for (size_t v = 0; v < d.n.size(); ++v) out[v] = static_cast<uint8_t>(k->all_zero(d.data[v], d.n[v]));
-  return out;
+  std::vector<uint8_t> zero(d.n.size());
+  for (size_t v = 0; v < d.n.size(); ++v) zero[v] = static_cast<uint8_t>(k->all_zero(d.data[v], d.n[v]));
+  return copy_out<Napi::Uint8Array>(info.Env(), zero);
 }
 
 /* reduce(buffers, table, op, p) → Float64Array, one result per view. */
 Napi::Value Reduce(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   decoded d;
-  if (!decode_views(info, &d) || info.Length() != 4 || !info[2].IsNumber() || !info[3].IsNumber())
+  if (!decode_views(info, &d, false) || info.Length() != 4 || !info[2].IsNumber() || !info[3].IsNumber())
     return throw_internal(env, "reduce(buffers, table, op, p): bad arguments");
+  scoped_claim claim(&d.ranges);
+  if (!claim.held()) return throw_busy(env, BUSY);
   const int op = info[2].As<Napi::Number>().Int32Value();
   const double p = info[3].As<Napi::Number>().DoubleValue();
+  if (op < REDUCE_SUM_SQ || op > REDUCE_FIRST_NON_FINITE) return throw_internal(env, "reduce: unknown op");
   const reduce_kernels *k = current_of(info);
-  Napi::Float64Array out = Napi::Float64Array::New(env, d.n.size());
+  std::vector<double> out(d.n.size());
   for (size_t v = 0; v < d.n.size(); ++v) {
     const float *x = d.data[v];
     const size_t n = d.n[v];
@@ -66,17 +87,18 @@ Napi::Value Reduce(const Napi::CallbackInfo &info) {
       case REDUCE_SUM_POW: out[v] = sum_pow_abs_f32_scalar(x, n, p); break;
       case REDUCE_MAX_ABS: out[v] = k->max_abs(x, n); break;
       case REDUCE_FIRST_NON_FINITE: out[v] = static_cast<double>(k->first_non_finite(x, n)); break;
-      default: return throw_internal(env, "reduce: unknown op");
     }
   }
-  return out;
+  return copy_out<Napi::Float64Array>(env, out);
 }
 
 /* scale(buffers, table, factor): every view *= factor, in float. */
 Napi::Value Scale(const Napi::CallbackInfo &info) {
   decoded d;
-  if (!decode_views(info, &d) || info.Length() != 3 || !info[2].IsNumber())
+  if (!decode_views(info, &d, true) || info.Length() != 3 || !info[2].IsNumber())
     return throw_internal(info.Env(), "scale(buffers, table, factor): bad arguments");
+  scoped_claim claim(&d.ranges);
+  if (!claim.held()) return throw_busy(info.Env(), BUSY);
   const float factor = static_cast<float>(info[2].As<Napi::Number>().DoubleValue());
   const reduce_kernels *k = current_of(info);
   for (size_t v = 0; v < d.n.size(); ++v) k->scale(d.data[v], d.n[v], factor);
@@ -116,7 +138,10 @@ Napi::Value run_step_prepass(Napi::Env env, const reduce_kernels *k, napi_value 
                              const std::vector<guard_segment> &segments) {
   const Napi::Value flags_js(env, flags_value);
   if (!flags_js.IsNumber()) return throw_internal(env, "step: guard flags must be a number");
-  const unsigned flags = flags_js.As<Napi::Number>().Uint32Value();
+  const double flags_number = flags_js.As<Napi::Number>().DoubleValue();
+  if (!(flags_number >= 0 && flags_number <= (GUARD_NON_FINITE | GUARD_ZERO_SCAN)) || flags_number != static_cast<double>(static_cast<unsigned>(flags_number)))
+    return throw_internal(env, "step: guard flags must be a set of known bits");
+  const unsigned flags = static_cast<unsigned>(flags_number);
   uint8_t *report = nullptr;
   if (flags & GUARD_ZERO_SCAN) {
     const Napi::Value report_js(env, report_value);

@@ -5,13 +5,15 @@
 
 #include <node_api.h>
 
+#include "instance.h"
 #include "kernels/adam.h"
 #include "prepared_plan.h"
 
-/* `plan` must be refreshed and have its scalars applied. Holds a strong reference to
- * `plan_value` (and through it every buffer) until the promise settles. Returns the promise, or
- * NULL with *error set. */
-napi_value start_step_async(napi_env env, napi_value plan_value, prepared_plan *plan, const step_kernels *kernel,
-                            const char **error);
+/* `plan` must be refreshed and have its scalars applied; `claim` is the claim (runtime/claims.h)
+ * over plan->ranges, which the step now owns and releases when it settles. Holds a strong
+ * reference to `plan_value` (and through it every buffer) until then. Returns the promise, or
+ * NULL with *error set and the claim released: nothing was started, nothing is left behind. */
+napi_value start_step_async(napi_env env, addon_instance *instance, napi_value plan_value, prepared_plan *plan,
+                            const step_kernels *kernel, uint64_t claim, const char **error);
 
 #endif

@@ -6,6 +6,9 @@
 
 namespace {
 
+/* Every flag the kernels know: bits 0 to 3, so every integer up to it is a set of them. */
+const double ADAM_FLAGS_ALL = ADAM_AMSGRAD | ADAM_MAXIMIZE | ADAM_COUPLED_DECAY | ADAM_DECOUPLED_DECAY;
+
 bool is_index(double x) { return x >= 0 && x == floor(x) && x <= 9007199254740992.0; }
 
 /* Resolves (buffer index, element offset) for n elements of type T; false if it does not fit. */
@@ -92,7 +95,11 @@ const char *apply_scalars(const double *scalars, size_t scalar_rows, std::vector
                static_cast<float>(sc[SCALAR_BETA2]), static_cast<float>(sc[SCALAR_ONE_MINUS_BETA2]),
                static_cast<float>(sc[SCALAR_EPS]), static_cast<float>(sc[SCALAR_WEIGHT_DECAY]),
                static_cast<float>(sc[SCALAR_DECAY_FACTOR]), static_cast<float>(sc[SCALAR_BIAS_CORRECTION2_SQRT]),
-               static_cast<float>(sc[SCALAR_NEG_STEP_SIZE]), static_cast<uint32_t>(sc[SCALAR_FLAGS])};
+               static_cast<float>(sc[SCALAR_NEG_STEP_SIZE]), 0u};
+    /* A double outside uint32_t's range makes the cast undefined: check it is a known bit set. */
+    const double flags = sc[SCALAR_FLAGS];
+    if (!is_index(flags) || flags > ADAM_FLAGS_ALL) return "step: a scalars row has flags that are not a set of known bits";
+    rows[r].flags = static_cast<uint32_t>(flags);
   }
   for (step_segment &seg : *segments) {
     if (seg.scalars_row >= scalar_rows) return "step: a segment names a scalars row that does not exist";
@@ -104,6 +111,33 @@ const char *apply_scalars(const double *scalars, size_t scalar_rows, std::vector
       return "step: an amsgrad segment has no max_exp_avg_sq";
   }
   return nullptr;
+}
+
+void segment_ranges(const std::vector<step_segment> &segments, std::vector<byte_range> *out) {
+  out->clear();
+  for (const step_segment &seg : segments) {
+    const size_t n = seg.n, blocks = (n + ADAM_Q8_BLOCK - 1) / ADAM_Q8_BLOCK;
+    add_range(out, seg.tensor.param, n * sizeof(float), true);
+    add_range(out, seg.tensor.grad, n * sizeof(float), false);
+    switch (seg.format) {
+      case STATE_F32:
+        add_range(out, seg.tensor.exp_avg, n * sizeof(float), true);
+        add_range(out, seg.tensor.exp_avg_sq, n * sizeof(float), true);
+        add_range(out, seg.tensor.max_exp_avg_sq, n * sizeof(float), true);
+        break;
+      case STATE_BF16:
+        add_range(out, seg.bf16.exp_avg, n * sizeof(uint16_t), true);
+        add_range(out, seg.bf16.exp_avg_sq, n * sizeof(uint16_t), true);
+        add_range(out, seg.bf16.max_exp_avg_sq, n * sizeof(uint16_t), true);
+        break;
+      default:
+        for (const adam_q8_moment *m : {&seg.q8.exp_avg, &seg.q8.exp_avg_sq, &seg.q8.max_exp_avg_sq}) {
+          add_range(out, m->codes, n, true);
+          add_range(out, m->scale, blocks * sizeof(float), true);
+        }
+    }
+  }
+  normalize_ranges(out);
 }
 
 size_t total_elements(const std::vector<step_segment> &segments) {

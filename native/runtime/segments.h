@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "claims.h"
 #include "kernels/adam.h"
 #include "kernels/adam_lowbit.h"
 
@@ -56,6 +57,9 @@ void run_segment(const step_kernels *kernels, const step_segment &seg, size_t st
  * success, or why not (a row index out of range, amsgrad flagged on a segment without
  * max_exp_avg_sq). */
 const char *apply_scalars(const double *scalars, size_t scalar_rows, std::vector<step_segment> *segments);
+
+/* The memory a step over `segments` reads (the grads) and writes (the rest), normalized. */
+void segment_ranges(const std::vector<step_segment> &segments, std::vector<byte_range> *out);
 
 /* The elements of all segments together. */
 size_t total_elements(const std::vector<step_segment> &segments);

@@ -3,6 +3,9 @@
 #include "segment_table.h"
 
 #include <stdint.h>
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 #include <atomic>
 #include <condition_variable>
@@ -89,9 +92,9 @@ class pool {
   void set_threads(size_t n) {
     std::lock_guard<std::mutex> running(run_lock_);
     stop_workers();
-    threads_ = n < 1 ? 1 : n;
+    threads_.store(n < 1 ? 1 : n);
   }
-  size_t threads() const { return threads_; }
+  size_t threads() const { return threads_.load(); }
   void set_chunk(size_t n) { chunk_.store(n); }
   void set_parallel_min(size_t n) { parallel_min_.store(n ? n : DEFAULT_PARALLEL_MIN); }
 
@@ -99,16 +102,18 @@ class pool {
     size_t total = 0;
     for (size_t s = 0; s < count; ++s) total += segments[s].n;
     std::unique_lock<std::mutex> running(run_lock_, std::try_to_lock);
-    if (threads_ < 2 || total < parallel_min_.load() || !running.owns_lock()) {
+    /* threads_ changes only under run_lock_: read it once that is held (or not at all). */
+    const size_t threads = running.owns_lock() ? threads_.load() : 1;
+    if (threads < 2 || total < parallel_min_.load()) {
       for (size_t s = 0; s < count; ++s) run_segment(kernels, segments[s], 0, segments[s].n);
       return;
     }
-    if (workers_.size() + 1 != threads_) start_workers();
+    if (workers_.size() + 1 != threads) start_workers();
     size_t chunk = chunk_.load();
     if (chunk == 0) {
       /* Many small chunks: a thread the OS deschedules mid-chunk (a busy machine) holds up the
        * step by at most one short chunk once it runs again, and the others take the rest. */
-      chunk = total / (threads_ * 64);
+      chunk = total / (threads * 64);
       if (chunk < 16384) chunk = 16384;
     }
     chunk = (chunk + FLOATS_PER_LINE - 1) / FLOATS_PER_LINE * FLOATS_PER_LINE;
@@ -135,7 +140,7 @@ class pool {
  private:
   void start_workers() {
     stop_workers();
-    for (size_t i = 1; i < threads_; ++i) workers_.emplace_back([this] { work(); });
+    for (size_t i = 1; i < threads_.load(); ++i) workers_.emplace_back([this] { work(); });
   }
 
   void stop_workers() {
@@ -146,6 +151,7 @@ class pool {
     wake_.notify_all();
     for (std::thread &t : workers_) t.join();
     workers_.clear();
+    std::lock_guard<std::mutex> lock(m_);
     stop_ = false;
   }
 
@@ -184,18 +190,29 @@ class pool {
   uint64_t generation_ = 0;
   size_t inside_ = 0;
   bool stop_ = false;
-  size_t threads_ = 1;
+  std::atomic<size_t> threads_{1};
   std::atomic<size_t> chunk_{0};
   std::atomic<size_t> parallel_min_{DEFAULT_PARALLEL_MIN};
 };
 
+/* The cores this process may run on: its CPU affinity where the OS has one (a container limited
+ * to 2 of 64 cores gets 2 threads, as os.availableParallelism() says), else the host's count. */
+size_t default_threads() {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return static_cast<size_t>(CPU_COUNT(&set));
+#endif
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores ? cores : 1;
+}
+
 /* Never destroyed: joining at process exit could wait on a thread the runtime already froze,
- * and the OS reclaims idle workers anyway. */
+ * and the OS reclaims idle workers anyway. Sized once, when first used: loading the addon in
+ * another worker never resets a count set by setNumThreads. */
 pool &the_pool() {
   static pool *p = [] {
     pool *created = new pool();
-    const unsigned cores = std::thread::hardware_concurrency();
-    created->set_threads(cores ? cores : 1);
+    created->set_threads(default_threads());
     return created;
   }();
   return *p;

@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'ERR_PARAM_TYPE'
   | 'ERR_RANK_MISMATCH'
   | 'ERR_READONLY'
+  | 'ERR_RESIZABLE'
   | 'ERR_SHAPE'
   | 'ERR_STATE'
   | 'ERR_STATE_DICT'

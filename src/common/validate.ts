@@ -38,6 +38,14 @@ export function isDetached(view: ArrayBufferView): boolean {
   }
 }
 
+/** True if the view's buffer can change length (a resizable ArrayBuffer or a growable
+ * SharedArrayBuffer): a resize() under a running step would leave native threads writing past
+ * its end, so every entry point refuses such buffers (code ERR_RESIZABLE). */
+export function isResizable(view: ArrayBufferView): boolean {
+  const buffer = view.buffer as { resizable?: boolean; growable?: boolean };
+  return buffer.resizable === true || buffer.growable === true;
+}
+
 /** True if the two views share at least one byte of the same buffer. */
 export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
   if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) return false;

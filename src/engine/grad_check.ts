@@ -3,9 +3,9 @@ import { momentViews, type Moment } from './lowbit_state.js';
 import { rangeError, SimdAdamError, typeError } from '../common/errors.js';
 import { firstOverlap, type Span } from './overlap.js';
 import type { Parameter } from '../nn/parameter.js';
-import { describe, isDetached, overlaps } from '../common/validate.js';
+import { describe, isDetached, isResizable, overlaps } from '../common/validate.js';
 
-/** Throws (ERR_GRAD_TYPE, ERR_DETACHED, ERR_GRAD_LENGTH, ERR_GRAD_ALIAS) unless param.grad is a
+/** Throws (ERR_GRAD_TYPE, ERR_DETACHED, ERR_GRAD_LENGTH, ERR_RESIZABLE, ERR_GRAD_ALIAS) unless param.grad is a
  * Float32Array the parameter's length, in memory of its own. `at` names the parameter. */
 export function checkGrad(param: Parameter, at: string): void {
   const grad = param.grad as unknown;
@@ -18,6 +18,9 @@ export function checkGrad(param: Parameter, at: string): void {
   if (grad.length !== param.numel) {
     const detached = isDetached(grad);
     throw rangeError('ERR_GRAD_LENGTH', `${at}: grad must have length ${param.numel} (the parameter's), got ${describe(grad)}${detached ? ' (detached?)' : ''}`);
+  }
+  if (isResizable(grad)) {
+    throw new SimdAdamError('ERR_RESIZABLE', `${at}: grad's buffer is resizable (or growable); a resize under a running step would leave it writing past the end, so only fixed-length buffers are accepted`);
   }
   if (overlaps(grad, param.data)) {
     throw new SimdAdamError('ERR_GRAD_ALIAS', `${at}: grad shares memory with the parameter's own data; give it a separate buffer`);

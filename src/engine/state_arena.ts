@@ -7,7 +7,7 @@
  * ParameterStore) need no padding: their state is contiguous too, and they step as one segment.
  *
  * SegmentViews never move: the arena is reserved whole when the group first needs state, and each slot
- * is handed out at most once. A parameter whose slot is gone (its state was replaced by
+ * is committed to its parameter at most once (handed out again only while no step has used it). A parameter whose slot is gone (its state was replaced by
  * loadStateDict, say) or that joined later gets state from allocateState, in one buffer with the
  * others that start in the same step.
  */
@@ -82,18 +82,32 @@ class Arena {
     ({ buffer: this.#buffer, starts: this.#starts } = regions(total, amsgrad));
   }
 
-  /** The parameter's slot, once; undefined if it has none or it was taken. */
+  /** State over the parameter's slot, or undefined if it has none or its state was committed.
+   * The slot stays available until commit(): a step the non-finite guard refused wrote nothing
+   * into it, and the next plan built must find it again rather than allocate a second copy. */
   take(param: Parameter): AdamState | undefined {
     const slot = this.#slots.get(param);
     if (slot === undefined) return undefined;
-    this.#slots.delete(param);
     return makeState(this.#buffer, this.#starts, slot.offset, param.numel, this.#counts, slot.index);
+  }
+
+  /** The slot is the parameter's for good (its step ran and its state was registered). */
+  commit(param: Parameter): void {
+    this.#slots.delete(param);
   }
 }
 
 /** An optimizer's arenas, one per param group. */
 export class StateArenas {
   readonly #byGroup = new WeakMap<object, Arena>();
+  /** States handed out over an arena's slot, not yet committed. */
+  readonly #pending = new WeakMap<AdamState, Arena>();
+
+  /** Call when `state` (from allocate) is registered: its slot is never handed out again. */
+  commit(param: Parameter, state: AdamState): void {
+    this.#pending.get(state)?.commit(param);
+    this.#pending.delete(state);
+  }
 
   /** State for parameters of `group` that get their first gradient now, each stored as
    * `dtypeOf` says: float32 state from the group's arena (which reserves only parameters stored
@@ -118,6 +132,7 @@ export class StateArenas {
       this.#byGroup.set(group, arena);
     }
     for (const i of float32) out[i] = arena.amsgrad === amsgrad ? arena.take(params[i]!) : undefined;
+    for (const state of out) if (state) this.#pending.set(state, arena);
     const rest = float32.filter((i) => out[i] === undefined);
     allocateState(rest.map((i) => params[i]!), amsgrad).forEach((s, k) => (out[rest[k]!] = s));
     return out as AdamState[];

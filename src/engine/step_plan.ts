@@ -35,6 +35,7 @@ export type { PrePass, StepOutcome } from './segment_table.js';
 
 import { adamScalars, type AdamHyper } from '../reference/adam.js';
 import { stepSlot, type StepCounts } from './step_counts.js';
+import { claim, stepAccess, whileClaimed } from './claims.js';
 
 /** A parameter about to be updated, where it sits, and its state if it has any yet. */
 export interface ParamUpdate {
@@ -346,15 +347,18 @@ export class StepPlan {
   }
 
   /** Runs the step synchronously, in one native crossing (or the TypeScript reference), with
-   * the read-only pre-pass first when `prePass` asks for one. */
-  run(hypers: readonly AdamHyper[], prePass?: PrePass): StepOutcome {
+   * the read-only pre-pass first when `prePass` asks for one. A running step holding some of its
+   * memory makes the addon throw ERR_BUSY (the js backend: busyError(where)), nothing written. */
+  run(hypers: readonly AdamHyper[], prePass?: PrePass, where = 'step()'): StepOutcome {
     if (this.#segments.length === 0) return CLEAN_OUTCOME;
     if (isJsBackend()) {
-      const outcome = prePass ? prePassReference(this.#views(), prePass) : CLEAN_OUTCOME;
-      if (outcome.stopped) return outcome;
-      const scalars = this.#jsScalars(hypers);
-      this.#views().forEach((s, k) => stepReference({ ...s, scalars: scalars[this.#segmentRows[k]!]! }));
-      return outcome;
+      return whileClaimed(stepAccess(this.#views()), where, () => {
+        const outcome = prePass ? prePassReference(this.#views(), prePass) : CLEAN_OUTCOME;
+        if (outcome.stopped) return outcome;
+        const scalars = this.#jsScalars(hypers);
+        this.#views().forEach((s, k) => stepReference({ ...s, scalars: scalars[this.#segmentRows[k]!]! }));
+        return outcome;
+      });
     }
     this.#fillScalars(hypers);
     const unprepared = this.#toPrepare();
@@ -380,12 +384,14 @@ export class StepPlan {
   /** Starts the same step off the event loop. Throws synchronously if the plan no longer fits
    * its buffers; the promise settles when every element is written. A pre-pass runs before this
    * returns, on the calling thread: a refused step settles at once, having written nothing. */
-  runAsync(hypers: readonly AdamHyper[], prePass?: PrePass): Promise<StepOutcome> {
+  runAsync(hypers: readonly AdamHyper[], prePass?: PrePass, where = 'stepAsync()'): Promise<StepOutcome> {
     if (this.#segments.length === 0) return Promise.resolve(CLEAN_OUTCOME);
     if (isJsBackend()) {
+      // The addon's steps claim their memory themselves; the js backend's does it here.
+      const release = claim(stepAccess(this.#views()), where);
       const outcome = prePass ? prePassReference(this.#views(), prePass) : CLEAN_OUTCOME;
-      if (outcome.stopped) return Promise.resolve(outcome);
-      return this.#runJsSliced(this.#jsScalars(hypers)).then(() => outcome);
+      if (outcome.stopped) release();
+      return outcome.stopped ? Promise.resolve(outcome) : this.#runJsSliced(this.#jsScalars(hypers)).then(() => outcome).finally(release);
     }
     this.#fillScalars(hypers);
     const guard = prePass && guardArguments(prePass, this.#segments.length);

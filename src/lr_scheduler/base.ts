@@ -97,26 +97,56 @@ export abstract class LRScheduler {
     checkOptimizer(optimizer, where);
     this.optimizer = optimizer;
     this.where = where;
+    this.#before = optimizer.paramGroups.map((group) => ({ ...groupRecord(group) }));
+  }
+
+  /** Every group's keys as the constructor found them: a constructor that fails (in attach, or
+   * in a subclass after it wrote `initialLr` into some groups) puts them back, so a failed
+   * construction changes nothing. */
+  #before: Array<Record<string, unknown>> | undefined;
+
+  #restoreGroups(): void {
+    this.optimizer.paramGroups.forEach((group, i) => {
+      const record = groupRecord(group), before = this.#before![i]!;
+      for (const key of Object.keys(record)) if (key !== 'params' && !(key in before)) delete record[key];
+      for (const [key, value] of Object.entries(before)) if (key !== 'params' && record[key] !== value) record[key] = value;
+    });
   }
 
   /** PyTorch's `_LRScheduler.__init__` after the subclass fields: `initialLr`, `baseLrs`,
    * `lastEpoch`, then the initial step. */
   protected attach(lastEpoch: number): void {
+    try {
+      this.#attach(lastEpoch);
+    } catch (error) {
+      this.#restoreGroups();
+      throw error;
+    } finally {
+      this.#before = undefined;
+    }
+  }
+
+  #attach(lastEpoch: number): void {
     const groups = this.optimizer.paramGroups;
+    // Checked for every group before any is written.
     groups.forEach((group, i) => {
       const record = groupRecord(group);
-      if (lastEpoch === -1 && record.initialLr === undefined) record.initialLr = group.lr;
-      if (record.initialLr === undefined) {
+      const initialLr = lastEpoch === -1 && record.initialLr === undefined ? group.lr : record.initialLr;
+      if (initialLr === undefined) {
         throw rangeError(
           'ERR_OPTION',
           `${this.where}: lastEpoch ${lastEpoch} resumes a schedule, but paramGroups[${i}].initialLr is missing; ` +
             `load the optimizer's state dict first, or pass lastEpoch: -1`,
         );
       }
-      if (typeof record.initialLr !== 'number') {
-        throw typeError('ERR_OPTION', `${this.where}: paramGroups[${i}].initialLr must be a number, got ${describe(record.initialLr)}`);
+      if (typeof initialLr !== 'number') {
+        throw typeError('ERR_OPTION', `${this.where}: paramGroups[${i}].initialLr must be a number, got ${describe(initialLr)}`);
       }
     });
+    for (const group of groups) {
+      const record = groupRecord(group);
+      if (lastEpoch === -1 && record.initialLr === undefined) record.initialLr = group.lr;
+    }
     this.baseLrs = groups.map((group) => groupRecord(group).initialLr as number);
     this.lastEpoch = lastEpoch;
     this._initialStep();

@@ -45,7 +45,9 @@ export interface NativePlan {
 export type Stop = [number, number];
 
 export interface NativeAddon {
-  /** Runs every segment of a step plan with the selected kernel: one crossing per step. With
+  /** Runs every segment of a step plan with the selected kernel: one crossing per step. Every
+   * step (and reduction) claims the memory it reads and writes for as long as it runs, and
+   * throws an Error with code ERR_BUSY, having done nothing, if a running step holds it. With
    * guard flags, a read-only pre-pass runs first in the same crossing, and the step is refused
    * (nothing written, the Stop returned) if a grad is not finite. */
   step(buffers: Buffers, table: Float64Array, scalars: Float64Array): void;
@@ -83,6 +85,15 @@ export interface NativeAddon {
   /** Every view *= factor (rounded to float once), in place. */
   scale(buffers: Buffers, table: Float64Array, factor: number): void;
   reduceLayout: ReduceLayout;
+  /** Claims the views (rows as reduce's; `writes`: 1 where the view is written) in the
+   * process-wide record of memory in use: an id to release(), or 0 if a running step holds some
+   * of it. The environment's teardown releases what its JS still holds. */
+  claim(buffers: Buffers, table: Float64Array, writes: Uint8Array | null): number;
+  release(id: number): void;
+  /** True if claim() would be refused now. */
+  inUse(buffers: Buffers, table: Float64Array, writes: Uint8Array | null): boolean;
+  /** Claims held in the whole process (every worker) now. */
+  liveClaims(): number;
   backends(): Array<{ name: string; supported: boolean }>;
   current(): string;
   select(name: string): boolean;

@@ -35,6 +35,9 @@ const f = Math.fround;
  * step(), simd-adam never touches a frozen parameter's grad (PyTorch would include it).
  * Returns 0 when no parameter has a grad.
  *
+ * @throws SimdAdamError ERR_BUSY if a running step (a stepAsync() of any optimizer, in any
+ * worker) reads one of these grads: no grad was changed.
+ *
  * ```ts
  * const total = clipGradNorm([w, b], 1.0);               // L2
  * clipGradNorm(model, 0.5, { normType: 'inf' });
@@ -84,7 +87,7 @@ export function clipGradNorm(params: Parameter | Iterable<Parameter>, maxNorm: n
   const coef = f(f(1 / f(total + f(1e-6))) * f(maxNorm));
   const clamped = coef > 1 ? 1 : coef;
   // x * 1 is x for every float, so the unclipped case skips the pass PyTorch would make.
-  if (clamped !== 1) scaleEach(grads, clamped);
+  if (clamped !== 1) scaleEach(grads, clamped, WHERE);
   return total;
 }
 
@@ -120,13 +123,13 @@ function root(sum: number, p: number): number {
 function totalNorm(grads: readonly Float32Array[], p: number): number {
   if (p === Infinity) {
     let best = 0;
-    for (const norm of reduceEach(grads, 'maxAbs')) {
+    for (const norm of reduceEach(grads, 'maxAbs', 0, WHERE)) {
       if (Number.isNaN(norm)) return NaN;
       if (norm > best) best = norm;
     }
     return best;
   }
-  const sums = p === 2 ? reduceEach(grads, 'sumSq') : p === 1 ? reduceEach(grads, 'sumAbs') : reduceEach(grads, 'sumPowAbs', p);
+  const sums = p === 2 ? reduceEach(grads, 'sumSq', 0, WHERE) : p === 1 ? reduceEach(grads, 'sumAbs', 0, WHERE) : reduceEach(grads, 'sumPowAbs', p, WHERE);
   const norms = Array.from(sums, (sum, i) => root(f(sum) === Infinity ? Infinity : sum > 0 && sum < UNDERFLOW_SUM ? float32Sum(grads[i]!, p) : sum, p));
   // torch.norm(torch.stack(norms)): the same float32 accumulation over the norms, even for one.
   return root(float32Sum(Float32Array.from(norms), p), p);

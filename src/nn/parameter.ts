@@ -1,7 +1,7 @@
 import { inspect, type InspectOptions } from 'node:util';
 import { rangeError, SimdAdamError, typeError } from '../common/errors.js';
 import { readOnlyError, refusePytorchSpellings } from '../common/members.js';
-import { checkKeys, checkOptionsObject, describe, isDetached, isFloat32Array } from '../common/validate.js';
+import { checkKeys, checkOptionsObject, describe, isDetached, isFloat32Array, isResizable } from '../common/validate.js';
 
 /** Options of `new Parameter(data, options)`. */
 export interface ParameterOptions {
@@ -74,6 +74,9 @@ export class Parameter {
     }
     if (isDetached(data)) {
       throw new SimdAdamError('ERR_DETACHED', `${where}: data's buffer was detached (transferred by postMessage or structuredClone?); it has no elements left to train`);
+    }
+    if (isResizable(data)) {
+      throw new SimdAdamError('ERR_RESIZABLE', `${where}: data's buffer is resizable (or growable); a resize under a running step would leave it writing past the end, so only fixed-length buffers are accepted`);
     }
     const opts = checkOptionsObject(options, where);
     checkKeys(opts, PARAMETER_OPTIONS, where);

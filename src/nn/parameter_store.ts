@@ -6,6 +6,7 @@
  */
 import { rangeError, SimdAdamError, typeError } from '../common/errors.js';
 import { addon } from '../native/addon.js';
+import { whileClaimed } from '../engine/claims.js';
 import { Parameter } from './parameter.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
 import { lockFields, refusePytorchSpellings } from '../common/members.js';
@@ -127,13 +128,21 @@ export class ParameterStore {
    * this. Pass `{ zero: false }` when the backward overwrites every element. The optimizer's
    * cached step plan still holds either way. Frozen parameters' views are neither attached nor
    * zeroed.
-   * @throws TypeError (code ERR_OPTION) for an unknown option or a non-boolean `zero`.
+   *
+   * Attaching is what precedes writing new gradients into `grads`, so it is refused while a
+   * running step (a stepAsync() in any worker) reads them.
+   * @throws TypeError (code ERR_OPTION) for an unknown option or a non-boolean `zero`;
+   * SimdAdamError ERR_BUSY while a running step reads these grads, with nothing attached or zeroed.
    */
   attachGrads(options?: AttachGradsOptions): void {
     const where = 'ParameterStore.attachGrads()';
     const opts = checkOptionsObject(options, where);
     checkKeys(opts, ['zero'], where);
     const zero = opts.zero === undefined ? true : checkBoolean(opts.zero, 'zero', where);
+    whileClaimed([[this.grads, true]], where, () => this.#attach(zero));
+  }
+
+  #attach(zero: boolean): void {
     const params = this.params, views = this.#gradViews;
     // Consecutive trainable views are contiguous in `grads`: one fill per run of them.
     let runStart = -1, runEnd = 0;

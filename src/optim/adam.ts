@@ -9,7 +9,8 @@ import { checkGrad, checkGradAliases } from '../engine/grad_check.js';
 import { allZeroEach } from '../engine/reduce.js';
 import { StateArenas } from '../engine/state_arena.js';
 import { StepPlan, type GroupUpdates, type ParamUpdate, type PrePass, type StepOutcome } from '../engine/step_plan.js';
-import { beginAsyncStep } from '../engine/threads.js';
+import { beginAsyncStep, whenNotBusy } from '../engine/threads.js';
+import { callNative, claim, inUse, momentAccess, paramAccess, type Access } from '../engine/claims.js';
 import { addon } from '../native/addon.js';
 import type { Parameter } from '../nn/parameter.js';
 import type { AdamHyper } from '../reference/adam.js';
@@ -126,7 +127,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     const loss = closure === undefined ? (undefined as R) : closure();
     // The closure may have started a stepAsync() of this optimizer.
     this.assertIdle(where);
-    const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.run(h, pre)));
+    const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.run(h, pre, where)));
     this.#finish(where, plan, hypers, result);
     this.runStepPostHooks();
     return loss;
@@ -155,7 +156,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     // Without a closure nothing is awaited here, so validation still happens before this returns.
     const loss = closure === undefined ? undefined : await closure();
     if (closure !== undefined) this.assertIdle(where);
-    const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.runAsync(h, pre)));
+    const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.runAsync(h, pre, where)));
     const release = this.markBusy(where);
     const end = beginAsyncStep();
     let outcome: StartedStep;
@@ -189,12 +190,13 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
   #start<R>(where: string, go: (plan: StepPlan, hypers: AdamHyper[]) => R): { plan: StepPlan; hypers: AdamHyper[]; result: R } {
     const { plan, hypers, reused } = this.#prepare(where);
     try {
-      return { plan, hypers, result: go(plan, hypers) };
+      return { plan, hypers, result: callNative(where, () => go(plan, hypers)) };
     } catch (error) {
-      if (!reused) throw error;
+      // A refusal because a running step holds this memory: the plan is fine, nothing ran.
+      if (!reused || (error instanceof SimdAdamError && error.code === 'ERR_BUSY')) throw error;
       this.#plan = undefined;
       const fresh = this.#prepare(where);
-      return { plan: fresh.plan, hypers: fresh.hypers, result: go(fresh.plan, fresh.hypers) };
+      return { plan: fresh.plan, hypers: fresh.hypers, result: callNative(where, () => go(fresh.plan, fresh.hypers)) };
     }
   }
 
@@ -235,7 +237,10 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
           "nothing was changed (nonFinite: 'throw'; use 'skip' to skip such steps, 'propagate' for PyTorch's behaviour)",
       );
     }
-    plan.commit((param, state) => this.stateMap.set(param, state));
+    plan.commit((param, state) => {
+      this.stateMap.set(param, state);
+      this.#arenas.commit(param, state);
+    });
     plan.stateVersion = this.stateMap.version;
     if (outcome.zeroReport && zeroDivides) this.#warnZeroGrads(plan, hypers, outcome.zeroReport, zeroDivides);
   }
@@ -280,7 +285,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     // Reduced exp_avg is read in TypeScript below: an empty view stands in for it here.
     const float32ExpAvg = (w: ParamUpdate) => (w.state?.expAvg instanceof Float32Array ? w.state.expAvg : new Float32Array(0));
     for (const { updates } of validated) for (const w of updates) views.push(w.param.grad!, w.param.data, float32ExpAvg(w));
-    const zero = allZeroEach(views);
+    const zero = allZeroEach(views, where);
     const reasons = new Map<Parameter, ExplainEntry['reason']>();
     let k = 0;
     for (const { hyper, updates } of validated) {
@@ -304,6 +309,66 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
   #zeroGradReason(hyper: AdamHyper, w: ParamUpdate, paramAllZero: boolean, expAvgAllZero: boolean): ExplainEntry['reason'] {
     const zeroDivides = zeroDividesReference(hyper, w.param.numel, w.state);
     return zeroGradReason(hyper, { paramAllZero, expAvgAllZero, zeroDivides });
+  }
+
+  /**
+   * True while a stepAsync() of this optimizer runs, or while a running step of another optimizer
+   * (in this thread or another worker) holds memory a step of this one would read or write: then
+   * step(), stepAsync() and explain() throw ERR_BUSY. Await {@link whenIdle} instead of failing.
+   */
+  get busy(): boolean {
+    return this.#holds > 0 || inUse(this.#memoryAccess());
+  }
+
+  /** stepAsync() and checkpoint writes in flight (markBusy's marks). */
+  #holds = 0;
+
+  protected override markBusy(what: string): () => void {
+    const release = super.markBusy(what);
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds--;
+      release();
+    };
+  }
+
+  /** @internal A checkpoint write streams the parameters and the state: besides this optimizer's
+   * own hold, their memory is claimed for reading (src/engine/claims.ts), so that a step of another
+   * optimizer or worker cannot write them under the write. @throws SimdAdamError ERR_BUSY. */
+  override beginExclusiveUse(what: string): () => void {
+    const release = super.beginExclusiveUse(what);
+    try {
+      const unclaim = claim(this.#memoryAccess().filter(([, write]) => write).map(([view]) => [view, false] as const), what);
+      return () => {
+        unclaim();
+        release();
+      };
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /**
+   * Resolves once {@link busy} is false. When this optimizer's own stepAsync() ends, it resolves
+   * before the code awaiting that stepAsync() runs, so a caller waiting here (an HTTP handler
+   * that wants a state dict) gets its turn even if training starts the next step at once. Steps
+   * running in other workers are polled every millisecond.
+   */
+  whenIdle(): Promise<void> {
+    return whenNotBusy(() => this.busy);
+  }
+
+  /** The memory a step of this optimizer reads (grads) and writes (parameters, state). */
+  #memoryAccess(): Access[] {
+    const out = paramAccess(this.paramGroups.flatMap((group) => group.params));
+    for (const [, state] of this.stateMap) {
+      out.push(...momentAccess(state.expAvg, true), ...momentAccess(state.expAvgSq, true), ...momentAccess(state.maxExpAvgSq, true));
+    }
+    return out;
   }
 
   protected override exportState(state: AdamState, param: Parameter, where: string): AdamStateDictEntry {

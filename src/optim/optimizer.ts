@@ -26,6 +26,7 @@ import { checkParamOverlap, normalizeParams, toParameterList } from './param_gro
 import { asStateDictError, collectStateDict, readSaved, type StateDict, type StateDictInput } from './state_dict.js';
 import { VersionedMap } from '../common/versioned_map.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
+import { gradWrites, whileClaimed } from '../engine/claims.js';
 
 /** Any optimizer, whatever its hyperparameters and state: what global hooks receive. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -171,12 +172,13 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     const opts = checkOptionsObject(options, where);
     checkKeys(opts, ['setToNone'], where);
     const setToNone = opts.setToNone === undefined ? true : checkBoolean(opts.setToNone, 'setToNone', where);
-    for (const group of this.#groups) {
-      for (const p of group.params) {
+    const params = this.#groups.flatMap((group) => group.params); // filling writes the grads:
+    whileClaimed(setToNone ? [] : gradWrites(params), where, () => {
+      for (const p of params) {
         if (setToNone || !p.requiresGrad) p.grad = null;
         else if (p.grad instanceof Float32Array) p.grad.fill(0);
       }
-    }
+    });
   }
 
   /** Updates every parameter that has a grad and requiresGrad. With a closure (which
