@@ -8,6 +8,7 @@
 
 #include "kernels/adam.h"
 #include "errors.h"
+#include "exports.h"
 #include "reduce_napi.h"
 #include "runtime/dispatch.h"
 #include "instance.h"
@@ -293,22 +294,13 @@ Napi::Value Current(const Napi::CallbackInfo &info) {
   return Napi::String::New(info.Env(), instance->current->name);
 }
 
-/* select(name): true if this build has the backend and the CPU supports it. */
-Napi::Value Select(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  if (info.Length() != 1 || !info[0].IsString()) return throw_internal(env, "select(name): name must be a string");
-  const simd_adam_backend *found = simd_adam_find(info[0].As<Napi::String>().Utf8Value().c_str());
-  if (found == nullptr || !found->supported) return Napi::Boolean::New(env, false);
-  addon_instance *instance = instance_of(env);
-  if (!instance) return env.Undefined();
-  instance->current = found;
-  return Napi::Boolean::New(env, true);
-}
-
 /* { segment: { LENGTH: 0, ..., STRIDE }, scalars: { BETA1: 0, ..., STRIDE }, flags: {...},
  *   formats: { F32, BF16, Q8 } } */
 Napi::Object plan_layout_object(Napi::Env env) {
-  Napi::Object segment = Napi::Object::New(env), scalars = Napi::Object::New(env), flags = Napi::Object::New(env);
+  Napi::Object segment = Napi::Object::New(env), scalars = Napi::Object::New(env);
+  const Napi::Object flags = number_table(env, {{"AMSGRAD", ADAM_AMSGRAD}, {"MAXIMIZE", ADAM_MAXIMIZE},
+                                                {"COUPLED_DECAY", ADAM_COUPLED_DECAY}, {"DECOUPLED_DECAY", ADAM_DECOUPLED_DECAY}});
+  const Napi::Object formats = number_table(env, {{"F32", STATE_F32}, {"BF16", STATE_BF16}, {"Q8", STATE_Q8}});
 #define SIMD_ADAM_EXPORT_PLAN(name) segment.Set(#name, static_cast<double>(PLAN_##name));
 #define SIMD_ADAM_EXPORT_SCALAR(name) scalars.Set(#name, static_cast<double>(SCALAR_##name));
   SIMD_ADAM_SEGMENT_FIELDS(SIMD_ADAM_EXPORT_PLAN)
@@ -317,14 +309,6 @@ Napi::Object plan_layout_object(Napi::Env env) {
 #undef SIMD_ADAM_EXPORT_SCALAR
   segment.Set("STRIDE", static_cast<double>(PLAN_SEGMENT_STRIDE));
   scalars.Set("STRIDE", static_cast<double>(PLAN_SCALARS_STRIDE));
-  flags.Set("AMSGRAD", static_cast<double>(ADAM_AMSGRAD));
-  flags.Set("MAXIMIZE", static_cast<double>(ADAM_MAXIMIZE));
-  flags.Set("COUPLED_DECAY", static_cast<double>(ADAM_COUPLED_DECAY));
-  flags.Set("DECOUPLED_DECAY", static_cast<double>(ADAM_DECOUPLED_DECAY));
-  Napi::Object formats = Napi::Object::New(env);
-  formats.Set("F32", static_cast<double>(STATE_F32));
-  formats.Set("BF16", static_cast<double>(STATE_BF16));
-  formats.Set("Q8", static_cast<double>(STATE_Q8));
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("segment", segment);
   layout.Set("scalars", scalars);
@@ -334,23 +318,12 @@ Napi::Object plan_layout_object(Napi::Env env) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  if (!install_instance(env)) {
-    throw_internal(env, "simd-adam: could not set up the addon's per-environment state");
+  if (!export_functions(env, exports, "simd-adam: could not set up the addon's per-environment state",
+                        {{"step", Step}, {"prepare", Prepare}, {"run", Run}, {"runAsync", RunAsync},
+                         {"prepareAsync", PrepareAsync}, {"refreshGrads", RefreshGrads}, {"setNumThreads", SetNumThreads},
+                         {"numThreads", NumThreads}, {"tuning", Tuning}, {"alignment", Alignment}, {"backends", Backends},
+                         {"current", Current}, {"select", select_backend}}))
     return exports;
-  }
-  exports.Set("step", Napi::Function::New(env, Step, "step"));
-  exports.Set("prepare", Napi::Function::New(env, Prepare, "prepare"));
-  exports.Set("run", Napi::Function::New(env, Run, "run"));
-  exports.Set("runAsync", Napi::Function::New(env, RunAsync, "runAsync"));
-  exports.Set("prepareAsync", Napi::Function::New(env, PrepareAsync, "prepareAsync"));
-  exports.Set("refreshGrads", Napi::Function::New(env, RefreshGrads, "refreshGrads"));
-  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
-  exports.Set("numThreads", Napi::Function::New(env, NumThreads, "numThreads"));
-  exports.Set("tuning", Napi::Function::New(env, Tuning, "tuning"));
-  exports.Set("alignment", Napi::Function::New(env, Alignment, "alignment"));
-  exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
-  exports.Set("current", Napi::Function::New(env, Current, "current"));
-  exports.Set("select", Napi::Function::New(env, Select, "select"));
   exports.Set("planLayout", plan_layout_object(env));
   register_reduce_functions(env, exports, current_reduce);
   register_claim_functions(env, exports);

@@ -1,6 +1,7 @@
 #include "reduce_napi.h"
 
 #include "errors.h"
+#include "exports.h"
 #include "prepared_plan.h"
 
 namespace {
@@ -106,17 +107,10 @@ Napi::Value Scale(const Napi::CallbackInfo &info) {
 }
 
 Napi::Object layout(Napi::Env env) {
-  Napi::Object ops = Napi::Object::New(env), guard = Napi::Object::New(env);
-  ops.Set("SUM_SQ", static_cast<double>(REDUCE_SUM_SQ));
-  ops.Set("SUM_ABS", static_cast<double>(REDUCE_SUM_ABS));
-  ops.Set("SUM_POW", static_cast<double>(REDUCE_SUM_POW));
-  ops.Set("MAX_ABS", static_cast<double>(REDUCE_MAX_ABS));
-  ops.Set("FIRST_NON_FINITE", static_cast<double>(REDUCE_FIRST_NON_FINITE));
-  guard.Set("NON_FINITE", static_cast<double>(GUARD_NON_FINITE));
-  guard.Set("ZERO_SCAN", static_cast<double>(GUARD_ZERO_SCAN));
-  guard.Set("ZERO_GRAD", static_cast<double>(ZERO_GRAD));
-  guard.Set("ZERO_PARAM", static_cast<double>(ZERO_PARAM));
-  guard.Set("ZERO_EXP_AVG", static_cast<double>(ZERO_EXP_AVG));
+  const Napi::Object ops = number_table(env, {{"SUM_SQ", REDUCE_SUM_SQ}, {"SUM_ABS", REDUCE_SUM_ABS}, {"SUM_POW", REDUCE_SUM_POW},
+                                              {"MAX_ABS", REDUCE_MAX_ABS}, {"FIRST_NON_FINITE", REDUCE_FIRST_NON_FINITE}});
+  const Napi::Object guard = number_table(env, {{"NON_FINITE", GUARD_NON_FINITE}, {"ZERO_SCAN", GUARD_ZERO_SCAN}, {"ZERO_GRAD", ZERO_GRAD},
+                                                {"ZERO_PARAM", ZERO_PARAM}, {"ZERO_EXP_AVG", ZERO_EXP_AVG}});
   Napi::Object out = Napi::Object::New(env);
   out.Set("VIEW_STRIDE", static_cast<double>(kViewStride));
   out.Set("ops", ops);

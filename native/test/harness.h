@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/ops_scalar.h"
+
 namespace {
 
 /* Lengths 0..49 cover 3 * lanes + 1 for the widest kernel (16 lanes): zero, one and several
@@ -25,17 +27,8 @@ static_assert(kRow % 16 == 0, "rows must stay 64-byte aligned");
  * bitwise comparison is not fooled by NaN != NaN. */
 const uint32_t kGuardBits = 0x7fa5d00du;
 
-inline uint32_t bits_of(float x) {
-  uint32_t b;
-  memcpy(&b, &x, sizeof b);
-  return b;
-}
-
-inline float from_bits(uint32_t b) {
-  float x;
-  memcpy(&x, &b, sizeof x);
-  return x;
-}
+inline uint32_t bits_of(float x) { return scalar_ops::bits(x); }
+inline float from_bits(uint32_t b) { return scalar_ops::from_bits(b); }
 
 /* SplitMix64: spreads nearby seeds over the whole state space. */
 inline uint64_t splitmix64(uint64_t x) {
