@@ -3,13 +3,7 @@
 import { refusePytorchSpellings } from '../common/members.js';
 import { rangeError, typeError } from '../common/errors.js';
 import { checkBoolean, checkKeys, checkNumber, checkOptionsObject, describe } from '../common/validate.js';
-import {
-  LRScheduler,
-  groupRecord,
-  type LRSchedulerOptions,
-  type LRSchedulerStateDict,
-  type SchedulableOptimizer,
-} from './base.js';
+import { LRScheduler, groupRecord, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
 import { checkChoice, perGroup, readLastEpoch, type StateReader } from './internal.js';
 
 /** Options of {@link OneCycleLR}. Give either `totalSteps`, or both `epochs` and

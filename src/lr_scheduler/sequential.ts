@@ -1,12 +1,6 @@
 import { rangeError, typeError } from '../common/errors.js';
 import { checkKeys, checkNumber, checkOptionsObject, describe } from '../common/validate.js';
-import {
-  LRScheduler,
-  groupRecord,
-  type LRSchedulerOptions,
-  type LRSchedulerStateDict,
-  type SchedulableOptimizer,
-} from './base.js';
+import { LRScheduler, groupRecord, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
 import { bisectRight, readLastEpoch, type StateReader } from './internal.js';
 import { ChainedScheduler } from './chained.js';
 
