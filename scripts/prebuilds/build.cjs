@@ -5,6 +5,10 @@
 //   - -static-libstdc++ -static-libgcc: no GLIBCXX/GCC symbol versions at all, so the
 //     machine's libstdc++ never matters; --exclude-libs,ALL keeps the linked-in C++ runtime's
 //     symbols private to the addon;
+//   - -Bsymbolic: the addon's own template instances (std::vector<bool>'s, say) bind to its own
+//     copies, not to the same-named ones node exports, so memory the addon allocates is freed by
+//     the same runtime (under ASan, node's operator new against the addon's free was reported as
+//     an alloc-dealloc mismatch);
 //   - glibc-2.28.h pins the few libm functions glibc 2.29 re-versioned;
 //   - check-symbols.cjs then proves the result against the baseline (prepack runs it).
 //
@@ -70,7 +74,7 @@ function buildPrebuilds(outDir, arches = ['x64', 'arm64']) {
         `CXX=${t.cxx}`,
         `CFLAGS=${q(`-include ${inside}/glibc-2.28.h`)}`,
         `CXXFLAGS=${q(`-include ${inside}/glibc-2.28.h`)}`,
-        `LDFLAGS=${q('-static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL')}`,
+        `LDFLAGS=${q('-static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL -Wl,-Bsymbolic')}`,
       ].join(' ');
       return [
         `echo "simd-adam prebuild: linux-${arch} with $(${t.cxx} --version | head -n1), $(ldd --version | head -n1)" >&2`,
