@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { Adam, AdamW, Parameter, type AdamState } from '../../src/index.js';
 import type { Q8Moment } from '../../src/reference/adam_lowbit.js';
 import { firstMismatch } from './compare.js';
-import { fixturesDir } from './fixtures.js';
+import { fixturesDir, type ConformanceCase } from './fixtures.js';
+import { groupSpec } from './runner.js';
 
 export const lowbitDir = join(fixturesDir, 'lowbit');
 
@@ -29,17 +30,7 @@ type Fragile = Partial<Record<'exp_avg' | 'exp_avg_sq' | 'max_exp_avg_sq', numbe
 export interface LowbitCase {
   name: string;
   optimizer: 'Adam' | 'AdamW';
-  param_groups: Array<{
-    params: number[];
-    lr: number;
-    betas: [number, number];
-    eps: number;
-    weight_decay: number;
-    amsgrad: boolean;
-    maximize: boolean;
-    state_dtype: 'float32' | 'bfloat16' | '8bit';
-    min_8bit_size: number;
-  }>;
+  param_groups: Array<ConformanceCase['param_groups'][number] & { state_dtype: 'float32' | 'bfloat16' | '8bit'; min_8bit_size: number }>;
   cases: Array<{
     name: string;
     params_before: Array<{ shape: number[]; data: Num[] }>;
@@ -65,17 +56,7 @@ export function num(values: readonly Num[]): number[] {
 
 function build(c: LowbitCase, data: ReadonlyArray<{ shape: number[]; data: Num[] }>): { opt: Adam; params: Parameter[] } {
   const params = data.map((t, i) => new Parameter(Float32Array.from(num(t.data)), { name: `p${i}`, shape: t.shape }));
-  const groups = c.param_groups.map((g) => ({
-    params: g.params.map((i) => params[i]!),
-    lr: g.lr,
-    betas: g.betas,
-    eps: g.eps,
-    weightDecay: g.weight_decay,
-    amsgrad: g.amsgrad,
-    maximize: g.maximize,
-    stateDtype: g.state_dtype,
-    min8bitSize: g.min_8bit_size,
-  }));
+  const groups = c.param_groups.map((g) => ({ ...groupSpec(g, params), stateDtype: g.state_dtype, min8bitSize: g.min_8bit_size }));
   return { opt: c.optimizer === 'AdamW' ? new AdamW(groups) : new Adam(groups), params };
 }
 

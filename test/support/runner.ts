@@ -5,11 +5,9 @@ import { firstBitDifference, firstMismatch } from './compare.js';
 import type { ConformanceCase } from './fixtures.js';
 import { f32State } from './float32_state.js';
 
-export function buildOptimizer(c: ConformanceCase, init: number[][]): { opt: Adam; params: Parameter[] } {
-  const params = c.params_init.map(
-    (t, i) => new Parameter(Float32Array.from(init[i]!), { name: `p${i}`, shape: t.shape }),
-  );
-  const groups = c.param_groups.map((g) => ({
+/** A recorded param group (PyTorch's keys) as a param group spec over `params`. */
+export function groupSpec(g: ConformanceCase['param_groups'][number], params: readonly Parameter[]) {
+  return {
     params: g.params.map((i) => params[i]!),
     lr: g.lr,
     betas: g.betas,
@@ -17,7 +15,14 @@ export function buildOptimizer(c: ConformanceCase, init: number[][]): { opt: Ada
     weightDecay: g.weight_decay,
     amsgrad: g.amsgrad,
     maximize: g.maximize,
-  }));
+  };
+}
+
+export function buildOptimizer(c: ConformanceCase, init: number[][]): { opt: Adam; params: Parameter[] } {
+  const params = c.params_init.map(
+    (t, i) => new Parameter(Float32Array.from(init[i]!), { name: `p${i}`, shape: t.shape }),
+  );
+  const groups = c.param_groups.map((g) => groupSpec(g, params));
   const opt = c.optimizer === 'AdamW' ? new AdamW(groups) : new Adam(groups);
   return { opt, params };
 }
