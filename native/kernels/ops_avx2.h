@@ -81,6 +81,8 @@ struct avx2_ops {
     }
   }
   static VI bits(V x) { return _mm256_castps_si256(x); }
+  static V from_bits(VI x) { return _mm256_castsi256_ps(x); }
+  static VI max_u(VI a, VI b) { return _mm256_max_epu32(a, b); }
   static V min(V a, V b) { return _mm256_min_ps(a, b); }
   static VI and_i(VI a, VI b) { return _mm256_and_si256(a, b); }
   static VI xor_i(VI a, VI b) { return _mm256_xor_si256(a, b); }

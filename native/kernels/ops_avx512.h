@@ -83,6 +83,8 @@ struct avx512_ops {
     }
   }
   static VI bits(V x) { return _mm512_castps_si512(x); }
+  static V from_bits(VI x) { return _mm512_castsi512_ps(x); }
+  static VI max_u(VI a, VI b) { return _mm512_max_epu32(a, b); }
   static V min(V a, V b) { return _mm512_min_ps(a, b); }
   static VI and_i(VI a, VI b) { return _mm512_and_si512(a, b); }
   static VI xor_i(VI a, VI b) { return _mm512_xor_si512(a, b); }

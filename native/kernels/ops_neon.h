@@ -76,6 +76,8 @@ struct neon_ops {
     return vsetq_lane_u32(table[vgetq_lane_u32(i, 3)], r, 3);
   }
   static VI bits(V x) { return vreinterpretq_u32_f32(x); }
+  static V from_bits(VI x) { return vreinterpretq_f32_u32(x); }
+  static VI max_u(VI a, VI b) { return vmaxq_u32(a, b); }
   /* vminq_f32 and vmaxq_f32 return a NaN if either operand is one (another NaN than x86's, but
    * the quantizer looks only at its exponent). */
   static V min(V a, V b) { return vminq_f32(a, b); }

@@ -70,6 +70,7 @@ struct scalar_ops {
   static VI and_i(VI a, VI b) { return a & b; }
   static VI xor_i(VI a, VI b) { return a ^ b; }
   static VI add_i(VI a, VI b) { return a + b; }
+  static VI max_u(VI a, VI b) { return a > b ? a : b; }
   template <int K>
   static VI srai(VI c) { return static_cast<VI>(static_cast<int32_t>(c) >> K); }
   static VI srlv(VI c, VI k) { return c >> k; } /* k < 32 */
