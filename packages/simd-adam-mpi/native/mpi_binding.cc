@@ -7,7 +7,9 @@
 #include <mpi.h>
 #include <napi.h>
 
+#include <cfloat>
 #include <climits>
+#include <cmath>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -136,7 +138,8 @@ class Collective : public Napi::AsyncWorker {
     int rc = Run();
     if (rc != MPI_SUCCESS) SetError(MpiErrorString(rc));
   }
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnOK() override { Resolve(Env().Undefined()); }
+  void Resolve(Napi::Value value) { deferred_.Resolve(value); }
   void OnError(const Napi::Error& error) override {
     deferred_.Reject(CodedError(Env(), "ERR_MPI", "MPI collective failed: " + error.Message()).Value());
   }
@@ -146,28 +149,71 @@ class Collective : public Napi::AsyncWorker {
   std::vector<Napi::ObjectReference> refs_;
 };
 
+// What a reduce-scatter reports about the received block when asked (the `scan` argument):
+// the first non-finite element and the sum of squares over the given ranges, computed on the
+// worker thread right after the reduction, so the event loop never walks the shard.
+struct ScanResult {
+  int64_t first_non_finite = -1;
+  double sum_sq = 0;
+};
+
 class ReduceScatter : public Collective {
  public:
-  ReduceScatter(Napi::Env env, std::vector<Napi::Value> keep, const float* send, float* recv, std::vector<int> counts, bool mean)
-      : Collective(env, std::move(keep)), send_(send), recv_(recv), counts_(std::move(counts)), mean_(mean) {}
+  ReduceScatter(Napi::Env env, std::vector<Napi::Value> keep, const float* send, float* recv, std::vector<int> counts, bool mean,
+                std::vector<int> ranges, bool sum_sq)
+      : Collective(env, std::move(keep)), send_(send), recv_(recv), counts_(std::move(counts)), mean_(mean), ranges_(std::move(ranges)),
+        sum_sq_(sum_sq) {}
 
  protected:
   int Run() override {
     int rc = MPI_Reduce_scatter(send_, recv_, counts_.data(), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return rc;
     // The mean over ranks: the float32 sum divided by N once, after the reduction.
-    if (rc == MPI_SUCCESS && mean_ && world_size > 1) {
+    if (mean_ && world_size > 1) {
       const float n = static_cast<float>(world_size);
       const int own = counts_[static_cast<size_t>(world_rank)];
       for (int i = 0; i < own; i++) recv_[i] = recv_[i] / n;
     }
+    Scan();
     return rc;
+  }
+  void OnOK() override {
+    Napi::Object result = Napi::Object::New(Env());
+    result.Set("firstNonFinite", static_cast<double>(scan_.first_non_finite));
+    result.Set("sumSq", scan_.sum_sq);
+    Resolve(result);
   }
 
  private:
+  void Scan() {
+    for (size_t k = 0; k + 1 < ranges_.size(); k += 2) {
+      const float* x = recv_ + ranges_[k];
+      const int n = ranges_[k + 1] - ranges_[k];
+      // A compare per element and no early exit: this loop vectorizes; the search runs only
+      // once it found something.
+      bool bad = false;
+      for (int i = 0; i < n; i++) bad |= !(std::fabs(x[i]) <= FLT_MAX);
+      if (bad && scan_.first_non_finite < 0) {
+        int i = 0;
+        while (std::fabs(x[i]) <= FLT_MAX) i++;
+        scan_.first_non_finite = ranges_[k] + i;
+      }
+      // In order, in double: each square of a float32 is exact, so this is the plain sum.
+      if (sum_sq_) {
+        double sum = scan_.sum_sq;
+        for (int i = 0; i < n; i++) sum += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+        scan_.sum_sq = sum;
+      }
+    }
+  }
+
   const float* send_;
   float* recv_;
   std::vector<int> counts_;
   bool mean_;
+  std::vector<int> ranges_;
+  bool sum_sq_;
+  ScanResult scan_;
 };
 
 class AllGather : public Collective {
@@ -248,7 +294,9 @@ bool ReadCounts(Napi::Env env, const Napi::Value& value, size_t total, const cha
   return true;
 }
 
-// reduceScatter(send: Float32Array, recv: Float32Array, counts: Int32Array, mean: boolean): Promise
+// reduceScatter(send: Float32Array, recv: Float32Array, counts: Int32Array, mean: boolean,
+//               scan?: Int32Array, sumSq?: boolean): Promise<{ firstNonFinite, sumSq }>
+// scan: [from, to) pairs of recv to check for NaN/±Inf (and sum the squares of, with sumSq).
 Napi::Value ReduceScatterJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* where = "reduceScatter()";
@@ -269,7 +317,24 @@ Napi::Value ReduceScatterJs(const Napi::CallbackInfo& info) {
     Fail(env, where, "send and recv must not overlap");
     return env.Undefined();
   }
-  auto* work = new ReduceScatter(env, {info[0], info[1]}, send.Data(), recv.Data(), std::move(counts), info[3].ToBoolean());
+  std::vector<int> ranges;
+  if (info.Length() > 4 && !info[4].IsUndefined()) {
+    if (!TypedArrayOf(env, info[4], napi_int32_array, where, "scan")) return env.Undefined();
+    Napi::Int32Array scan = info[4].As<Napi::Int32Array>();
+    if (scan.ElementLength() % 2 != 0) {
+      Fail(env, where, "scan must hold [from, to) pairs");
+      return env.Undefined();
+    }
+    for (size_t k = 0; k < scan.ElementLength(); k += 2) {
+      if (scan[k] < 0 || scan[k] > scan[k + 1] || static_cast<size_t>(scan[k + 1]) > recv.ElementLength()) {
+        Fail(env, where, "scan ranges must lie within recv");
+        return env.Undefined();
+      }
+    }
+    ranges.assign(scan.Data(), scan.Data() + scan.ElementLength());
+  }
+  const bool sum_sq = info.Length() > 5 && info[5].ToBoolean();
+  auto* work = new ReduceScatter(env, {info[0], info[1]}, send.Data(), recv.Data(), std::move(counts), info[3].ToBoolean(), std::move(ranges), sum_sq);
   Napi::Promise promise = work->Promise();
   work->Queue();
   return promise;
