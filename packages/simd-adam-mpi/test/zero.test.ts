@@ -81,33 +81,42 @@ describe.skipIf(mpiMissing !== null)('ZeroRedundancyOptimizer over MPI', () => {
     }
   });
 
-  describe('checkpoints', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'simd-adam-mpi-'));
-    const file = join(dir, 'zero.safetensors');
-    let saved: RankRun<Record<string, unknown> & { rank: number }>;
-    // The save run writes the file each resume test starts from.
-    beforeAll(() => void (saved = mpirun(4, 'checkpoint', { MODE: 'save', FILE: file, SAVED_SIZE: '4' })), 180_000);
-    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  for (const [stateDtype, formats] of [
+    ['float32', ['float32']],
+    ['8bit', ['8bit', 'float32']],
+    ['bfloat16', ['bfloat16']],
+  ] as const) {
+    describe(`consolidated checkpoints with ${stateDtype} state`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'simd-adam-mpi-'));
+      const file = join(dir, 'zero.safetensors');
+      const env = { FILE: file, SAVED_SIZE: '4', STATE_DTYPE: stateDtype };
+      let saved: RankRun<Record<string, unknown> & { rank: number }>;
+      // The save run writes the file each resume test starts from.
+      beforeAll(() => void (saved = mpirun(4, 'checkpoint', { ...env, MODE: 'save' })), 180_000);
+      afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('consolidateStateDict() at N=4 gives rank 0 the single optimizer state dict, bit for bit, and null elsewhere', () => {
-      const run = saved;
-      expect(run.status, run.stderr).toBe(0);
-      expect(run.lines.map((l) => l.isNull)).toEqual([false, true, true, true]);
-      expect(run.lines[0]).toMatchObject({ sameIds: true, sameState: true, sameGroups: true, sameParams: true });
-    });
-
-    for (const np of [2, 1]) {
-      it(`the N=4 checkpoint resumed at N=${np} continues bit-identically to an uninterrupted single-process run`, () => {
-        const run = mpirun<{ rank: number; identical: boolean; lr: number; refLr: number }>(np, 'checkpoint', { MODE: 'resume', FILE: file, SAVED_SIZE: '4' });
+      it(`consolidateStateDict() at N=4 gives rank 0 the single optimizer's state dict, in its ${stateDtype} layout, bit for bit, and null elsewhere`, () => {
+        const run = saved;
         expect(run.status, run.stderr).toBe(0);
-        expect(run.lines).toHaveLength(np);
-        for (const line of run.lines) {
-          expect(line.identical, `rank ${line.rank}`).toBe(true);
-          expect(line.lr).toBe(line.refLr);
-        }
+        expect(run.lines.map((l) => l.isNull)).toEqual([false, true, true, true]);
+        expect(run.lines[0]).toMatchObject({ sameIds: true, sameState: true, sameGroups: true, sameParams: true });
+        // 8 bits: 'w' and 'big' in 8 bits, the small parameters in float32 (min8bitSize 300).
+        expect(run.lines[0]!.formats).toEqual(formats);
       });
-    }
-  });
+
+      for (const np of [2, 1]) {
+        it(`the N=4 ${stateDtype} checkpoint resumed at N=${np} continues bit-identically to an uninterrupted single-process run`, () => {
+          const run = mpirun<{ rank: number; identical: boolean; lr: number; refLr: number }>(np, 'checkpoint', { ...env, MODE: 'resume' });
+          expect(run.status, run.stderr).toBe(0);
+          expect(run.lines).toHaveLength(np);
+          for (const line of run.lines) {
+            expect(line.identical, `rank ${line.rank}`).toBe(true);
+            expect(line.lr).toBe(line.refLr);
+          }
+        });
+      }
+    });
+  }
 
   for (const np of [1, 2]) {
     it(`a 16M-parameter sharded step at N=${np} takes under 10 ms of the event loop, sends (4 + 4)·Ψ·(N − 1)/N bytes and keeps 1/N of the state`, () => {
