@@ -3,7 +3,7 @@
  * rank script from ranks/ with `mpirun -np N` and checks what every rank printed. Skipped, with a
  * note, where there is no mpirun or the binding is not built.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,6 +117,63 @@ describe.skipIf(mpiMissing !== null)('ZeroRedundancyOptimizer over MPI', () => {
       }
     });
   }
+
+  describe('per-rank shard files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'simd-adam-mpi-shards-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    type Saved = { rank: number; meta: { rank: number; world_size: number; shard: [number, number]; total: number }; stateKeys: string[]; stateDtypes: string[]; paramElements: number };
+
+    for (const [stateDtype, np] of [['float32', 3], ['8bit', 2], ['bfloat16', 2]] as const) {
+      it(`with ${stateDtype} state at N=${np}, each rank writes its shard and its part of the parameters, and a new run of N=${np} loads them and continues bit-identically`, () => {
+        const env = { DIR: join(dir, stateDtype), STATE_DTYPE: stateDtype };
+        mkdirSync(env.DIR);
+        const saved = mpirun<Saved>(np, 'shard_files', { ...env, MODE: 'save' });
+        expect(saved.status, saved.stderr).toBe(0);
+        expect(saved.lines).toHaveLength(np);
+        // The metadata names the rank, the world size and the shard; the shards tile the buffer.
+        let next = 0;
+        for (const line of saved.lines) {
+          expect(line.meta.rank).toBe(line.rank);
+          expect(line.meta.world_size).toBe(np);
+          expect(line.meta.shard[0]).toBe(next);
+          next = line.meta.shard[1];
+          expect(line.paramElements).toBe(line.meta.shard[1] - line.meta.shard[0]);
+        }
+        expect(next).toBe(saved.lines[0]!.meta.total);
+        expect(saved.lines[0]!.stateKeys).toEqual(['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'step']);
+        if (stateDtype !== 'float32') expect(saved.lines.flatMap((l) => l.stateDtypes)).toContain(stateDtype);
+        const resumed = mpirun<{ rank: number; identical: boolean; lr: number; refLr: number; metadata: unknown }>(np, 'shard_files', { ...env, MODE: 'resume' });
+        expect(resumed.status, resumed.stderr).toBe(0);
+        expect(resumed.lines).toHaveLength(np);
+        for (const line of resumed.lines) {
+          expect(line.identical, `rank ${line.rank}`).toBe(true);
+          expect(line.lr).toBe(line.refLr);
+          expect(line.metadata).toEqual({ epoch: 3, rank: line.rank });
+        }
+      }, 120_000);
+    }
+
+    it('a shard file of another rank, world size, layout or save is refused with a coded error on every rank, nothing changed on any', () => {
+      const env = { DIR: join(dir, 'refuse'), STATE_DTYPE: '8bit' };
+      mkdirSync(env.DIR);
+      // Two saves at N=2, 'a' and 'b'.
+      for (const TAG of ['a', 'b']) expect(mpirun(2, 'shard_files', { ...env, MODE: 'save', TAG }).status).toBe(0);
+      const refuse = (np: number, which: string) => {
+        const run = mpirun<{ rank: number; code: string; unchanged: boolean }>(np, 'shard_files', { ...env, MODE: 'refuse', CASE: which }, 60_000);
+        expect(run.status, run.stderr).toBe(0);
+        expect(run.lines).toHaveLength(np);
+        for (const line of run.lines) expect(line.unchanged, `${which}, rank ${line.rank}`).toBe(true);
+        return run.lines;
+      };
+      for (const line of refuse(2, 'swap')) expect(line.code).toMatch(/^ERR_CHECKPOINT: .*was written by rank \d of a world of 2, but this is rank \d of 2/);
+      const lone = refuse(2, 'lone');
+      expect(lone[0]!.code).toMatch(/^ERR_CHECKPOINT: .*written by rank 1/);
+      expect(lone[1]!.code).toMatch(/^ERR_RANK_MISMATCH: .*another rank could not load its shard file/);
+      for (const line of refuse(3, 'size')) expect(line.code).toMatch(line.rank === 2 ? /^ERR_CHECKPOINT: .*no such file/ : /^ERR_CHECKPOINT: .*of a world of 2, but this is rank \d of 3/);
+      for (const line of refuse(2, 'layout')) expect(line.code).toMatch(/^ERR_CHECKPOINT: .*another model layout/);
+      for (const line of refuse(2, 'mixed')) expect(line.code).toMatch(/^ERR_CHECKPOINT: .*different writeShard\(\) calls/);
+    }, 200_000);
+  });
 
   for (const np of [1, 2]) {
     it(`a 16M-parameter sharded step at N=${np} takes under 10 ms of the event loop, sends (4 + 4)·Ψ·(N − 1)/N bytes and keeps 1/N of the state`, () => {
