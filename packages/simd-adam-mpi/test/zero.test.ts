@@ -60,7 +60,7 @@ describe.skipIf(mpiMissing !== null)('ZeroRedundancyOptimizer over MPI', () => {
     }
   });
 
-  it('a grad set on some ranks and null on others, a lone frozen parameter, a bad grad or a lone lr change fails on every rank within seconds, changing nothing', () => {
+  it('a grad set on some ranks and null on others, a lone frozen parameter, a bad grad, a lone lr change or a lone nonFinite mode fails on every rank within seconds, changing nothing', () => {
     for (const np of [2, 3]) {
       const run = mpirun<Record<string, unknown> & { rank: number }>(np, 'mismatch', {}, 60_000);
       expect(run.status, run.stderr).toBe(0);
@@ -73,13 +73,40 @@ describe.skipIf(mpiMissing !== null)('ZeroRedundancyOptimizer over MPI', () => {
         expect(line.lr).toBe('ERR_RANK_MISMATCH');
         expect(line.lrMessage).toMatch(/paramGroups\[0\]\.lr/);
         expect(line.badLr).toBe(line.rank === 0 ? 'ERR_OPTION' : 'ERR_RANK_MISMATCH');
-        for (const key of ['nullGrad', 'frozen', 'badGrad', 'lr', 'badLr']) expect(line[`${key}Unchanged`], key).toBe(true);
+        expect(line.nonFinite).toBe('ERR_RANK_MISMATCH');
+        for (const key of ['nullGrad', 'frozen', 'badGrad', 'lr', 'badLr', 'nonFinite']) expect(line[`${key}Unchanged`], key).toBe(true);
         expect(line.seconds as number).toBeLessThan(5);
         expect(line.recovered).toBe(true);
         expect(line.busy).toBe('ERR_BUSY');
       }
     }
   });
+
+  for (const mode of ['skip', 'throw'] as const) {
+    it(`nonFinite '${mode}': a NaN or ±Inf on one rank, or a float32 sum of finite grads that overflows, gives the same decision on every rank, nothing changed, and the run stays bit-identical to one AdamW with '${mode}'`, () => {
+      for (const [np, which] of [[1, 'nan'], [2, 'nan'], [2, 'inf'], [2, 'overflow'], [3, 'nan'], [3, 'inf'], [3, 'overflow']] as const) {
+        const run = mpirun<{ rank: number; outcomes: string[]; messages: string[]; badStepUnchanged: boolean; skipped: number; refSkipped: number; identical: boolean; seconds: number }>(
+          np,
+          'non_finite',
+          { MODE: mode, CASE: which, STATE_DTYPE: '8bit' },
+          60_000,
+        );
+        const at = `N=${np}, ${which}`;
+        expect(run.status, `${at}: ${run.stderr}`).toBe(0);
+        expect(run.lines, at).toHaveLength(np);
+        for (const line of run.lines) {
+          expect(line.outcomes, at).toEqual(['stepped', 'stepped', 'stepped', mode === 'skip' ? 'skipped' : 'ERR_NON_FINITE', 'stepped', 'stepped', 'stepped', 'stepped']);
+          expect(line.badStepUnchanged, at).toBe(true);
+          expect(line.skipped, at).toBe(line.refSkipped);
+          expect(line.identical, `${at}, rank ${line.rank}`).toBe(true);
+          // The same message everywhere, naming the parameter and element of the mean gradient.
+          expect(line.messages, at).toEqual(run.lines[0]!.messages);
+          expect(line.seconds, at).toBeLessThan(10);
+        }
+        if (mode === 'throw') expect(run.lines[0]!.messages[0], at).toMatch({ nan: /'big'\): the mean grad\[5\] over the ranks is NaN/, inf: /'w'\): the mean grad\[1000\] over the ranks is -Infinity/, overflow: /'big'\): the mean grad\[7\] over the ranks is Infinity/ }[which]);
+      }
+    }, 240_000);
+  }
 
   for (const [stateDtype, formats] of [
     ['float32', ['float32']],
