@@ -163,13 +163,13 @@ export class ZeroRedundancyOptimizer {
     valueNames.push('nonFinite', 'maxGradNorm');
     await agree(this.comm, { flags, values, valueNames, localError }, (i) => this.#layout[i]!.param.label, where);
     if (active.length === 0) return;
-    const send = this.#grads.resolve(active);
+    const { send, fill } = this.#grads.resolve(active);
     const guard = this.nonFinite !== 'propagate';
     const clip = this.maxGradNorm !== undefined;
-    // A world of one has nothing to reduce or gather: its shard steps on the grads themselves
+    // A world of one has nothing to reduce or gather: its shard steps on the flat grads themselves
     // (unless clipping, which scales the grads it steps on and must not scale the caller's, or
-    // guarding, whose scan runs where the reduce-scatter does).
-    const alone = this.comm.size === 1 && !clip && !guard;
+    // guarding, or grads to gather first: the worker thread of a reduce-scatter does those).
+    const alone = this.comm.size === 1 && !clip && !guard && !fill;
     const views = alone ? this.#viewsOf(send) : undefined;
     this.#pieces.forEach((piece, i) => {
       const whole = piece.whole.param;
@@ -180,7 +180,7 @@ export class ZeroRedundancyOptimizer {
     this.#syncHyperparameters();
     if (!alone) {
       const scan = guard || clip ? scanRanges(this.#pieces, flags, this.#start) : undefined;
-      const found = await this.comm.reduceScatter(send, this.#shardGrad, this.#counts, true, scan, clip);
+      const found = await this.comm.reduceScatter(send, this.#shardGrad, this.#counts, true, { scan, sumSq: clip, fill });
       if (scan) {
         const verdict = await gradVerdict(this.comm, found, this.#pieces, this.#start, this.#shardGrad);
         if (verdict.bad && guard) {

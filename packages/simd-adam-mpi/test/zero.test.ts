@@ -202,17 +202,21 @@ describe.skipIf(mpiMissing !== null)('ZeroRedundancyOptimizer over MPI', () => {
     }, 200_000);
   });
 
-  for (const np of [1, 2]) {
-    it(`a 16M-parameter sharded step at N=${np} takes under 10 ms of the event loop, sends (4 + 4)·Ψ·(N − 1)/N bytes and keeps 1/N of the state`, () => {
-      const run = mpirun<Record<string, number> & { rank: number }>(np, 'event_loop', { STEPS: '5' }, 240_000);
+  for (const [np, ownGrads] of [[1, false], [2, false], [2, true]] as const) {
+    it(`during 16M-parameter sharded steps at N=${np}${ownGrads ? ', with grads in arrays of their own,' : ''} the event loop serves a 1 ms timer every ~1 ms; a step sends (4 + 4)·Ψ·(N − 1)/N bytes and keeps 1/N of the state`, () => {
+      const run = mpirun<Record<string, number> & { rank: number }>(np, 'event_loop', { STEPS: '5', OWN_GRADS: ownGrads ? '1' : '0' }, 240_000);
       expect(run.status, run.stderr).toBe(0);
       const psi = 16 * 1024 * 1024;
       for (const line of run.lines) {
-        console.log(`N=${np} rank ${line.rank}: ${JSON.stringify(line)}`);
-        // The main thread's own CPU time over the whole step (median of 5 steps; a garbage
-        // collection can land in any one): with at most this much work on the loop, it serves a
-        // 10 ms timer whenever the machine gives it a core.
-        expect(line.medianLoopCpuMs).toBeLessThan(10);
+        console.log(`N=${np}${ownGrads ? ' own grads' : ''} rank ${line.rank}: ${JSON.stringify(line)}`);
+        // What is asserted: the median gap between 1 ms timer callbacks during a step, and the mean
+        // gap (step time / callbacks), both under 10 ms: a step that ran its copies, reductions or
+        // kernel on the loop would leave a few callbacks and long gaps. The p95 and the longest
+        // gap are reported, not asserted: on this shared 2-core machine, where the ranks' worker
+        // threads and other jobs compete for the cores, the scheduler alone leaves gaps of 10-40 ms
+        // (idleMaxGapMs, the same timer over an idle wait as long as a step, shows them too).
+        expect(line.medianGapMs).toBeLessThan(10);
+        expect(line.medianStepMs! / line.callbacksPerStep!).toBeLessThan(10);
         const expected = (8 * psi * (np - 1)) / np;
         expect(Math.abs(line.bulkBytesPerStep! - expected)).toBeLessThanOrEqual(0.01 * expected);
         // Within one 256-element block of total/N (two state arrays of float32).

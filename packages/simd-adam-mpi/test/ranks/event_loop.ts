@@ -5,7 +5,7 @@
  * recorded. STEPS steps after a first one that allocates the state, each started together
  * (barrier), then an idle wait as long as a step with the same timer: what scheduling alone costs
  * when several processes share the cores. Also the step's wall time and the bytes this rank
- * handed MPI per step.
+ * handed MPI per step. OWN_GRADS=1 gives every parameter a grad array of its own.
  */
 import { ParameterStore } from 'simd-adam';
 import { mpiWorld, ZeroRedundancyOptimizer } from '../../src/index.js';
@@ -16,6 +16,9 @@ const store = new ParameterStore([0, 1, 2, 3].map((k) => ({ name: `layer${k}`, s
 const zero = new ZeroRedundancyOptimizer(store, { optimizer: 'AdamW', comm, lr: 1e-3, stateDtype: (process.env.STATE_DTYPE ?? 'float32') as 'float32' | '8bit' });
 store.attachGrads({ zero: false });
 for (let i = 0; i < store.grads.length; i++) store.grads[i] = ((i % 9) - 4) / 64;
+// OWN_GRADS=1: every grad an array of its own, as a framework's backward pass may hand them out,
+// which a step gathers into one flat buffer before reducing.
+if (process.env.OWN_GRADS === '1') for (const p of store.params) p.grad = p.grad!.slice();
 
 /** The gaps between 1 ms timer callbacks while `work` runs, and its wall time. */
 async function gaps(work: () => Promise<unknown>): Promise<{ ms: number; gaps: number[] }> {
