@@ -75,7 +75,7 @@ export class ZeroRedundancyOptimizer {
    *   parameters of one store. Every rank must pass the same model.
    * @param options `optimizer` ('Adam' or 'AdamW'), `comm` (from mpiWorld()), optional
    *   `maxGradNorm`, and the optimizer's own options (lr, betas, eps, weightDecay, amsgrad,
-   *   maximize, warnOnZeroGrad) with the core optimizer's defaults.
+   *   maximize, stateDtype, min8bitSize, nonFinite, warnOnZeroGrad) with the core's defaults.
    * @throws TypeError / RangeError (code ERR_OPTION) for a bad option, and whatever the core
    *   optimizer's constructor throws for bad params (ERR_PARAM_GROUP, ERR_PARAM_ALIAS, ...);
    *   SimdAdamError (ERR_PARAM_GROUP) when the parameters are not in one store.
@@ -282,7 +282,8 @@ export class ZeroRedundancyOptimizer {
 
   /**
    * Gathers the full state dict on rank 0, in PyTorch's layout (what `AdamW#stateDict()` gives
-   * for the whole model); every rank must call it. Other ranks get null.
+   * for the whole model, bfloat16 and 8-bit moments in the core's low-bit forms, bit for bit);
+   * every rank must call it. Other ranks get null.
    * @throws SimdAdamError (code ERR_BUSY) during a step; ERR_MPI if MPI fails.
    */
   async consolidateStateDict(): Promise<StateDict | null> {
