@@ -7,9 +7,9 @@
 #include <mpi.h>
 #include <napi.h>
 
-#include <cfloat>
+#include "shard_scan.h"
+
 #include <climits>
-#include <cmath>
 #include <cstring>
 #include <cstdint>
 #include <mutex>
@@ -150,14 +150,6 @@ class Collective : public Napi::AsyncWorker {
   std::vector<Napi::ObjectReference> refs_;
 };
 
-// What a reduce-scatter reports about the received block when asked (the `scan` argument):
-// the first non-finite element and the sum of squares over the given ranges, computed on the
-// worker thread right after the reduction, so the event loop never walks the shard.
-struct ScanResult {
-  int64_t first_non_finite = -1;
-  double sum_sq = 0;
-};
-
 class ReduceScatter : public Collective {
  public:
   // A fill: copy n floats from `from` to send + offset before reducing.
@@ -185,7 +177,7 @@ class ReduceScatter : public Collective {
       const int own = counts_[static_cast<size_t>(world_rank)];
       for (int i = 0; i < own; i++) recv_[i] = recv_[i] / n;
     }
-    Scan();
+    scan_ = ScanShard(recv_, ranges_, sum_sq_);
     return rc;
   }
   void OnOK() override {
@@ -196,28 +188,6 @@ class ReduceScatter : public Collective {
   }
 
  private:
-  void Scan() {
-    for (size_t k = 0; k + 1 < ranges_.size(); k += 2) {
-      const float* x = recv_ + ranges_[k];
-      const int n = ranges_[k + 1] - ranges_[k];
-      // A compare per element and no early exit: this loop vectorizes; the search runs only
-      // once it found something.
-      bool bad = false;
-      for (int i = 0; i < n; i++) bad |= !(std::fabs(x[i]) <= FLT_MAX);
-      if (bad && scan_.first_non_finite < 0) {
-        int i = 0;
-        while (std::fabs(x[i]) <= FLT_MAX) i++;
-        scan_.first_non_finite = ranges_[k] + i;
-      }
-      // In order, in double: each square of a float32 is exact, so this is the plain sum.
-      if (sum_sq_) {
-        double sum = scan_.sum_sq;
-        for (int i = 0; i < n; i++) sum += static_cast<double>(x[i]) * static_cast<double>(x[i]);
-        scan_.sum_sq = sum;
-      }
-    }
-  }
-
   float* send_;
   float* recv_;
   std::vector<int> counts_;

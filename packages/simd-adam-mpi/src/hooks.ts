@@ -1,4 +1,4 @@
-/** Step hooks of a ZeroRedundancyOptimizer: ids far above the core's, so the two never collide. */
+/** Step hooks of a ZeroRedundancyOptimizer. Ids count from 1,000,000, apart from the core's (from 0). */
 import type { HookHandle } from 'simd-adam';
 import { coded, describe } from './errors.js';
 
