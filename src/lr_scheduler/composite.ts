@@ -39,7 +39,8 @@ export function checkChildSchedulers(value: unknown, name: string, where: string
   return [...(value as LRScheduler[])];
 }
 
-/** The base of ChainedScheduler and SequentialLR. */
+/** The base of ChainedScheduler and SequentialLR.
+ * @internal */
 export abstract class CompositeScheduler extends LRScheduler {
   /** Set by the subclass once its options are checked. */
   protected schedulers: readonly LRScheduler[] = [];
