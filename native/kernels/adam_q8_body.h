@@ -23,9 +23,10 @@ namespace {
 
 enum { Q8_M, Q8_V, Q8_MAX, Q8_MOMENTS };
 
-/* torchao's nearest code of y (q8_code_tables.h), for any float32 y; NaN gets 0. */
+/* The entry of y's bucket plus y's ascending mantissa (q8_code_tables.h): torchao's nearest code
+ * of y is its top byte, for any float32 y (a NaN's is 0). */
 template <class O, class Table>
-inline typename O::VI encode(const Table &table, typename O::V y) {
+inline typename O::VI code_sum(const Table &table, typename O::V y) {
   typedef typename O::VI VI;
   const typename O::V clamped = O::max(O::set1(scalar_ops::from_bits(q8_lowest_bits)),
                                        O::min(O::set1(scalar_ops::from_bits(q8_highest_bits)), O::abs(y)));
@@ -34,16 +35,83 @@ inline typename O::VI encode(const Table &table, typename O::V y) {
   const VI mantissa = O::and_i(O::xor_i(a, O::template srli<9>(sign)), O::set1_i(0x7fffff));
   const VI bucket = O::srlv(mantissa, O::template lookup<32>(table.shift, slot));
   const VI index = O::add_i(O::add_i(O::template lookup<32>(table.base, slot), bucket), O::and_i(sign, O::set1_i(table.half)));
-  return O::template srli<24>(O::add_i(O::template lookup<sizeof(Table::entry) / 4>(table.entry, index), mantissa));
+  return O::add_i(O::template lookup<sizeof(Table::entry) / 4>(table.entry, index), mantissa);
 }
 
-/* The quantizer alone over n values (the checks' entry points, adam_lowbit.h). */
+template <class O, class Table>
+inline typename O::VI encode(const Table &table, typename O::V y) {
+  return O::template srli<24>(code_sum<O>(table, y));
+}
+
+/* Sign bit set where the y of this code_sum lies within q8_slack keys of a threshold: its
+ * bucket's entry places that threshold where the sum's low 24 bits wrap to 0, and holds every
+ * other y at least 2^22 away from there. */
 template <class O>
-inline void encode_values(const float *y, size_t n, bool is_unsigned, uint8_t *codes) {
+inline typename O::VI near_threshold(typename O::VI sum) {
+  return O::add_i(O::and_i(O::add_i(sum, O::set1_i(q8_slack)), O::set1_i(0xffffff)), O::set1_i(0u - 2 * q8_slack));
+}
+
+/* Dividing by a block's scale, each moment: torchao's codes are those of y = x / scale, but a
+ * divide per element costs what the rest of the quantizer does (the float32 step's two divides
+ * and one square root per vector already fill the divider). x * inverse, inverse = 1 / scale
+ * rounded, is within 1 key (float32 bit pattern) of x / scale whenever inverse is a normal
+ * float (relative errors of at most 2^-24 each way, see docs/lowbit.md), so it has the same code
+ * unless it lies within q8_slack keys of a threshold, which the code's own sum shows
+ * (near_threshold); a vector with such a lane, about one in a thousand, is divided after all.
+ * exact: a scale whose inverse is not normal (NaN, Inf, above 2^126, below 2^-126) divides its
+ * whole block. */
+template <class O>
+struct q8_divisor {
+  typename O::V scale[Q8_MOMENTS], inverse[Q8_MOMENTS];
+  bool exact;
+  explicit q8_divisor(const float *s) : exact(false) {
+    for (int j = 0; j < Q8_MOMENTS; ++j) {
+      scale[j] = O::set1(s[j]);
+      inverse[j] = O::set1(1.0f / s[j]);
+      exact = exact || !(s[j] >= 0x1p-126f && s[j] < 0x1p126f);
+    }
+  }
+};
+
+/* The codes of x / scale for one vector of each moment's new values (x[Q8_MAX] unused unless
+ * amsgrad). */
+template <class O>
+inline void q8_encode_moments(const q8_divisor<O> &d, const typename O::V *x, bool amsgrad, typename O::VI *codes) {
+  typedef typename O::VI VI;
+  VI m = code_sum<O>(q8_signed_codes, O::mul(x[Q8_M], d.inverse[Q8_M]));
+  VI v = code_sum<O>(q8_unsigned_codes, O::mul(x[Q8_V], d.inverse[Q8_V]));
+  VI near = O::or_i(near_threshold<O>(m), near_threshold<O>(v));
+  VI a = v;
+  if (amsgrad) {
+    a = code_sum<O>(q8_unsigned_codes, O::mul(x[Q8_MAX], d.inverse[Q8_MAX]));
+    near = O::or_i(near, near_threshold<O>(a));
+  }
+  if (__builtin_expect(d.exact || O::any_negative(near), 0)) {
+    m = code_sum<O>(q8_signed_codes, O::div(x[Q8_M], d.scale[Q8_M]));
+    v = code_sum<O>(q8_unsigned_codes, O::div(x[Q8_V], d.scale[Q8_V]));
+    if (amsgrad) a = code_sum<O>(q8_unsigned_codes, O::div(x[Q8_MAX], d.scale[Q8_MAX]));
+  }
+  codes[Q8_M] = O::template srli<24>(m);
+  codes[Q8_V] = O::template srli<24>(v);
+  codes[Q8_MAX] = O::template srli<24>(a);
+}
+
+/* The quantizer alone over n values, as the kernels run it (the checks' entry points,
+ * adam_lowbit.h): the code of x[i] / scale in the signed map, or the unsigned one. */
+template <class O>
+inline void encode_values(const float *x, size_t n, float scale, bool is_unsigned, uint8_t *codes) {
+  const float scales[Q8_MOMENTS] = {scale, scale, scale};
+  const q8_divisor<O> d(scales);
+  const int moment = is_unsigned ? Q8_V : Q8_M;
   size_t i = 0;
-  for (; i + O::lanes <= n; i += O::lanes)
-    O::store_u8(codes + i, is_unsigned ? encode<O>(q8_unsigned_codes, O::load(y + i)) : encode<O>(q8_signed_codes, O::load(y + i)));
-  if (i < n) encode_values<scalar_ops>(y + i, n - i, is_unsigned, codes + i);
+  for (; i + O::lanes <= n; i += O::lanes) {
+    typename O::V x3[Q8_MOMENTS];
+    for (int j = 0; j < Q8_MOMENTS; ++j) x3[j] = O::load(x + i);
+    typename O::VI c[Q8_MOMENTS];
+    q8_encode_moments<O>(d, x3, false, c);
+    O::store_u8(codes + i, c[moment]);
+  }
+  if (i < n) encode_values<scalar_ops>(x + i, n - i, scale, is_unsigned, codes + i);
 }
 
 template <class O>
@@ -78,17 +146,21 @@ struct q8_pending {
 
 /* Step 3 for one vector of elements at i of a pending block. */
 template <class O>
-inline void q8_store(const q8_pending &b, const typename O::V *scale, bool amsgrad, size_t i) {
-  O::store_u8(b.codes[Q8_M] + i, encode<O>(q8_signed_codes, O::div(O::load(b.fresh[Q8_M] + i), scale[Q8_M])));
-  O::store_u8(b.codes[Q8_V] + i, encode<O>(q8_unsigned_codes, O::div(O::load(b.fresh[Q8_V] + i), scale[Q8_V])));
-  if (amsgrad) O::store_u8(b.codes[Q8_MAX] + i, encode<O>(q8_unsigned_codes, O::div(O::load(b.fresh[Q8_MAX] + i), scale[Q8_MAX])));
+inline void q8_store(const q8_pending &b, const q8_divisor<O> &d, bool amsgrad, size_t i) {
+  const typename O::V x[Q8_MOMENTS] = {O::load(b.fresh[Q8_M] + i), O::load(b.fresh[Q8_V] + i),
+                                       amsgrad ? O::load(b.fresh[Q8_MAX] + i) : O::set1(0.0f)};
+  typename O::VI c[Q8_MOMENTS];
+  q8_encode_moments<O>(d, x, amsgrad, c);
+  O::store_u8(b.codes[Q8_M] + i, c[Q8_M]);
+  O::store_u8(b.codes[Q8_V] + i, c[Q8_V]);
+  if (amsgrad) O::store_u8(b.codes[Q8_MAX] + i, c[Q8_MAX]);
 }
 
 /* Step 3 over whole vectors of elements [i, end); returns where it stopped. */
 template <class O>
 inline size_t q8_store_run(const q8_pending &b, bool amsgrad, size_t i, size_t end) {
-  const typename O::V scale[Q8_MOMENTS] = {O::set1(b.scale[Q8_M]), O::set1(b.scale[Q8_V]), O::set1(b.scale[Q8_MAX])};
-  for (; i + O::lanes <= end; i += O::lanes) q8_store<O>(b, scale, amsgrad, i);
+  const q8_divisor<O> d(b.scale);
+  for (; i + O::lanes <= end; i += O::lanes) q8_store<O>(b, d, amsgrad, i);
   return i;
 }
 
@@ -102,8 +174,8 @@ inline size_t q8_update(const adam_consts<O> &k, const q8_source &b, q8_pending 
                         size_t len, uint32_t *absmax) {
   typedef typename O::V V;
   const V sm = O::set1(b.scale[Q8_M]), sv = O::set1(b.scale[Q8_V]), sx = O::set1(b.scale[Q8_MAX]);
-  const V prev_scale[Q8_MOMENTS] = {O::set1(prev ? prev->scale[Q8_M] : 0.0f), O::set1(prev ? prev->scale[Q8_V] : 0.0f),
-                                    O::set1(prev ? prev->scale[Q8_MAX] : 0.0f)};
+  const float none[Q8_MOMENTS] = {1.0f, 1.0f, 1.0f};
+  const q8_divisor<O> prev_divisor(prev ? prev->scale : none);
   typename O::VI am = O::set1_i(0), av = am, ax = am;
   const size_t ahead = 2 * ADAM_Q8_BLOCK;
   for (; i + O::lanes <= len; i += O::lanes) {
@@ -133,7 +205,7 @@ inline size_t q8_update(const adam_consts<O> &k, const q8_source &b, q8_pending 
       O::store(cur.fresh[Q8_MAX] + i, vmax);
       ax = O::max_u(O::bits(O::abs(vmax)), ax);
     }
-    if (prev) q8_store<O>(*prev, prev_scale, k.amsgrad, i);
+    if (prev) q8_store<O>(*prev, prev_divisor, k.amsgrad, i);
   }
   absmax[Q8_M] = scalar_ops::max_u(lane_max_bits<O>(am), absmax[Q8_M]);
   absmax[Q8_V] = scalar_ops::max_u(lane_max_bits<O>(av), absmax[Q8_V]);
@@ -165,6 +237,7 @@ inline void adam_step_q8(const adam_tensor_q8 *t, size_t n, const adam_scalars_f
     /* The previous block is whole (only the last may be short): the rest of its codes. */
     if (prev) q8_store_run<O>(*prev, k.amsgrad, done, block_len);
     q8_update<scalar_ops>(k1, b, cur, nullptr, done, len, absmax);
+    cur.scale[Q8_MAX] = 1.0f; /* no amsgrad: a scale q8_divisor reads but never uses */
     for (int j = 0; j < moments; ++j) {
       cur.scale[j] = scalar_ops::max_nan(scalar_ops::from_bits(absmax[j]), 1e-12f);
       cur.codes[j] = moment[j].codes + start;

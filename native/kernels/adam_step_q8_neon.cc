@@ -6,6 +6,6 @@ extern "C" void adam_step_q8_neon(const adam_tensor_q8 *t, size_t n, const adam_
   adam_step_q8<neon_ops>(t, n, s);
 }
 
-extern "C" void adam_q8_encode_neon(const float *y, size_t n, int is_unsigned, uint8_t *codes) {
-  encode_values<neon_ops>(y, n, is_unsigned != 0, codes);
+extern "C" void adam_q8_encode_neon(const float *x, size_t n, float scale, int is_unsigned, uint8_t *codes) {
+  encode_values<neon_ops>(x, n, scale, is_unsigned != 0, codes);
 }

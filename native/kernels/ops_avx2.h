@@ -86,6 +86,8 @@ struct avx2_ops {
   static V min(V a, V b) { return _mm256_min_ps(a, b); }
   static VI and_i(VI a, VI b) { return _mm256_and_si256(a, b); }
   static VI xor_i(VI a, VI b) { return _mm256_xor_si256(a, b); }
+  static VI or_i(VI a, VI b) { return _mm256_or_si256(a, b); }
+  static bool any_negative(VI a) { return _mm256_movemask_ps(_mm256_castsi256_ps(a)) != 0; }
   static VI add_i(VI a, VI b) { return _mm256_add_epi32(a, b); }
   template <int K>
   static VI srai(VI c) { return _mm256_srai_epi32(c, K); }

@@ -88,6 +88,8 @@ struct avx512_ops {
   static V min(V a, V b) { return _mm512_min_ps(a, b); }
   static VI and_i(VI a, VI b) { return _mm512_and_si512(a, b); }
   static VI xor_i(VI a, VI b) { return _mm512_xor_si512(a, b); }
+  static VI or_i(VI a, VI b) { return _mm512_or_si512(a, b); }
+  static bool any_negative(VI a) { return _mm512_test_epi32_mask(a, _mm512_set1_epi32((int)0x80000000u)) != 0; }
   static VI add_i(VI a, VI b) { return _mm512_add_epi32(a, b); }
   template <int K>
   static VI srai(VI c) { return _mm512_srai_epi32(c, K); }

@@ -83,6 +83,8 @@ struct neon_ops {
   static V min(V a, V b) { return vminq_f32(a, b); }
   static VI and_i(VI a, VI b) { return vandq_u32(a, b); }
   static VI xor_i(VI a, VI b) { return veorq_u32(a, b); }
+  static VI or_i(VI a, VI b) { return vorrq_u32(a, b); }
+  static bool any_negative(VI a) { return vmaxvq_u32(a) >= 0x80000000u; }
   static VI add_i(VI a, VI b) { return vaddq_u32(a, b); }
   template <int K>
   static VI srai(VI c) { return vreinterpretq_u32_s32(vshrq_n_s32(vreinterpretq_s32_u32(c), K)); }

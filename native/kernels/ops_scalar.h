@@ -69,6 +69,8 @@ struct scalar_ops {
   static V min(V a, V b) { return a < b ? a : b; } /* a NaN in b comes out, as with max */
   static VI and_i(VI a, VI b) { return a & b; }
   static VI xor_i(VI a, VI b) { return a ^ b; }
+  static VI or_i(VI a, VI b) { return a | b; }
+  static bool any_negative(VI a) { return (a >> 31) != 0; } /* as int32 */
   static VI add_i(VI a, VI b) { return a + b; }
   static VI max_u(VI a, VI b) { return a > b ? a : b; }
   template <int K>

@@ -28,6 +28,11 @@ namespace {
 /* The clamp of |y|: biased exponents 103 (2^-24) to 126 ([0.5, 1)). */
 const uint32_t q8_lowest_bits = 103u << 23, q8_highest_bits = (126u << 23) | 0x7fffffu;
 
+/* Keys (float32 bit patterns in ascending order) around each threshold within which the
+ * kernels' fast quotient x * (1 / scale) may fall on the other side of it than x / scale does
+ * (adam_q8_body.h): the two are at most 1 key apart; the slack leaves room. */
+const uint32_t q8_slack = 4;
+
 /* torchao's nearest code of y, literally: the last entry at or below y by binary search (the
  * NaN at 256 never is), then one up if y is at least halfway to the next. A NaN y compares false
  * everywhere and gets 0. The kernels do not run it: they read the tables built from it. */
@@ -101,12 +106,14 @@ constexpr q8_layout build_q8_layout(const float *qmap) {
   out.half = 1;
   for (uint32_t e = 103; e <= 126; ++e) {
     out.base[e & 31] = out.half;
-    /* The fewest buckets with at most one threshold inside each, both signs. */
+    /* The fewest buckets with at most one threshold inside each or within q8_slack keys of its
+     * ends, both signs. */
     for (uint32_t bits = 0;; ++bits) {
       out.shift[e & 31] = 23 - bits;
       bool fine = true;
       for (uint32_t s = 0; s < 2; ++s)
-        for (uint32_t j = 0; j < (1u << bits); ++j) fine = fine && out.steps(out.bucket(s, e, j, false), out.bucket(s, e, j, true)) <= 1;
+        for (uint32_t j = 0; j < (1u << bits); ++j)
+          fine = fine && out.steps(out.bucket(s, e, j, false) - q8_slack, out.bucket(s, e, j, true) + q8_slack) <= 1;
       if (fine) break;
     }
     out.half += 1u << (23 - out.shift[e & 31]);
@@ -132,9 +139,17 @@ constexpr q8_code_table<Half> build_q8_code_table(const q8_layout &l) {
     for (uint32_t s = 0; s < 2; ++s)
       for (uint32_t j = 0; j < (1u << (23 - l.shift[e & 31])); ++j) {
         const uint32_t lo = l.bucket(s, e, j, false), hi = l.bucket(s, e, j, true);
-        /* The step inside, if any, is the first threshold above lo. */
-        const uint32_t c = l.code(lo), step = l.steps(lo, hi) ? l.threshold[c + 1] & 0x7fffffu : 1u << 24;
-        out.entry[s * Half + l.base[e & 31] + j] = (c << 24) + ((1u << 24) - step);
+        const int64_t m_lo = static_cast<int64_t>(j) << l.shift[e & 31];
+        /* The one threshold t_c within q8_slack keys of the bucket, inside it or just outside,
+         * placed at the mantissa m_lo + (t_c - lo) (below 0 or past the binade when outside):
+         * the sum carries into c exactly for the m at or past it. With none: the code at lo and
+         * an offset that neither carries nor comes within q8_slack of a carry for any m. */
+        const uint32_t entry =
+            l.steps(lo - q8_slack, hi + q8_slack) == 0
+                ? (l.code(lo) << 24) + (1u << 22)
+                : static_cast<uint32_t>((static_cast<int64_t>(l.code(lo - q8_slack)) << 24) + (1 << 24) - m_lo -
+                                        (static_cast<int64_t>(l.threshold[l.code(lo - q8_slack) + 1]) - lo));
+        out.entry[s * Half + l.base[e & 31] + j] = entry;
       }
   return out;
 }

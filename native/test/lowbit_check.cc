@@ -35,7 +35,8 @@ const uint32_t kSpecialCount = sizeof kSpecials / sizeof kSpecials[0];
 float draw(Rng &r, int mode, bool nonnegative, int emin, int emax) {
   const uint32_t per12 = mode == 0 ? 0 : mode == 1 ? 4 : 9;
   if (r.below(12) < per12) return from_bits(kSpecials[r.below(kSpecialCount)]);
-  const double x = ldexp(1.0 + r.unit(), emin + (int)r.below((uint32_t)(emax - emin + 1)));
+  const double significand = 1.0 + r.unit(); /* drawn first on every compiler: argument order is not fixed */
+  const double x = ldexp(significand, emin + (int)r.below((uint32_t)(emax - emin + 1)));
   return (float)((nonnegative || (r.next() & 1)) ? x : -x);
 }
 
@@ -207,19 +208,71 @@ std::vector<float> q8_probe_values(const Layout &l, const Table &t) {
   return ys;
 }
 
-/* Each kernel's own quantizer against torchao's rule, both maps. */
+/* Each kernel's own quantizer against torchao's rule, both maps (scale 1: y = x exactly). */
 void check_encoder(const char *name, adam_q8_encode_fn fn) {
   for (int is_unsigned = 0; is_unsigned < 2; ++is_unsigned) {
     const float *qmap = is_unsigned ? qmap_unsigned : qmap_signed;
     const std::vector<float> ys =
         is_unsigned ? q8_probe_values(q8_unsigned_layout, q8_unsigned_codes) : q8_probe_values(q8_signed_layout, q8_signed_codes);
     std::vector<uint8_t> codes(ys.size());
-    fn(ys.data(), ys.size(), is_unsigned, codes.data());
+    fn(ys.data(), ys.size(), 1.0f, is_unsigned, codes.data());
     for (size_t i = 0; i < ys.size(); ++i)
       if (codes[i] != torchao_code(qmap, ys[i]) && ++failures <= 10)
         fprintf(stderr, "lowbit_check: %s quantizer (%s map): y bits %08x gives code %u, torchao %u\n", name,
                 is_unsigned ? "unsigned" : "signed", bits_of(ys[i]), codes[i], torchao_code(qmap, ys[i]));
   }
+}
+
+/* Scales for check_quotients: ordinary ones (random significands, the kernels' least scale, powers
+ * of two whose inverse is exact, significands whose inverse rounds far) and those whose inverse is
+ * not a normal float, which the kernels divide by throughout. */
+std::vector<float> quotient_scales() {
+  std::vector<float> out = {1e-12f, 1.0f, 0x1p-20f, 0x1.fffffep0f, 3.0f, 0.1f, 1.1754944e-38f, 0x1.fffffep125f,
+                            0x1p126f, 3.4e38f, 1e-40f, from_bits(0x7f800000u), from_bits(0x7fc00000u)};
+  Rng r(2026);
+  while (out.size() < 64) {
+    const double significand = 1.0 + r.unit(); /* drawn first on every compiler: argument order is not fixed */
+    out.push_back((float)ldexp(significand, (int)r.below(81) - 40));
+  }
+  return out;
+}
+
+/* Each kernel's quantizer on x / scale, which it finds as x * (1 / scale) unless a lane comes
+ * within q8_slack keys of a threshold (adam_q8_body.h): against torchao's rule on the quotient
+ * proper, for x whose x / scale lands within 8 keys either side of every threshold, over many
+ * scales, plus random blocks. Counts the x whose product x * (1 / scale) alone would have the
+ * wrong code, so these probes can tell a kernel that trusts the product too far from one that
+ * does not; returns that count. */
+uint64_t check_quotients(const char *name, adam_q8_encode_fn fn) {
+  uint64_t product_wrong = 0;
+  const std::vector<float> scales = quotient_scales();
+  for (int is_unsigned = 0; is_unsigned < 2; ++is_unsigned) {
+    const float *qmap = is_unsigned ? qmap_unsigned : qmap_signed;
+    const q8_layout &l = is_unsigned ? q8_unsigned_layout : q8_signed_layout;
+    Rng r(11 + is_unsigned);
+    for (float scale : scales) {
+      std::vector<float> xs;
+      for (int c = 1; c < 256; ++c)
+        for (int d = -8; d <= 8; ++d) {
+          const uint32_t key = l.threshold[c] + d;
+          const float y = from_bits((key & 0x80000000u) ? key & 0x7fffffffu : ~key);
+          const uint32_t x0 = bits_of(y * scale);
+          for (int e = -2; e <= 2; ++e) xs.push_back(from_bits(x0 + e));
+        }
+      for (int i = 0; i < 4 * ADAM_Q8_BLOCK; ++i) xs.push_back((float)((2 * r.unit() - 1) * scale));
+      std::vector<uint8_t> codes(xs.size());
+      fn(xs.data(), xs.size(), scale, is_unsigned, codes.data());
+      const float inverse = 1.0f / scale;
+      for (size_t i = 0; i < xs.size(); ++i) {
+        const uint32_t want = torchao_code(qmap, xs[i] / scale);
+        product_wrong += torchao_code(qmap, xs[i] * inverse) != want;
+        if (codes[i] != want && ++failures <= 10)
+          fprintf(stderr, "lowbit_check: %s quantizer (%s map): x bits %08x / scale bits %08x gives code %u, torchao %u\n", name,
+                  is_unsigned ? "unsigned" : "signed", bits_of(xs[i]), bits_of(scale), codes[i], want);
+      }
+    }
+  }
+  return product_wrong;
 }
 
 struct Family {
@@ -254,8 +307,19 @@ int main() {
     const int before = failures;
     if (k.bf16) check_bf16(k.name, k.bf16);
     if (k.q8) check_q8(k.name, k.q8);
-    if (k.encode) check_encoder(k.name, k.encode);
-    printf("   lowbit %-20s %s\n", k.name, failures == before ? (k.encode ? "matches scalar, quantizer matches torchao" : "matches scalar") : "MISMATCH");
+    uint64_t product_wrong = 0;
+    if (k.encode) {
+      check_encoder(k.name, k.encode);
+      product_wrong = check_quotients(k.name, k.encode);
+      /* Probes on which the bare product never errs could not catch a kernel that trusts it. */
+      if (product_wrong < 100 && ++failures <= 10)
+        fprintf(stderr, "lowbit_check: only %llu probes where x * (1 / scale) alone has the wrong code\n", (unsigned long long)product_wrong);
+    }
+    if (failures != before) printf("   lowbit %-20s MISMATCH\n", k.name);
+    else if (k.encode)
+      printf("   lowbit %-20s matches scalar, quantizer matches torchao (on x / scale too: %llu probes where x * (1 / scale) alone errs)\n",
+             k.name, (unsigned long long)product_wrong);
+    else printf("   lowbit %-20s matches scalar\n", k.name);
   }
   return failures == 0 ? 0 : 1;
 }

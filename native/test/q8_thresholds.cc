@@ -23,7 +23,7 @@ int main() {
     for (uint64_t b = 0; b <= 0xffffffffull; ++b) {
       const float y = from_bits((uint32_t)b);
       uint8_t code;
-      encode_values<scalar_ops>(&y, 1, is_unsigned != 0, &code);
+      encode_values<scalar_ops>(&y, 1, 1.0f, is_unsigned != 0, &code);
       if (code != torchao_code(qmap, y) && bad++ < 10) fprintf(stderr, "%s: y bits %08x\n", names[is_unsigned], (unsigned)b);
     }
     printf("%s map: %llu mismatches over all 2^32 float32 y\n", names[is_unsigned], (unsigned long long)bad);
