@@ -4,12 +4,14 @@
  *      adam_body.h's adam_update, write the parameter from the unrounded moments, and keep the
  *      block's new moments in an L1 scratch while tracking their largest magnitude;
  *   2. scale = max(|x|) over the block, at least float32(1e-12), NaN if any is NaN (like amax);
- *   3. code = torchao's nearest code of y = x / scale (a float32 divide), read from the tables
- *      of q8_code_tables.h: a slot from y's exponent, a bucket from its top mantissa bits, and
- *      one add that steps over the bucket's threshold, if any. No search, no rounding step.
+ *   3. code = torchao's nearest code of y = x / scale, read from the tables of
+ *      q8_code_tables.h: a slot from y's exponent, a bucket from its top mantissa bits, and
+ *      one add that steps over the bucket's threshold, if any. No search, no rounding step, and
+ *      y is x * (1 / scale), no divide, except in a block with a y that close to a threshold
+ *      (q8_divisor).
  * Step 3 of a block cannot start before its step 1 has seen every element (the scale), so it
- * runs during the next block's step 1, vector for vector: the divides and table lookups of one
- * block overlap the loads, divides and square roots of the next, and memory is read at an even
+ * runs during the next block's step 1, vector for vector: the table lookups of one block
+ * overlap the loads, divides and square roots of the next, and memory is read at an even
  * pace rather than in bursts between stretches of pure arithmetic. The scratch is two blocks,
  * never leaves L1, and memory is touched once. */
 #ifndef SIMD_ADAM_ADAM_Q8_BODY_H
@@ -23,81 +25,83 @@ namespace {
 
 enum { Q8_M, Q8_V, Q8_MAX, Q8_MOMENTS };
 
-/* The entry of y's bucket plus y's ascending mantissa (q8_code_tables.h): torchao's nearest code
- * of y is its top byte, for any float32 y (a NaN's is 0). */
+/* The entry of y's bucket plus y's ascending mantissa (q8_code_tables.h), for any float32 y:
+ * torchao's nearest code of y is the top byte of sum - q8_slack (a NaN's is 0), and that of sum
+ * itself unless y is near a threshold (q8_far). */
 template <class O, class Table>
 inline typename O::VI code_sum(const Table &table, typename O::V y) {
   typedef typename O::VI VI;
   const typename O::V clamped = O::max(O::set1(scalar_ops::from_bits(q8_lowest_bits)),
                                        O::min(O::set1(scalar_ops::from_bits(q8_highest_bits)), O::abs(y)));
+  /* All ones for a negative y: flips the mantissa into ascending order of y. */
   const VI a = O::bits(clamped), sign = O::template srai<31>(O::bits(y));
-  const VI slot = O::and_i(O::template srli<23>(a), O::set1_i(31));
-  const VI mantissa = O::and_i(O::xor_i(a, O::template srli<9>(sign)), O::set1_i(0x7fffff));
+  const VI slot = O::template srli<23>(a); /* the lookups take it mod 32 */
+  const VI mantissa = O::and_i(O::xor_i(a, sign), O::set1_i(0x7fffff));
   const VI bucket = O::srlv(mantissa, O::template lookup<32>(table.shift, slot));
   const VI index = O::add_i(O::add_i(O::template lookup<32>(table.base, slot), bucket), O::and_i(sign, O::set1_i(table.half)));
   return O::add_i(O::template lookup<sizeof(Table::entry) / 4>(table.entry, index), mantissa);
 }
 
-template <class O, class Table>
-inline typename O::VI encode(const Table &table, typename O::V y) {
-  return O::template srli<24>(code_sum<O>(table, y));
-}
-
-/* Sign bit set where the y of this code_sum lies within q8_slack keys of a threshold: its
- * bucket's entry places that threshold where the sum's low 24 bits wrap to 0, and holds every
- * other y at least 2^22 away from there. */
+/* torchao's nearest code of y. */
 template <class O>
-inline typename O::VI near_threshold(typename O::VI sum) {
-  return O::add_i(O::and_i(O::add_i(sum, O::set1_i(q8_slack)), O::set1_i(0xffffff)), O::set1_i(0u - 2 * q8_slack));
+inline typename O::VI exact_code(typename O::VI sum) {
+  return O::template srli<24>(O::add_i(sum, O::set1_i(0u - q8_slack)));
 }
 
-/* Dividing by a block's scale, each moment: torchao's codes are those of y = x / scale, but a
- * divide per element costs what the rest of the quantizer does (the float32 step's two divides
- * and one square root per vector already fill the divider). x * inverse, inverse = 1 / scale
- * rounded, is within 1 key (float32 bit pattern) of x / scale whenever inverse is a normal
- * float (relative errors of at most 2^-24 each way, see docs/lowbit.md), so it has the same code
- * unless it lies within q8_slack keys of a threshold, which the code's own sum shows
- * (near_threshold); a vector with such a lane, about one in a thousand, is divided after all.
- * exact: a scale whose inverse is not normal (NaN, Inf, above 2^126, below 2^-126) divides its
- * whole block. */
+/* The lanes of far whose y lies more than q8_slack keys from every threshold, where the sum's
+ * own top byte is the code (each bucket's entry puts the one threshold near it where the sum's
+ * low 24 bits fall in [0, 2 q8_slack), and every other y at least 2^22 from there). */
+template <class O>
+inline typename O::M q8_far(typename O::M far, typename O::VI sum) {
+  return O::and_test(far, sum, O::set1_i(0xffffffu & ~(2 * q8_slack - 1)));
+}
+
+/* Dividing by a block's scale: torchao's codes are those of y = x / scale, but a divide per
+ * element and moment would cost more than the rest of the quantizer's arithmetic. x * inverse,
+ * inverse = 1 / scale rounded, lies within 1 key (float32 bit pattern) of x / scale whenever the
+ * inverse is a normal float (docs/lowbit.md), so it has the same code unless it lies within
+ * q8_slack keys of a threshold, which the code's own sum shows (q8_far). A block with such a
+ * lane (a few in a hundred), or whose scale has no normal inverse (NaN, Inf, beyond 2^126 or
+ * below 2^-126), is quantized again, dividing (adam_step_q8): one test per block, not per vector. */
 template <class O>
 struct q8_divisor {
-  typename O::V scale[Q8_MOMENTS], inverse[Q8_MOMENTS];
-  bool exact;
-  explicit q8_divisor(const float *s) : exact(false) {
-    for (int j = 0; j < Q8_MOMENTS; ++j) {
-      scale[j] = O::set1(s[j]);
-      inverse[j] = O::set1(1.0f / s[j]);
-      exact = exact || !(s[j] >= 0x1p-126f && s[j] < 0x1p126f);
-    }
+  typename O::V inverse[Q8_MOMENTS];
+  explicit q8_divisor(const float *scale) {
+    for (int j = 0; j < Q8_MOMENTS; ++j) inverse[j] = O::set1(1.0f / scale[j]);
   }
 };
 
-/* The codes of x / scale for one vector of each moment's new values (x[Q8_MAX] unused unless
- * amsgrad). */
+inline bool q8_inverse_is_normal(float scale) { return scale >= 0x1p-126f && scale < 0x1p126f; }
+
+/* The codes of x * inverse for one vector of each moment's new values (x[Q8_MAX] only with
+ * amsgrad); far loses the lanes where they may differ from those of x / scale. */
 template <class O>
-inline void q8_encode_moments(const q8_divisor<O> &d, const typename O::V *x, bool amsgrad, typename O::VI *codes) {
+inline void q8_encode_fast(const q8_divisor<O> &d, const typename O::V *x, bool amsgrad, typename O::VI *codes,
+                           typename O::M &far) {
   typedef typename O::VI VI;
-  VI m = code_sum<O>(q8_signed_codes, O::mul(x[Q8_M], d.inverse[Q8_M]));
-  VI v = code_sum<O>(q8_unsigned_codes, O::mul(x[Q8_V], d.inverse[Q8_V]));
-  VI near = O::or_i(near_threshold<O>(m), near_threshold<O>(v));
-  VI a = v;
-  if (amsgrad) {
-    a = code_sum<O>(q8_unsigned_codes, O::mul(x[Q8_MAX], d.inverse[Q8_MAX]));
-    near = O::or_i(near, near_threshold<O>(a));
-  }
-  if (__builtin_expect(d.exact || O::any_negative(near), 0)) {
-    m = code_sum<O>(q8_signed_codes, O::div(x[Q8_M], d.scale[Q8_M]));
-    v = code_sum<O>(q8_unsigned_codes, O::div(x[Q8_V], d.scale[Q8_V]));
-    if (amsgrad) a = code_sum<O>(q8_unsigned_codes, O::div(x[Q8_MAX], d.scale[Q8_MAX]));
-  }
+  const VI m = code_sum<O>(q8_signed_codes, O::mul(x[Q8_M], d.inverse[Q8_M]));
+  const VI v = code_sum<O>(q8_unsigned_codes, O::mul(x[Q8_V], d.inverse[Q8_V]));
+  far = q8_far<O>(q8_far<O>(far, m), v);
   codes[Q8_M] = O::template srli<24>(m);
   codes[Q8_V] = O::template srli<24>(v);
-  codes[Q8_MAX] = O::template srli<24>(a);
+  if (amsgrad) {
+    const VI a = code_sum<O>(q8_unsigned_codes, O::mul(x[Q8_MAX], d.inverse[Q8_MAX]));
+    far = q8_far<O>(far, a);
+    codes[Q8_MAX] = O::template srli<24>(a);
+  }
 }
 
-/* The quantizer alone over n values, as the kernels run it (the checks' entry points,
- * adam_lowbit.h): the code of x[i] / scale in the signed map, or the unsigned one. */
+/* The codes of x / scale, dividing. */
+template <class O>
+inline void q8_encode_exact(const float *scale, const typename O::V *x, bool amsgrad, typename O::VI *codes) {
+  codes[Q8_M] = exact_code<O>(code_sum<O>(q8_signed_codes, O::div(x[Q8_M], O::set1(scale[Q8_M]))));
+  codes[Q8_V] = exact_code<O>(code_sum<O>(q8_unsigned_codes, O::div(x[Q8_V], O::set1(scale[Q8_V]))));
+  if (amsgrad) codes[Q8_MAX] = exact_code<O>(code_sum<O>(q8_unsigned_codes, O::div(x[Q8_MAX], O::set1(scale[Q8_MAX]))));
+}
+
+/* The quantizer alone over n values (the checks' entry points, adam_lowbit.h): the code of
+ * x[i] / scale in the signed map, or the unsigned one, each vector as the kernels compute it,
+ * by x * inverse unless a lane is near a threshold (a kernel settles that per block). */
 template <class O>
 inline void encode_values(const float *x, size_t n, float scale, bool is_unsigned, uint8_t *codes) {
   const float scales[Q8_MOMENTS] = {scale, scale, scale};
@@ -105,10 +109,11 @@ inline void encode_values(const float *x, size_t n, float scale, bool is_unsigne
   const int moment = is_unsigned ? Q8_V : Q8_M;
   size_t i = 0;
   for (; i + O::lanes <= n; i += O::lanes) {
-    typename O::V x3[Q8_MOMENTS];
-    for (int j = 0; j < Q8_MOMENTS; ++j) x3[j] = O::load(x + i);
+    const typename O::V xi[Q8_MOMENTS] = {O::load(x + i), O::load(x + i), O::load(x + i)};
     typename O::VI c[Q8_MOMENTS];
-    q8_encode_moments<O>(d, x3, false, c);
+    typename O::M far = O::all_m();
+    q8_encode_fast<O>(d, xi, false, c, far);
+    if (!O::all(far) || !q8_inverse_is_normal(scale)) q8_encode_exact<O>(scales, xi, false, c);
     O::store_u8(codes + i, c[moment]);
   }
   if (i < n) encode_values<scalar_ops>(x + i, n - i, scale, is_unsigned, codes + i);
@@ -142,15 +147,16 @@ struct q8_pending {
   alignas(64) float fresh[Q8_MOMENTS][ADAM_Q8_BLOCK];
   float scale[Q8_MOMENTS];
   uint8_t *codes[Q8_MOMENTS];
+  bool redo; /* its codes must be found again by dividing (q8_divisor) */
 };
 
-/* Step 3 for one vector of elements at i of a pending block. */
+/* Step 3 for one vector of elements at i of a pending block, by x * inverse. */
 template <class O>
-inline void q8_store(const q8_pending &b, const q8_divisor<O> &d, bool amsgrad, size_t i) {
+inline void q8_store(const q8_pending &b, const q8_divisor<O> &d, bool amsgrad, size_t i, typename O::M &far) {
   const typename O::V x[Q8_MOMENTS] = {O::load(b.fresh[Q8_M] + i), O::load(b.fresh[Q8_V] + i),
                                        amsgrad ? O::load(b.fresh[Q8_MAX] + i) : O::set1(0.0f)};
   typename O::VI c[Q8_MOMENTS];
-  q8_encode_moments<O>(d, x, amsgrad, c);
+  q8_encode_fast<O>(d, x, amsgrad, c, far);
   O::store_u8(b.codes[Q8_M] + i, c[Q8_M]);
   O::store_u8(b.codes[Q8_V] + i, c[Q8_V]);
   if (amsgrad) O::store_u8(b.codes[Q8_MAX] + i, c[Q8_MAX]);
@@ -158,9 +164,26 @@ inline void q8_store(const q8_pending &b, const q8_divisor<O> &d, bool amsgrad, 
 
 /* Step 3 over whole vectors of elements [i, end); returns where it stopped. */
 template <class O>
-inline size_t q8_store_run(const q8_pending &b, bool amsgrad, size_t i, size_t end) {
+inline size_t q8_store_run(q8_pending &b, bool amsgrad, size_t i, size_t end) {
   const q8_divisor<O> d(b.scale);
-  for (; i + O::lanes <= end; i += O::lanes) q8_store<O>(b, d, amsgrad, i);
+  typename O::M far = O::all_m();
+  for (; i + O::lanes <= end; i += O::lanes) q8_store<O>(b, d, amsgrad, i, far);
+  b.redo = b.redo || !O::all(far);
+  return i;
+}
+
+/* Step 3 over whole vectors of elements [i, end), dividing; returns where it stopped. */
+template <class O>
+inline size_t q8_store_exact_run(const q8_pending &b, bool amsgrad, size_t i, size_t end) {
+  for (; i + O::lanes <= end; i += O::lanes) {
+    const typename O::V x[Q8_MOMENTS] = {O::load(b.fresh[Q8_M] + i), O::load(b.fresh[Q8_V] + i),
+                                         amsgrad ? O::load(b.fresh[Q8_MAX] + i) : O::set1(0.0f)};
+    typename O::VI c[Q8_MOMENTS];
+    q8_encode_exact<O>(b.scale, x, amsgrad, c);
+    O::store_u8(b.codes[Q8_M] + i, c[Q8_M]);
+    O::store_u8(b.codes[Q8_V] + i, c[Q8_V]);
+    if (amsgrad) O::store_u8(b.codes[Q8_MAX] + i, c[Q8_MAX]);
+  }
   return i;
 }
 
@@ -170,13 +193,14 @@ inline size_t q8_store_run(const q8_pending &b, bool amsgrad, size_t i, size_t e
  * every NaN's above +Inf's, so one unsigned integer max tracks both the largest value and
  * whether there was a NaN (the float max needs a compare and a blend besides). */
 template <class O>
-inline size_t q8_update(const adam_consts<O> &k, const q8_source &b, q8_pending &cur, const q8_pending *prev, size_t i,
-                        size_t len, uint32_t *absmax) {
+inline size_t q8_update(const adam_consts<O> &k, const q8_source &b, q8_pending &cur, q8_pending *prev, size_t i, size_t len,
+                        uint32_t *absmax) {
   typedef typename O::V V;
   const V sm = O::set1(b.scale[Q8_M]), sv = O::set1(b.scale[Q8_V]), sx = O::set1(b.scale[Q8_MAX]);
   const float none[Q8_MOMENTS] = {1.0f, 1.0f, 1.0f};
   const q8_divisor<O> prev_divisor(prev ? prev->scale : none);
   typename O::VI am = O::set1_i(0), av = am, ax = am;
+  typename O::M far = O::all_m();
   const size_t ahead = 2 * ADAM_Q8_BLOCK;
   for (; i + O::lanes <= len; i += O::lanes) {
     /* The lines two blocks ahead, a cache line of parameters at a time (measured on one thread
@@ -205,8 +229,9 @@ inline size_t q8_update(const adam_consts<O> &k, const q8_source &b, q8_pending 
       O::store(cur.fresh[Q8_MAX] + i, vmax);
       ax = O::max_u(O::bits(O::abs(vmax)), ax);
     }
-    if (prev) q8_store<O>(*prev, prev_divisor, k.amsgrad, i);
+    if (prev) q8_store<O>(*prev, prev_divisor, k.amsgrad, i, far);
   }
+  if (prev) prev->redo = prev->redo || !O::all(far);
   absmax[Q8_M] = scalar_ops::max_u(lane_max_bits<O>(am), absmax[Q8_M]);
   absmax[Q8_V] = scalar_ops::max_u(lane_max_bits<O>(av), absmax[Q8_V]);
   absmax[Q8_MAX] = scalar_ops::max_u(lane_max_bits<O>(ax), absmax[Q8_MAX]);
@@ -235,20 +260,27 @@ inline void adam_step_q8(const adam_tensor_q8 *t, size_t n, const adam_scalars_f
     uint32_t absmax[Q8_MOMENTS] = {0, 0, 0};
     const size_t done = q8_update<O>(k, b, cur, prev, 0, len, absmax);
     /* The previous block is whole (only the last may be short): the rest of its codes. */
-    if (prev) q8_store_run<O>(*prev, k.amsgrad, done, block_len);
+    if (prev) {
+      q8_store_run<O>(*prev, k.amsgrad, done, block_len);
+      /* Its codes are all stored: found again by dividing where needed (q8_divisor). */
+      if (__builtin_expect(prev->redo, 0)) q8_store_exact_run<O>(*prev, k.amsgrad, 0, block_len);
+    }
     q8_update<scalar_ops>(k1, b, cur, nullptr, done, len, absmax);
     cur.scale[Q8_MAX] = 1.0f; /* no amsgrad: a scale q8_divisor reads but never uses */
+    cur.redo = false;
     for (int j = 0; j < moments; ++j) {
       cur.scale[j] = scalar_ops::max_nan(scalar_ops::from_bits(absmax[j]), 1e-12f);
       cur.codes[j] = moment[j].codes + start;
       moment[j].scale[block] = cur.scale[j];
+      cur.redo = cur.redo || !q8_inverse_is_normal(cur.scale[j]);
     }
     prev = &cur;
   }
   if (prev) {
     const size_t len = n - (n - 1) / block_len * block_len;
-    const size_t done = q8_store_run<O>(*prev, k.amsgrad, 0, len);
-    q8_store_run<scalar_ops>(*prev, k.amsgrad, done, len);
+    q8_store_run<scalar_ops>(*prev, k.amsgrad, q8_store_run<O>(*prev, k.amsgrad, 0, len), len);
+    if (__builtin_expect(prev->redo, 0))
+      q8_store_exact_run<scalar_ops>(*prev, k.amsgrad, q8_store_exact_run<O>(*prev, k.amsgrad, 0, len), len);
   }
 }
 

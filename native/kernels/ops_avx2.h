@@ -71,11 +71,14 @@ struct avx2_ops {
     }
   }
 
-  /* uint32 tables: vpermd up to 8 entries, a gather beyond. */
+  /* uint32 tables: vpermd up to 8 entries, a gather beyond; table[i mod N] up to 32 entries
+   * (a power of two), as AVX-512's permutes read it; beyond, i < N. */
   template <int N>
   static VI lookup(const uint32_t *table, VI i) {
     if constexpr (N <= 8) {
       return _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(table)), i);
+    } else if constexpr (N <= 32) {
+      return _mm256_i32gather_epi32(reinterpret_cast<const int *>(table), _mm256_and_si256(i, _mm256_set1_epi32(N - 1)), 4);
     } else {
       return _mm256_i32gather_epi32(reinterpret_cast<const int *>(table), i, 4);
     }
@@ -86,8 +89,12 @@ struct avx2_ops {
   static V min(V a, V b) { return _mm256_min_ps(a, b); }
   static VI and_i(VI a, VI b) { return _mm256_and_si256(a, b); }
   static VI xor_i(VI a, VI b) { return _mm256_xor_si256(a, b); }
-  static VI or_i(VI a, VI b) { return _mm256_or_si256(a, b); }
-  static bool any_negative(VI a) { return _mm256_movemask_ps(_mm256_castsi256_ps(a)) != 0; }
+  /* The lanes of m where a & bits is not 0; all lanes; whether m has all lanes. */
+  static M and_test(M m, VI a, VI bits) {
+    return _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(a, bits), _mm256_setzero_si256())), m);
+  }
+  static M all_m() { return _mm256_castsi256_ps(_mm256_set1_epi32(-1)); }
+  static bool all(M m) { return _mm256_movemask_ps(m) == 0xff; }
   static VI add_i(VI a, VI b) { return _mm256_add_epi32(a, b); }
   template <int K>
   static VI srai(VI c) { return _mm256_srai_epi32(c, K); }

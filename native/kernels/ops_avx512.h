@@ -71,7 +71,8 @@ struct avx512_ops {
     }
   }
 
-  /* uint32 tables: vpermd, vpermi2d, a gather beyond 32 entries. */
+  /* uint32 tables: vpermd, vpermi2d (both read table[i mod N]), a gather beyond 32 entries
+   * (i < N). */
   template <int N>
   static VI lookup(const uint32_t *table, VI i) {
     if constexpr (N <= 16) {
@@ -88,8 +89,10 @@ struct avx512_ops {
   static V min(V a, V b) { return _mm512_min_ps(a, b); }
   static VI and_i(VI a, VI b) { return _mm512_and_si512(a, b); }
   static VI xor_i(VI a, VI b) { return _mm512_xor_si512(a, b); }
-  static VI or_i(VI a, VI b) { return _mm512_or_si512(a, b); }
-  static bool any_negative(VI a) { return _mm512_test_epi32_mask(a, _mm512_set1_epi32((int)0x80000000u)) != 0; }
+  /* The lanes of m where a & bits is not 0; all lanes; whether m has all lanes. */
+  static M and_test(M m, VI a, VI bits) { return _mm512_mask_test_epi32_mask(m, a, bits); }
+  static M all_m() { return 0xffff; }
+  static bool all(M m) { return m == 0xffff; }
   static VI add_i(VI a, VI b) { return _mm512_add_epi32(a, b); }
   template <int K>
   static VI srai(VI c) { return _mm512_srai_epi32(c, K); }

@@ -68,8 +68,11 @@ struct neon_ops {
   template <int N>
   static V lookup(const float *table, VI i) { return gather(table, i); }
 
+  /* table[i mod N] up to 32 entries (a power of two), as AVX-512's permutes read it; beyond,
+   * i < N. */
   template <int N>
   static VI lookup(const uint32_t *table, VI i) {
+    if constexpr (N <= 32) i = vandq_u32(i, vdupq_n_u32(N - 1));
     VI r = vdupq_n_u32(table[vgetq_lane_u32(i, 0)]);
     r = vsetq_lane_u32(table[vgetq_lane_u32(i, 1)], r, 1);
     r = vsetq_lane_u32(table[vgetq_lane_u32(i, 2)], r, 2);
@@ -83,8 +86,10 @@ struct neon_ops {
   static V min(V a, V b) { return vminq_f32(a, b); }
   static VI and_i(VI a, VI b) { return vandq_u32(a, b); }
   static VI xor_i(VI a, VI b) { return veorq_u32(a, b); }
-  static VI or_i(VI a, VI b) { return vorrq_u32(a, b); }
-  static bool any_negative(VI a) { return vmaxvq_u32(a) >= 0x80000000u; }
+  /* The lanes of m where a & bits is not 0; all lanes; whether m has all lanes. */
+  static M and_test(M m, VI a, VI bits) { return vandq_u32(m, vtstq_u32(a, bits)); }
+  static M all_m() { return vdupq_n_u32(0xffffffffu); }
+  static bool all(M m) { return vminvq_u32(m) != 0; }
   static VI add_i(VI a, VI b) { return vaddq_u32(a, b); }
   template <int K>
   static VI srai(VI c) { return vreinterpretq_u32_s32(vshrq_n_s32(vreinterpretq_s32_u32(c), K)); }

@@ -63,14 +63,18 @@ struct scalar_ops {
   /* table[i] for a table of N entries. */
   template <int N>
   static V lookup(const float *table, VI i) { return table[i]; }
+  /* table[i mod N] up to 32 entries (a power of two), as AVX-512's permutes read it; beyond,
+   * i < N. */
   template <int N>
-  static VI lookup(const uint32_t *table, VI i) { return table[i]; }
+  static VI lookup(const uint32_t *table, VI i) { return table[N <= 32 ? i % N : i]; }
   /* The 8-bit quantizer's integer work (adam_q8_body.h). */
   static V min(V a, V b) { return a < b ? a : b; } /* a NaN in b comes out, as with max */
   static VI and_i(VI a, VI b) { return a & b; }
   static VI xor_i(VI a, VI b) { return a ^ b; }
-  static VI or_i(VI a, VI b) { return a | b; }
-  static bool any_negative(VI a) { return (a >> 31) != 0; } /* as int32 */
+  /* The lanes of m where a & bits is not 0; all lanes; whether m has all lanes. */
+  static M and_test(M m, VI a, VI bits) { return m && (a & bits) != 0; }
+  static M all_m() { return true; }
+  static bool all(M m) { return m; }
   static VI add_i(VI a, VI b) { return a + b; }
   static VI max_u(VI a, VI b) { return a > b ? a : b; }
   template <int K>

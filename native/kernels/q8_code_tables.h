@@ -32,6 +32,7 @@ const uint32_t q8_lowest_bits = 103u << 23, q8_highest_bits = (126u << 23) | 0x7
  * kernels' fast quotient x * (1 / scale) may fall on the other side of it than x / scale does
  * (adam_q8_body.h): the two are at most 1 key apart; the slack leaves room. */
 const uint32_t q8_slack = 4;
+static_assert((q8_slack & (q8_slack - 1)) == 0, "the window test masks low bits: q8_slack must be a power of two");
 
 /* torchao's nearest code of y, literally: the last entry at or below y by binary search (the
  * NaN at 256 never is), then one up if y is at least halfway to the next. A NaN y compares false
@@ -135,6 +136,7 @@ constexpr q8_code_table<Half> build_q8_code_table(const q8_layout &l) {
     out.shift[i] = l.shift[i];
   }
   out.half = Half;
+  out.entry[0] = out.entry[Half] = q8_slack; /* the NaN slot's, code 0 */
   for (uint32_t e = 103; e <= 126; ++e)
     for (uint32_t s = 0; s < 2; ++s)
       for (uint32_t j = 0; j < (1u << (23 - l.shift[e & 31])); ++j) {
@@ -149,7 +151,8 @@ constexpr q8_code_table<Half> build_q8_code_table(const q8_layout &l) {
                 ? (l.code(lo) << 24) + (1u << 22)
                 : static_cast<uint32_t>((static_cast<int64_t>(l.code(lo - q8_slack)) << 24) + (1 << 24) - m_lo -
                                         (static_cast<int64_t>(l.threshold[l.code(lo - q8_slack) + 1]) - lo));
-        out.entry[s * Half + l.base[e & 31] + j] = entry;
+        /* Biased by q8_slack: the window around the threshold starts at low bits 0. */
+        out.entry[s * Half + l.base[e & 31] + j] = entry + q8_slack;
       }
   return out;
 }
