@@ -275,6 +275,70 @@ uint64_t check_quotients(const char *name, adam_q8_encode_fn fn) {
   return product_wrong;
 }
 
+/* Whole 8-bit steps whose new moments are known: beta1 = beta2 = 0 make exp_avg = g and
+ * exp_avg_sq = g * g exactly, so the harness knows every block's scale and every code. Each block
+ * holds its scale s (g = s) and g whose g / s, or g * g / s^2, lands within 8 keys of a
+ * threshold: the kernel must notice the lanes where x * (1 / scale) could have another code and
+ * quantize their block again by dividing. One block's scale has no normal inverse (g * g is
+ * Inf). Returns how many codes x * (1 / scale) alone would get wrong, so a kernel that trusted it
+ * would fail here. */
+uint64_t check_q8_near(const char *name, adam_step_q8_fn fn) {
+  const size_t blocks = 48, n = blocks * ADAM_Q8_BLOCK;
+  uint64_t product_wrong = 0;
+  for (int ams = 0; ams < 2; ++ams) {
+    Rng r(99 + ams);
+    std::vector<float> param(n, 0.5f), grad(n);
+    for (size_t b = 0; b < blocks; ++b) {
+      const double significand = 1.0 + r.unit(); /* drawn first: argument order is not fixed */
+      float s = (float)ldexp(significand, (int)r.below(40) - 20);
+      if (b == 5) s = 2e20f; /* s * s overflows: exp_avg_sq's scale is Inf */
+      const float s2 = s * s;
+      grad[b * ADAM_Q8_BLOCK] = r.below(2) ? s : -s;
+      for (size_t i = 1; i < ADAM_Q8_BLOCK; ++i) {
+        const bool for_v = r.below(2) != 0;
+        const q8_layout &l = for_v ? q8_unsigned_layout : q8_signed_layout;
+        const uint32_t c = 1 + r.below(255);
+        const uint32_t key = l.threshold[c] + (int)r.below(17) - 8;
+        const float y = from_bits((key & 0x80000000u) ? key & 0x7fffffffu : ~key);
+        float g = for_v ? sqrtf(y * s2) : y * s;
+        g = from_bits(bits_of(g) + (int)r.below(5) - 2);
+        grad[b * ADAM_Q8_BLOCK + i] = (fabsf(g) <= s) ? g : s;
+      }
+    }
+    std::vector<uint8_t> codes[3];
+    std::vector<float> scales[3];
+    for (int j = 0; j < 3; ++j) {
+      codes[j].assign(n, j == 0 ? 127 : 0);
+      scales[j].assign(blocks, 0.0f);
+    }
+    const adam_scalars_f32 sc = {0.0f, 1.0f, 0.0f, 1.0f, 1e-8f, 0.0f, 1.0f, 1.0f, -1e-3f, ams ? (uint32_t)ADAM_AMSGRAD : 0u};
+    adam_tensor_q8 t = {param.data(), grad.data(), {codes[0].data(), scales[0].data()}, {codes[1].data(), scales[1].data()},
+                        {ams ? codes[2].data() : nullptr, ams ? scales[2].data() : nullptr}};
+    fn(&t, n, &sc);
+    for (size_t b = 0; b < blocks; ++b)
+      for (int j = 0; j < (ams ? 3 : 2); ++j) {
+        const float *qmap = j == 0 ? qmap_signed : qmap_unsigned;
+        float scale = 1e-12f;
+        for (size_t i = b * ADAM_Q8_BLOCK; i < (b + 1) * ADAM_Q8_BLOCK; ++i) {
+          const float x = j == 0 ? grad[i] : grad[i] * grad[i];
+          scale = fabsf(x) > scale ? fabsf(x) : scale;
+        }
+        if (!same32(bits_of(scales[j][b]), bits_of(scale)) && ++failures <= 10)
+          fprintf(stderr, "lowbit_check: %s near thresholds: block %zu moment %d scale %08x, want %08x\n", name, b, j,
+                  bits_of(scales[j][b]), bits_of(scale));
+        for (size_t i = b * ADAM_Q8_BLOCK; i < (b + 1) * ADAM_Q8_BLOCK; ++i) {
+          const float x = j == 0 ? grad[i] : grad[i] * grad[i];
+          const uint32_t want = torchao_code(qmap, x / scale);
+          product_wrong += torchao_code(qmap, x * (1.0f / scale)) != want;
+          if (codes[j][i] != want && ++failures <= 10)
+            fprintf(stderr, "lowbit_check: %s near thresholds: element %zu moment %d (x %08x, scale %08x) code %u, torchao %u\n",
+                    name, i, j, bits_of(x), bits_of(scale), codes[j][i], want);
+        }
+      }
+  }
+  return product_wrong;
+}
+
 struct Family {
   const char *name;
   adam_step_bf16_fn bf16;
@@ -311,6 +375,8 @@ int main() {
     if (k.encode) {
       check_encoder(k.name, k.encode);
       product_wrong = check_quotients(k.name, k.encode);
+      const uint64_t step_wrong = check_q8_near(k.name, k.q8);
+      product_wrong += step_wrong;
       /* Probes on which the bare product never errs could not catch a kernel that trusts it. */
       if (product_wrong < 100 && ++failures <= 10)
         fprintf(stderr, "lowbit_check: only %llu probes where x * (1 / scale) alone has the wrong code\n", (unsigned long long)product_wrong);
