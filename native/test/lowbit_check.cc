@@ -177,23 +177,6 @@ void check_q8(const char *name, adam_step_q8_fn fn) {
         }
 }
 
-/* torchao's nearest code of y, literally: the rule the kernels' threshold search replaces. */
-uint32_t torchao_code(const float *qmap, float y) {
-  uint32_t c = 0;
-  for (uint32_t b = 128; b >= 1; b /= 2)
-    if (y >= qmap[c + b]) c += b;
-  if (c < 255 && y - qmap[c] >= (qmap[c + 1] - qmap[c]) * 0.5f) c += 1;
-  return c;
-}
-
-/* The kernels' search over qmaps.h's threshold levels, written plainly. */
-uint32_t threshold_code(const float *levels, float y) {
-  uint32_t c = 0;
-  for (uint32_t b = 128; b >= 1; b /= 2)
-    if (y >= levels[128 / b + c / (2 * b)]) c += b;
-  return c;
-}
-
 /* torchao's code never decreases as y grows, so the two step functions agree everywhere if they
  * agree on both sides of every step of the threshold search: at each threshold and the floats
  * just below and above it (and at the ends and NaN). */
