@@ -10,11 +10,10 @@
 
 namespace {
 
+template <class O>
 struct bf16_moments {
   typedef adam_tensor_bf16 tensor;
-  template <class O>
   static typename O::V load(const uint16_t *p) { return O::load_bf16(p); }
-  template <class O>
   static void store(uint16_t *p, typename O::V x) { O::store_bf16(p, x); }
 };
 

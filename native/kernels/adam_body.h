@@ -58,44 +58,43 @@ inline typename O::V adam_update(const adam_consts<O> &k, typename O::V p, typen
 }
 
 /* How a state format keeps its moments, the one thing the formats with a moment per element
- * differ in: here float32 as is; adam_bf16_body.h has bfloat16. A policy names its tensor type
- * (adam.h, adam_lowbit.h) and loads and stores one vector of moments. */
+ * differ in: here float32 as is; adam_bf16_body.h has bfloat16. A policy, over the op struct O,
+ * names its tensor type (adam.h, adam_lowbit.h) and loads and stores one vector of moments. */
+template <class O>
 struct f32_moments {
   typedef adam_tensor_f32 tensor;
-  template <class O>
   static typename O::V load(const float *p) { return O::load(p); }
-  template <class O>
   static void store(float *p, typename O::V x) { O::store(p, x); }
 };
 
 /* Whole vectors of elements [0, n); returns where it stopped. The parameter is computed from the
  * unrounded moments, which are then stored in the format of M. */
-template <class O, class M>
-inline size_t adam_main_loop(const typename M::tensor *t, size_t n, const adam_scalars_f32 *s) {
+template <class O, template <class> class M>
+inline size_t adam_main_loop(const typename M<O>::tensor *t, size_t n, const adam_scalars_f32 *s) {
   typedef typename O::V V;
   const adam_consts<O> k(s);
   /* A local copy: vector stores may alias anything, so through t every pointer would be
    * reloaded after every store. */
-  const typename M::tensor u = *t;
+  const typename M<O>::tensor u = *t;
   size_t i = 0;
   for (; i + O::lanes <= n; i += O::lanes) {
-    V m = M::template load<O>(u.exp_avg + i), v = M::template load<O>(u.exp_avg_sq + i);
-    V vmax = k.amsgrad ? M::template load<O>(u.max_exp_avg_sq + i) : v;
+    V m = M<O>::load(u.exp_avg + i), v = M<O>::load(u.exp_avg_sq + i);
+    V vmax = k.amsgrad ? M<O>::load(u.max_exp_avg_sq + i) : v;
     O::store(u.param + i, adam_update<O>(k, O::load(u.param + i), O::load(u.grad + i), m, v, vmax));
-    M::template store<O>(u.exp_avg + i, m);
-    M::template store<O>(u.exp_avg_sq + i, v);
-    if (k.amsgrad) M::template store<O>(u.max_exp_avg_sq + i, vmax);
+    M<O>::store(u.exp_avg + i, m);
+    M<O>::store(u.exp_avg_sq + i, v);
+    if (k.amsgrad) M<O>::store(u.max_exp_avg_sq + i, vmax);
   }
   return i;
 }
 
 /* The whole kernel for moments kept as M: whole vectors, then elements [done, n) one at a time. */
-template <class O, class M>
-inline void adam_step_moments(const typename M::tensor *t, size_t n, const adam_scalars_f32 *s) {
+template <class O, template <class> class M>
+inline void adam_step_moments(const typename M<O>::tensor *t, size_t n, const adam_scalars_f32 *s) {
   const size_t done = adam_main_loop<O, M>(t, n, s);
   if (done == n) return;
-  const typename M::tensor rest = {t->param + done, t->grad + done, t->exp_avg + done, t->exp_avg_sq + done,
-                                   t->max_exp_avg_sq ? t->max_exp_avg_sq + done : nullptr};
+  const typename M<O>::tensor rest = {t->param + done, t->grad + done, t->exp_avg + done, t->exp_avg_sq + done,
+                                      t->max_exp_avg_sq ? t->max_exp_avg_sq + done : nullptr};
   adam_main_loop<scalar_ops, M>(&rest, n - done, s);
 }
 
