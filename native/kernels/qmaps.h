@@ -191,12 +191,12 @@ constexpr float float_of_key(uint32_t key) {
  * index 128 / b (every level of 8 or more starts on a 32-byte boundary: no load splits a cache
  * line); a vector kernel looks a level's pivot up among 128 / b values. Entry 0 pads.
  * native/test/lowbit_check.cc checks both sides of every threshold against torchao_code, and
- * native/test/q8_thresholds.cc --exhaustive every float32 y. */
-struct q8_thresholds {
+ * native/test/q8_thresholds.cc every float32 y. */
+struct threshold_table {
   float level[256];
 };
 
-constexpr q8_thresholds threshold_levels(const float *qmap) {
+constexpr threshold_table threshold_levels(const float *qmap) {
   float t[256] = {};
   /* Keys of -1.0f (code 0 in both maps) and 1.0f (code 255): t_c is the least key in between
    * whose code is at least c, found by bisection. */
@@ -210,15 +210,15 @@ constexpr q8_thresholds threshold_levels(const float *qmap) {
     }
     t[c] = float_of_key(lo);
   }
-  q8_thresholds out = {};
+  threshold_table out = {};
   for (uint32_t b = 128; b >= 1; b /= 2)
     for (uint32_t j = 0; j < 128 / b; ++j) out.level[128 / b + j] = t[j * 2 * b + b];
   out.level[0] = t[128];
   return out;
 }
 
-alignas(64) constexpr q8_thresholds qmap_signed_levels = threshold_levels(qmap_signed);
-alignas(64) constexpr q8_thresholds qmap_unsigned_levels = threshold_levels(qmap_unsigned);
+alignas(64) constexpr threshold_table qmap_signed_levels = threshold_levels(qmap_signed);
+alignas(64) constexpr threshold_table qmap_unsigned_levels = threshold_levels(qmap_unsigned);
 constexpr const float *qmap_signed_thresholds = qmap_signed_levels.level;
 constexpr const float *qmap_unsigned_thresholds = qmap_unsigned_levels.level;
 
