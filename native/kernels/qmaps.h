@@ -217,6 +217,11 @@ constexpr threshold_table threshold_levels(const float *qmap) {
   return out;
 }
 
+static_assert(float_of_key(0x407fffffu) == -1.0f && float_of_key(0xbf800000u) == 1.0f, "the keys of -1 and 1");
+static_assert(torchao_code(qmap_signed, -1.0f) == 0 && torchao_code(qmap_unsigned, -1.0f) == 0 &&
+                  torchao_code(qmap_signed, 1.0f) == 255 && torchao_code(qmap_unsigned, 1.0f) == 255,
+              "the bisection starts below code 1 and ends at code 255");
+
 alignas(64) constexpr threshold_table qmap_signed_levels = threshold_levels(qmap_signed);
 alignas(64) constexpr threshold_table qmap_unsigned_levels = threshold_levels(qmap_unsigned);
 constexpr const float *qmap_signed_thresholds = qmap_signed_levels.level;
