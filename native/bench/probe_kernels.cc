@@ -61,11 +61,12 @@ __attribute__((target("avx512f"))) size_t traffic_narrow_avx512(const adam_tenso
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
     const __m512i p = _mm512_loadu_si512(t->param + i), g = _mm512_loadu_si512(t->grad + i);
-    T mi[16];
+    T mi[16], vi[16];
     __builtin_memcpy(mi, m + i, sizeof mi);
-    __builtin_memcpy(m + i, v + i, sizeof mi);
-    __builtin_memcpy(v + i, mi, sizeof mi);
+    __builtin_memcpy(vi, v + i, sizeof vi);
     _mm512_storeu_si512(t->param + i, _mm512_xor_si512(g, p));
+    __builtin_memcpy(m + i, vi, sizeof vi);
+    __builtin_memcpy(v + i, mi, sizeof mi);
   }
   return i;
 }
