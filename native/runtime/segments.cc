@@ -25,6 +25,12 @@ bool locate(const buffer_span *buffers, size_t count, double index, double offse
 
 /* n elements of type T at the (buffer index, element offset) pair of columns starting at
  * `column` of a row (every offset column follows its buffer column). */
+static_assert(PLAN_EXP_AVG_OFFSET == PLAN_EXP_AVG_BUFFER + 1 && PLAN_EXP_AVG_SQ_OFFSET == PLAN_EXP_AVG_SQ_BUFFER + 1 &&
+                  PLAN_MAX_EXP_AVG_SQ_OFFSET == PLAN_MAX_EXP_AVG_SQ_BUFFER + 1 &&
+                  PLAN_EXP_AVG_SCALE_OFFSET == PLAN_EXP_AVG_SCALE_BUFFER + 1 &&
+                  PLAN_EXP_AVG_SQ_SCALE_OFFSET == PLAN_EXP_AVG_SQ_SCALE_BUFFER + 1 &&
+                  PLAN_MAX_EXP_AVG_SQ_SCALE_OFFSET == PLAN_MAX_EXP_AVG_SQ_SCALE_BUFFER + 1,
+              "an offset column follows its buffer column");
 template <class T>
 bool locate_column(const buffer_span *buffers, size_t count, const double *row, int column, size_t n, T **out) {
   return locate(buffers, count, row[column], row[column + 1], n, out);
