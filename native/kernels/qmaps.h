@@ -1,17 +1,14 @@
 /* bitsandbytes' dynamic quantization maps (create_dynamic_map as torchao computes it), 256
- * ascending float32 values each, as exact hex literals, and the 8-bit quantizer's thresholds,
- * computed from them at compile time. Entry 256 is a NaN sentinel: torchao's nearest-code
- * rounding reads qmap[c + 1] for every c, and a comparison with NaN is false, so c = 255 never
- * rounds up (the rule's "c < 255"). test/lowbit_kernels.test.ts checks these tables against the
- * TypeScript ones, which are checked against the recorded maps. */
+ * ascending float32 values each, as exact hex literals. Entry 256 is a NaN sentinel: torchao's
+ * nearest-code rounding reads qmap[c + 1] for every c, and a comparison with NaN is false, so
+ * c = 255 never rounds up (the rule's "c < 255"). test/lowbit_kernels.test.ts checks these tables
+ * against the TypeScript ones, which are checked against the recorded maps. */
 #ifndef SIMD_ADAM_QMAPS_H
 #define SIMD_ADAM_QMAPS_H
 
-#include <stdint.h>
-
 namespace {
 
-alignas(64) constexpr float qmap_signed[257] = {
+alignas(64) const float qmap_signed[257] = {
     -0x1.fc66660000000p-1f, -0x1.f533320000000p-1f, -0x1.ee00000000000p-1f, -0x1.e6cccc0000000p-1f,
     -0x1.df99980000000p-1f, -0x1.d866660000000p-1f, -0x1.d133340000000p-1f, -0x1.ca00000000000p-1f,
     -0x1.c2cccc0000000p-1f, -0x1.bb99980000000p-1f, -0x1.b466660000000p-1f, -0x1.ad33320000000p-1f,
@@ -78,7 +75,7 @@ alignas(64) constexpr float qmap_signed[257] = {
     0x1.ee00000000000p-1f, 0x1.f533320000000p-1f, 0x1.fc66660000000p-1f, 0x1.0000000000000p+0f,
     __builtin_nanf(""),
 };
-alignas(64) constexpr float qmap_unsigned[257] = {
+alignas(64) const float qmap_unsigned[257] = {
     0x0.0p+0f, 0x1.5cf7540000000p-22f, 0x1.a013300000000p-21f, 0x1.1d36700000000p-19f,
     0x1.2599ec0000000p-18f, 0x1.bc98a20000000p-18f, 0x1.29cbaa0000000p-17f, 0x1.0624dc0000000p-16f,
     0x1.c2e3400000000p-16f, 0x1.3fd0d00000000p-15f, 0x1.9e30000000000p-15f, 0x1.fc8f340000000p-15f,
@@ -146,86 +143,147 @@ alignas(64) constexpr float qmap_unsigned[257] = {
     __builtin_nanf(""),
 };
 
-/* torchao's nearest code of y, literally: the last entry at or below y by binary search (the
- * NaN at 256 never is), then one up if y is at least halfway to the next. A NaN y compares false
- * everywhere and gets 0. The kernels do not run it: they search the thresholds built from it. */
-constexpr uint32_t torchao_code(const float *qmap, float y) {
-  uint32_t c = 0;
-  for (uint32_t b = 128; b >= 1; b /= 2)
-    if (y >= qmap[c + b]) c += b;
-  if (c < 255 && y - qmap[c] >= (qmap[c + 1] - qmap[c]) * 0.5f) c += 1;
-  return c;
-}
-
-/* The threshold search (below) as the kernels run it (adam_q8_body.h), one value at a time. */
-constexpr uint32_t threshold_code(const float *levels, float y) {
-  uint32_t c = 0;
-  for (uint32_t b = 128; b >= 1; b /= 2)
-    if (y >= levels[128 / b + c / (2 * b)]) c += b;
-  return c;
-}
-
-/* Float32 values in ascending order as unsigned keys: bits b give the key b | 2^31 when the sign
- * is clear, ~b when it is set. C++17 has no constexpr bit cast, so a key's float is built by
- * arithmetic, exactly: a 24-bit significand times a power of two is a double. */
-constexpr double pow2(int e) {
-  double r = 1, f = e < 0 ? 0.5 : 2;
-  for (int k = e < 0 ? -e : e; k != 0; k >>= 1, f *= f)
-    if (k & 1) r *= f;
-  return r;
-}
-constexpr float float_of_key(uint32_t key) {
-  const uint32_t b = (key & 0x80000000u) ? key & 0x7fffffffu : ~key;
-  const int exponent = static_cast<int>((b >> 23) & 0xffu);
-  const uint32_t fraction = b & 0x7fffffu;
-  const double magnitude = exponent ? (fraction | 0x800000u) * pow2(exponent - 150) : fraction * pow2(-149);
-  return static_cast<float>((b & 0x80000000u) ? -magnitude : magnitude);
-}
-
-/* The quantizer's thresholds, level by level. torchao's code of y never decreases as y grows (the
- * binary search's floor code does not, and within one floor code y - qmap[c] grows with y under
- * round-to-nearest), so it equals the number of thresholds t_c <= y (c = 1..255), t_c being the
- * least float32 whose code is at least c; a NaN compares false everywhere and gets 0, as in
- * torchao. A binary search over them needs no rounding step: level b (128, 64, ..., 1) tests
- * t[c + b] with c a multiple of 2b, so its pivots are t[j * 2b + b] for j < 128 / b, stored from
- * index 128 / b (every level of 8 or more starts on a 32-byte boundary: no load splits a cache
- * line); a vector kernel looks a level's pivot up among 128 / b values. Entry 0 pads.
- * native/test/lowbit_check.cc checks both sides of every threshold against torchao_code, and
- * native/test/q8_thresholds.cc every float32 y. */
-struct threshold_table {
-  float level[256];
+/* The quantizer's thresholds, level by level. torchao's code of y never decreases as y grows, so
+ * it equals the number of thresholds t_c <= y (c = 1..255), t_c being the least float32 whose code
+ * is at least c; a NaN compares false everywhere and gets 0, as in torchao. A binary search over
+ * them needs no rounding step: level b (128, 64, ..., 1) tests t[c + b] with c a multiple of 2b,
+ * so its pivots are t[j * 2b + b] for j < 128 / b, stored from index 128 / b (every level of 8
+ * or more starts on a 32-byte boundary: no load splits a cache line); a vector kernel looks a
+ * level's pivot up among 128 / b values. Entry 0 pads. Generated by
+ * native/test/q8_thresholds.cc from torchao's rule (its --exhaustive mode compares all 2^32
+ * float32 y); native/test/lowbit_check.cc checks both sides of every threshold. */
+alignas(64) const float qmap_signed_thresholds[256] = {
+    0x1.27476ep-22f, 0x1.27476ep-22f, -0x1.a51eb8p-4f, 0x1.d33334p-4f,
+    -0x1.19999ap-1f, -0x1.5a1cacp-7f, 0x1.a3d70cp-7f, 0x1.20cccep-1f,
+    -0x1.8cccccp-1f, -0x1.4cccccp-2f, -0x1.c28f5cp-5f, -0x1.23a29cp-10f,
+    0x1.99999ap-10f, 0x1.d9999ap-5f, 0x1.5b3332p-2f, 0x1.94p-1f,
+    -0x1.c66666p-1f, -0x1.533334p-1f, -0x1.cp-2f, -0x1.b33332p-3f,
+    -0x1.3d70a4p-4f, -0x1.0a3d7p-5f, -0x1.6872bp-8f, -0x1.00e6bp-13f,
+    0x1.bda516p-13f, 0x1.8d4fep-8f, 0x1.2147aep-5f, 0x1.48f5c2p-4f,
+    0x1.d00002p-3f, 0x1.ce6666p-2f, 0x1.5a6668p-1f, 0x1.cd999ap-1f,
+    -0x1.e33332p-1f, -0x1.a99998p-1f, -0x1.7p-1f, -0x1.366666p-1f,
+    -0x1.f9999ap-2f, -0x1.866666p-2f, -0x1.133334p-2f, -0x1.4p-3f,
+    -0x1.6b851ep-4f, -0x1.0f5c2ap-4f, -0x1.666666p-5f, -0x1.5c28f6p-6f,
+    -0x1.fbe76cp-8f, -0x1.a9fbe6p-9f, -0x1.205bc2p-11f, -0x1.e68a0ap-17f,
+    0x1.10a138p-15f, 0x1.5b5742p-11f, 0x1.f3b644p-9f, 0x1.10624ep-7f,
+    0x1.8a3d72p-6f, 0x1.7d70a4p-5f, 0x1.1ae148p-4f, 0x1.770a3ep-4f,
+    0x1.5cccccp-3f, 0x1.21999ap-2f, 0x1.94ccccp-2f, 0x1.04p-1f,
+    0x1.3d999ap-1f, 0x1.773334p-1f, 0x1.b0ccccp-1f, 0x1.ea6666p-1f,
+    -0x1.f19998p-1f, -0x1.d4ccccp-1f, -0x1.b7fffep-1f, -0x1.9b3332p-1f,
+    -0x1.7e6666p-1f, -0x1.61999ap-1f, -0x1.44ccccp-1f, -0x1.28p-1f,
+    -0x1.0b3332p-1f, -0x1.dcccccp-2f, -0x1.a33332p-2f, -0x1.699998p-2f,
+    -0x1.3p-2f, -0x1.eccccep-3f, -0x1.799998p-3f, -0x1.066666p-3f,
+    -0x1.828f5cp-4f, -0x1.547aep-4f, -0x1.266666p-4f, -0x1.f0a3d6p-5f,
+    -0x1.947aep-5f, -0x1.3851ecp-5f, -0x1.b851eap-6f, -0x1p-6f,
+    -0x1.22d0e4p-7f, -0x1.b22d0ep-8f, -0x1.1eb85p-8f, -0x1.16872ap-9f,
+    -0x1.9652bep-11f, -0x1.54c988p-12f, -0x1.cd5f9ap-15f, -0x1.fe0704p-20f,
+    0x1.711948p-18f, 0x1.450efep-14f, 0x1.cac086p-12f, 0x1.d14e3ep-11f,
+    0x1.60418ap-9f, 0x1.439582p-8f, 0x1.d70a3ep-8f, 0x1.353f7cp-7f,
+    0x1.2e147cp-6f, 0x1.e66666p-6f, 0x1.4f5c28p-5f, 0x1.ab852p-5f,
+    0x1.03d70ap-4f, 0x1.31eb86p-4f, 0x1.6p-4f, 0x1.8e147ap-4f,
+    0x1.233334p-3f, 0x1.966666p-3f, 0x1.04cccep-2f, 0x1.3e6666p-2f,
+    0x1.78p-2f, 0x1.b19998p-2f, 0x1.eb3334p-2f, 0x1.126666p-1f,
+    0x1.2f3334p-1f, 0x1.4cp-1f, 0x1.68cccep-1f, 0x1.85999ap-1f,
+    0x1.a26666p-1f, 0x1.bf3332p-1f, 0x1.dcp-1f, 0x1.f8ccccp-1f,
+    -0x1.f8ccccp-1f, -0x1.ea6666p-1f, -0x1.dbfffep-1f, -0x1.cd999ap-1f,
+    -0x1.bf3332p-1f, -0x1.b0ccccp-1f, -0x1.a26666p-1f, -0x1.93fffep-1f,
+    -0x1.85999ap-1f, -0x1.773334p-1f, -0x1.68cccep-1f, -0x1.5a6666p-1f,
+    -0x1.4cp-1f, -0x1.3d999ap-1f, -0x1.2f3332p-1f, -0x1.20cccep-1f,
+    -0x1.126666p-1f, -0x1.04p-1f, -0x1.eb3334p-2f, -0x1.ce6666p-2f,
+    -0x1.b19998p-2f, -0x1.94ccccp-2f, -0x1.78p-2f, -0x1.5b3332p-2f,
+    -0x1.3e6666p-2f, -0x1.21999ap-2f, -0x1.04ccccp-2f, -0x1.dp-3f,
+    -0x1.966666p-3f, -0x1.5cccccp-3f, -0x1.233332p-3f, -0x1.d33334p-4f,
+    -0x1.8e147ap-4f, -0x1.770a3ep-4f, -0x1.6p-4f, -0x1.48f5c2p-4f,
+    -0x1.31eb84p-4f, -0x1.1ae148p-4f, -0x1.03d70ap-4f, -0x1.d9999ap-5f,
+    -0x1.ab851ep-5f, -0x1.7d70a4p-5f, -0x1.4f5c28p-5f, -0x1.2147aep-5f,
+    -0x1.e66664p-6f, -0x1.8a3d7p-6f, -0x1.2e147ap-6f, -0x1.a3d70ap-7f,
+    -0x1.353f7cp-7f, -0x1.10624ep-7f, -0x1.d70a3cp-8f, -0x1.8d4fdep-8f,
+    -0x1.43958p-8f, -0x1.f3b644p-9f, -0x1.604188p-9f, -0x1.999998p-10f,
+    -0x1.d14e3cp-11f, -0x1.5b574p-11f, -0x1.cac084p-12f, -0x1.bda514p-13f,
+    -0x1.450efep-14f, -0x1.10a136p-15f, -0x1.711948p-18f, -0x1.27476ep-22f,
+    0x1.fe0702p-20f, 0x1.e68a0cp-17f, 0x1.cd5f9ap-15f, 0x1.00e6b2p-13f,
+    0x1.54c988p-12f, 0x1.205bc2p-11f, 0x1.9652bep-11f, 0x1.23a29ep-10f,
+    0x1.16872cp-9f, 0x1.a9fbe6p-9f, 0x1.1eb852p-8f, 0x1.6872b2p-8f,
+    0x1.b22d0ep-8f, 0x1.fbe76cp-8f, 0x1.22d0e6p-7f, 0x1.5a1cacp-7f,
+    0x1.000002p-6f, 0x1.5c28f6p-6f, 0x1.b851eap-6f, 0x1.0a3d7p-5f,
+    0x1.3851ecp-5f, 0x1.666666p-5f, 0x1.947ae2p-5f, 0x1.c28f5cp-5f,
+    0x1.f0a3d8p-5f, 0x1.0f5c2ap-4f, 0x1.266666p-4f, 0x1.3d70a4p-4f,
+    0x1.547aep-4f, 0x1.6b852p-4f, 0x1.828f5cp-4f, 0x1.a51ebap-4f,
+    0x1.066666p-3f, 0x1.4p-3f, 0x1.79999ap-3f, 0x1.b33334p-3f,
+    0x1.eccccep-3f, 0x1.133334p-2f, 0x1.3p-2f, 0x1.4cccccp-2f,
+    0x1.699998p-2f, 0x1.866666p-2f, 0x1.a33332p-2f, 0x1.cp-2f,
+    0x1.dcccccp-2f, 0x1.f9999ap-2f, 0x1.0b3334p-1f, 0x1.19999ap-1f,
+    0x1.280002p-1f, 0x1.366666p-1f, 0x1.44cccep-1f, 0x1.533334p-1f,
+    0x1.61999ap-1f, 0x1.700002p-1f, 0x1.7e6668p-1f, 0x1.8ccccep-1f,
+    0x1.9b3332p-1f, 0x1.a9999ap-1f, 0x1.b8p-1f, 0x1.c66666p-1f,
+    0x1.d4cccep-1f, 0x1.e33332p-1f, 0x1.f1999ap-1f, 0x1.fe3334p-1f,
 };
-
-constexpr threshold_table threshold_levels(const float *qmap) {
-  float t[256] = {};
-  /* Keys of -1.0f (code 0 in both maps) and 1.0f (code 255): t_c is the least key in between
-   * whose code is at least c, found by bisection. */
-  const uint32_t minus_one = 0x407fffffu, one = 0xbf800000u;
-  for (uint32_t c = 1; c < 256; ++c) {
-    uint32_t lo = minus_one, hi = one;
-    while (lo < hi) {
-      const uint32_t mid = lo + (hi - lo) / 2;
-      if (torchao_code(qmap, float_of_key(mid)) >= c) hi = mid;
-      else lo = mid + 1;
-    }
-    t[c] = float_of_key(lo);
-  }
-  threshold_table out = {};
-  for (uint32_t b = 128; b >= 1; b /= 2)
-    for (uint32_t j = 0; j < 128 / b; ++j) out.level[128 / b + j] = t[j * 2 * b + b];
-  out.level[0] = t[128];
-  return out;
-}
-
-static_assert(float_of_key(0x407fffffu) == -1.0f && float_of_key(0xbf800000u) == 1.0f, "the keys of -1 and 1");
-static_assert(torchao_code(qmap_signed, -1.0f) == 0 && torchao_code(qmap_unsigned, -1.0f) == 0 &&
-                  torchao_code(qmap_signed, 1.0f) == 255 && torchao_code(qmap_unsigned, 1.0f) == 255,
-              "the bisection starts below code 1 and ends at code 255");
-
-alignas(64) constexpr threshold_table qmap_signed_levels = threshold_levels(qmap_signed);
-alignas(64) constexpr threshold_table qmap_unsigned_levels = threshold_levels(qmap_unsigned);
-constexpr const float *qmap_signed_thresholds = qmap_signed_levels.level;
-constexpr const float *qmap_unsigned_thresholds = qmap_unsigned_levels.level;
+alignas(64) const float qmap_unsigned_thresholds[256] = {
+    0x1.b66666p-4f, 0x1.b66666p-4f, 0x1.75c292p-7f, 0x1.1d3334p-1f,
+    0x1.4fdf3cp-10f, 0x1.ce147ep-5f, 0x1.54p-2f, 0x1.906666p-1f,
+    0x1.47ae16p-13f, 0x1.7ae148p-8f, 0x1.15c29p-5f, 0x1.433334p-4f,
+    0x1.c1999ap-3f, 0x1.c73334p-2f, 0x1.56cccep-1f, 0x1.cap-1f,
+    0x1.64840ep-16f, 0x1.3dd98p-11f, 0x1.ced916p-9f, 0x1.072b02p-7f,
+    0x1.733336p-6f, 0x1.71eb86p-5f, 0x1.151ebap-4f, 0x1.7147aep-4f,
+    0x1.4e6666p-3f, 0x1.1a6668p-2f, 0x1.8d999ap-2f, 0x1.006668p-1f,
+    0x1.3ap-1f, 0x1.73999ap-1f, 0x1.ad3334p-1f, 0x1.e6cccep-1f,
+    0x1.b43524p-19f, 0x1.15df66p-14f, 0x1.8fc504p-12f, 0x1.b3d08p-11f,
+    0x1.3b645ap-9f, 0x1.3126eap-8f, 0x1.c49ba6p-8f, 0x1.2c083p-7f,
+    0x1.170a3ep-6f, 0x1.cf5c2ap-6f, 0x1.43d70ap-5f, 0x1.ap-5f,
+    0x1.fc28f8p-5f, 0x1.2c28f6p-4f, 0x1.5a3d7p-4f, 0x1.8851ecp-4f,
+    0x1.14ccccp-3f, 0x1.88p-3f, 0x1.fb3334p-3f, 0x1.373334p-2f,
+    0x1.70ccccp-2f, 0x1.aa6666p-2f, 0x1.e4p-2f, 0x1.0eccccp-1f,
+    0x1.2b999ap-1f, 0x1.486666p-1f, 0x1.653334p-1f, 0x1.82p-1f,
+    0x1.9eccccp-1f, 0x1.bb999ap-1f, 0x1.d86666p-1f, 0x1.f53334p-1f,
+    0x1.27476ep-21f, 0x1.040bfep-17f, 0x1.6f0068p-15f, 0x1.743e96p-14f,
+    0x1.19ce08p-12f, 0x1.02de02p-11f, 0x1.78d5p-11f, 0x1.eecbfcp-11f,
+    0x1.e353f6p-10f, 0x1.851eb6p-9f, 0x1.0c49bap-8f, 0x1.560418p-8f,
+    0x1.9fbe76p-8f, 0x1.e978d4p-8f, 0x1.19999ap-7f, 0x1.3e76c8p-7f,
+    0x1.d1eb86p-7f, 0x1.451eb8p-6f, 0x1.a147bp-6f, 0x1.fd70a4p-6f,
+    0x1.2ccccep-5f, 0x1.5ae146p-5f, 0x1.88f5c4p-5f, 0x1.b70a3ep-5f,
+    0x1.e51eb8p-5f, 0x1.09999ap-4f, 0x1.20a3d8p-4f, 0x1.37ae16p-4f,
+    0x1.4eb852p-4f, 0x1.65c28ep-4f, 0x1.7ccccep-4f, 0x1.93d70ap-4f,
+    0x1.fp-4f, 0x1.31999ap-3f, 0x1.6b3334p-3f, 0x1.a4ccccp-3f,
+    0x1.de6668p-3f, 0x1.0cp-2f, 0x1.28cccep-2f, 0x1.45999ap-2f,
+    0x1.626666p-2f, 0x1.7f3332p-2f, 0x1.9cp-2f, 0x1.b8ccccp-2f,
+    0x1.d5999ap-2f, 0x1.f26666p-2f, 0x1.079998p-1f, 0x1.16p-1f,
+    0x1.246668p-1f, 0x1.32cccep-1f, 0x1.413334p-1f, 0x1.4f999ap-1f,
+    0x1.5ep-1f, 0x1.6c6668p-1f, 0x1.7accccp-1f, 0x1.893334p-1f,
+    0x1.979998p-1f, 0x1.a6p-1f, 0x1.b46668p-1f, 0x1.c2cccep-1f,
+    0x1.d13334p-1f, 0x1.df999ap-1f, 0x1.eep-1f, 0x1.fc6668p-1f,
+    0x1.5cf754p-23f, 0x1.853b3cp-20f, 0x1.711948p-18f, 0x1.9b0ab2p-17f,
+    0x1.10a138p-15f, 0x1.cd5f9ap-15f, 0x1.450efep-14f, 0x1.d29dc8p-14f,
+    0x1.bda512p-13f, 0x1.54c986p-12f, 0x1.cac084p-12f, 0x1.205bc2p-11f,
+    0x1.5b574p-11f, 0x1.9652cp-11f, 0x1.d14e3ep-11f, 0x1.14e3bep-10f,
+    0x1.99999ap-10f, 0x1.16872ap-9f, 0x1.604188p-9f, 0x1.a9fbe6p-9f,
+    0x1.f3b646p-9f, 0x1.1eb852p-8f, 0x1.43958p-8f, 0x1.6872bp-8f,
+    0x1.8d4fdep-8f, 0x1.b22d1p-8f, 0x1.d70a3ep-8f, 0x1.fbe76cp-8f,
+    0x1.10624cp-7f, 0x1.22d0e6p-7f, 0x1.353f7cp-7f, 0x1.50e562p-7f,
+    0x1.a3d70ap-7f, 0x1p-6f, 0x1.2e147cp-6f, 0x1.5c28f6p-6f,
+    0x1.8a3d72p-6f, 0x1.b851eep-6f, 0x1.e66666p-6f, 0x1.0a3d7p-5f,
+    0x1.2147aep-5f, 0x1.3851ecp-5f, 0x1.4f5c28p-5f, 0x1.666666p-5f,
+    0x1.7d70a4p-5f, 0x1.947ae2p-5f, 0x1.ab852p-5f, 0x1.c28f5ep-5f,
+    0x1.d9999cp-5f, 0x1.f0a3d6p-5f, 0x1.03d70cp-4f, 0x1.0f5c2ap-4f,
+    0x1.1ae148p-4f, 0x1.266668p-4f, 0x1.31eb86p-4f, 0x1.3d70a6p-4f,
+    0x1.48f5c2p-4f, 0x1.547ae2p-4f, 0x1.6p-4f, 0x1.6b851ep-4f,
+    0x1.770a3ep-4f, 0x1.828f5cp-4f, 0x1.8e147cp-4f, 0x1.9f5c2ap-4f,
+    0x1.d33334p-4f, 0x1.066666p-3f, 0x1.233334p-3f, 0x1.4p-3f,
+    0x1.5cccccp-3f, 0x1.79999ap-3f, 0x1.966666p-3f, 0x1.b33334p-3f,
+    0x1.dp-3f, 0x1.eccccep-3f, 0x1.04cccep-2f, 0x1.133334p-2f,
+    0x1.21999ap-2f, 0x1.300002p-2f, 0x1.3e6668p-2f, 0x1.4ccccep-2f,
+    0x1.5b3332p-2f, 0x1.69999ap-2f, 0x1.78p-2f, 0x1.866666p-2f,
+    0x1.94cccep-2f, 0x1.a33332p-2f, 0x1.b1999ap-2f, 0x1.cp-2f,
+    0x1.ce6666p-2f, 0x1.dccccep-2f, 0x1.eb3334p-2f, 0x1.f9999ap-2f,
+    0x1.04p-1f, 0x1.0b3332p-1f, 0x1.126666p-1f, 0x1.19999ap-1f,
+    0x1.20cccep-1f, 0x1.28p-1f, 0x1.2f3334p-1f, 0x1.366668p-1f,
+    0x1.3d999ap-1f, 0x1.44ccccp-1f, 0x1.4cp-1f, 0x1.533334p-1f,
+    0x1.5a6668p-1f, 0x1.61999ap-1f, 0x1.68cccep-1f, 0x1.7p-1f,
+    0x1.773334p-1f, 0x1.7e6666p-1f, 0x1.85999ap-1f, 0x1.8cccccp-1f,
+    0x1.94p-1f, 0x1.9b3332p-1f, 0x1.a26666p-1f, 0x1.a9999ap-1f,
+    0x1.b0cccep-1f, 0x1.b8p-1f, 0x1.bf3334p-1f, 0x1.c66668p-1f,
+    0x1.cd999ap-1f, 0x1.d4ccccp-1f, 0x1.dcp-1f, 0x1.e33334p-1f,
+    0x1.ea6668p-1f, 0x1.f1999ap-1f, 0x1.f8cccep-1f, 0x1.ff199ap-1f,
+};
 
 }  // namespace
 

@@ -177,6 +177,23 @@ void check_q8(const char *name, adam_step_q8_fn fn) {
         }
 }
 
+/* torchao's nearest code of y, literally: the rule the kernels' threshold search replaces. */
+uint32_t torchao_code(const float *qmap, float y) {
+  uint32_t c = 0;
+  for (uint32_t b = 128; b >= 1; b /= 2)
+    if (y >= qmap[c + b]) c += b;
+  if (c < 255 && y - qmap[c] >= (qmap[c + 1] - qmap[c]) * 0.5f) c += 1;
+  return c;
+}
+
+/* The kernels' search over qmaps.h's threshold levels, written plainly. */
+uint32_t threshold_code(const float *levels, float y) {
+  uint32_t c = 0;
+  for (uint32_t b = 128; b >= 1; b /= 2)
+    if (y >= levels[128 / b + c / (2 * b)]) c += b;
+  return c;
+}
+
 /* torchao's code never decreases as y grows, so the two step functions agree everywhere if they
  * agree on both sides of every step of the threshold search: at each threshold and the floats
  * just below and above it (and at the ends and NaN). */
@@ -197,10 +214,11 @@ void check_thresholds(const char *name, const float *qmap, const float *levels) 
     }
 }
 
-/* A backend's kernels of both families; null where it has none of a family. */
 struct Family {
+  const char *name;
   adam_step_bf16_fn bf16;
   adam_step_q8_fn q8;
+  bool supported;
 };
 
 }  // namespace
@@ -210,26 +228,27 @@ int main() {
   check_thresholds("signed", qmap_signed, qmap_signed_thresholds);
   check_thresholds("unsigned", qmap_unsigned, qmap_unsigned_thresholds);
   printf("   lowbit %-20s %s\n", "q8 thresholds", failures == before_thresholds ? "match torchao's search" : "MISMATCH");
-  [[maybe_unused]] const Cpu cpu = this_cpu();
-  const std::vector<Backend<Family>> backends = {
-      {"scalar (block cuts)", {nullptr, adam_step_q8_scalar}, true},
+  std::vector<Family> kernels;
+  kernels.push_back({"scalar (block cuts)", nullptr, adam_step_q8_scalar, true});
 #if defined(__x86_64__) || defined(_M_X64)
-      {"avx2", {adam_step_bf16_avx2, adam_step_q8_avx2}, cpu.avx2},
-      {"avx512", {adam_step_bf16_avx512, adam_step_q8_avx512}, cpu.avx512f},
-      {"avx512bf16", {adam_step_bf16_avx512bf16, nullptr}, cpu.avx512bf16},
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  kernels.push_back({"avx2", adam_step_bf16_avx2, adam_step_q8_avx2, avx2});
+  kernels.push_back({"avx512", adam_step_bf16_avx512, adam_step_q8_avx512, avx512});
+  kernels.push_back({"avx512bf16", adam_step_bf16_avx512bf16, nullptr, avx512 && __builtin_cpu_supports("avx512bf16")});
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
-      {"neon", {adam_step_bf16_neon, adam_step_q8_neon}, true},
+  kernels.push_back({"neon", adam_step_bf16_neon, adam_step_q8_neon, true});
 #endif
-  };
-  for (const Backend<Family> &k : backends) {
-    if (!k.runs) {
+  for (const Family &k : kernels) {
+    if (!k.supported) {
       printf("   lowbit %-20s skipped: this CPU cannot run it\n", k.name);
       continue;
     }
     const int before = failures;
-    if (k.kernels.bf16) check_bf16(k.name, k.kernels.bf16);
-    if (k.kernels.q8) check_q8(k.name, k.kernels.q8);
+    if (k.bf16) check_bf16(k.name, k.bf16);
+    if (k.q8) check_q8(k.name, k.q8);
     printf("   lowbit %-20s %s\n", k.name, failures == before ? "matches scalar" : "MISMATCH");
   }
   return failures == 0 ? 0 : 1;
