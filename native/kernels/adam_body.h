@@ -80,10 +80,11 @@ inline size_t adam_main_loop(const typename M<O>::tensor *t, size_t n, const ada
   for (; i + O::lanes <= n; i += O::lanes) {
     V m = M<O>::load(u.exp_avg + i), v = M<O>::load(u.exp_avg_sq + i);
     V vmax = k.amsgrad ? M<O>::load(u.max_exp_avg_sq + i) : v;
-    O::store(u.param + i, adam_update<O>(k, O::load(u.param + i), O::load(u.grad + i), m, v, vmax));
+    const V p = adam_update<O>(k, O::load(u.param + i), O::load(u.grad + i), m, v, vmax);
     M<O>::store(u.exp_avg + i, m);
     M<O>::store(u.exp_avg_sq + i, v);
     if (k.amsgrad) M<O>::store(u.max_exp_avg_sq + i, vmax);
+    O::store(u.param + i, p);
   }
   return i;
 }
