@@ -1,5 +1,6 @@
 /**
- * Reduced-precision state, measured (`npm run bench:lowbit`): at 16M floats, the optimizer step
+ * Reduced-precision state, measured (`npm run bench:lowbit`): at 16M floats
+ * (`SIMD_ADAM_LOWBIT_FLOATS` sets another size), the optimizer step
  * with float32, bfloat16 and 8-bit state, interleaved, medians, at the default thread count,
  * beside the traffic probes that bound each (28, 20 and 16.06 bytes/element, no math); and the
  * bare kernels in cache on one thread (no call overhead), which show what the arithmetic costs
@@ -11,7 +12,7 @@ import { probes } from './probe_addon.js';
 import { median, probeArrays } from './roofline.js';
 import { timeCall, type Timed } from './targets.js';
 
-const BIG = 16 * 1024 * 1024;
+const BIG = Number(process.env.SIMD_ADAM_LOWBIT_FLOATS ?? 16 * 1024 * 1024);
 const SMALL = 16 * 1024;
 const ROUNDS = Number(process.env.SIMD_ADAM_LOWBIT_ROUNDS ?? 15);
 const DTYPES: readonly StateDtype[] = ['float32', 'bfloat16', '8bit'];
@@ -61,7 +62,7 @@ function main(): void {
   const step = m.slice(0, 3), roof = m.slice(3);
   const bare = DTYPES.map((d) => bareKernel(d, SMALL, 2001));
   const lines = [
-    `16M floats, ${threads} threads, ${ROUNDS} interleaved rounds, medians; bare kernels: ${SMALL / 1024}K floats in cache, one thread.`,
+    `${BIG >= 1 << 20 ? `${BIG / (1 << 20)}M` : BIG} floats, ${threads} threads, ${ROUNDS} interleaved rounds, medians; bare kernels: ${SMALL / 1024}K floats in cache, one thread.`,
     '',
     '| state | step (ms) | vs float32 | roofline B/element | roofline (ms) | step / roofline | step GB/s | bare kernel in cache (ns/element) |',
     '|---|---|---|---|---|---|---|---|',
