@@ -222,40 +222,39 @@ void check_encoder(const char *name, adam_q8_encode_fn fn) {
   }
 }
 
+/* A backend's kernels of both families and its quantizer; null where it has none. */
 struct Family {
-  const char *name;
   adam_step_bf16_fn bf16;
   adam_step_q8_fn q8;
   adam_q8_encode_fn encode;
-  bool supported;
 };
 
 }  // namespace
 
 int main() {
-  std::vector<Family> kernels;
-  kernels.push_back({"scalar (block cuts)", nullptr, adam_step_q8_scalar, adam_q8_encode_scalar, true});
+  [[maybe_unused]] const Cpu cpu = this_cpu();
+  const std::vector<Backend<Family>> backends = {
+      {"scalar (block cuts)", {nullptr, adam_step_q8_scalar, adam_q8_encode_scalar}, true},
 #if defined(__x86_64__) || defined(_M_X64)
-  __builtin_cpu_init();
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  const bool avx512 = __builtin_cpu_supports("avx512f");
-  kernels.push_back({"avx2", adam_step_bf16_avx2, adam_step_q8_avx2, adam_q8_encode_avx2, avx2});
-  kernels.push_back({"avx512", adam_step_bf16_avx512, adam_step_q8_avx512, adam_q8_encode_avx512, avx512});
-  kernels.push_back({"avx512bf16", adam_step_bf16_avx512bf16, nullptr, nullptr, avx512 && __builtin_cpu_supports("avx512bf16")});
+      {"avx2", {adam_step_bf16_avx2, adam_step_q8_avx2, adam_q8_encode_avx2}, cpu.avx2},
+      {"avx512", {adam_step_bf16_avx512, adam_step_q8_avx512, adam_q8_encode_avx512}, cpu.avx512f},
+      {"avx512bf16", {adam_step_bf16_avx512bf16, nullptr, nullptr}, cpu.avx512bf16},
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
-  kernels.push_back({"neon", adam_step_bf16_neon, adam_step_q8_neon, adam_q8_encode_neon, true});
+      {"neon", {adam_step_bf16_neon, adam_step_q8_neon, adam_q8_encode_neon}, true},
 #endif
-  for (const Family &k : kernels) {
-    if (!k.supported) {
-      printf("   lowbit %-20s skipped: this CPU cannot run it\n", k.name);
+  };
+  for (const Backend<Family> &b : backends) {
+    if (!b.runs) {
+      printf("   lowbit %-20s skipped: this CPU cannot run it\n", b.name);
       continue;
     }
+    const Family &k = b.kernels;
     const int before = failures;
-    if (k.bf16) check_bf16(k.name, k.bf16);
-    if (k.q8) check_q8(k.name, k.q8);
-    if (k.encode) check_encoder(k.name, k.encode);
-    printf("   lowbit %-20s %s\n", k.name, failures == before ? (k.encode ? "matches scalar, quantizer matches torchao" : "matches scalar") : "MISMATCH");
+    if (k.bf16) check_bf16(b.name, k.bf16);
+    if (k.q8) check_q8(b.name, k.q8);
+    if (k.encode) check_encoder(b.name, k.encode);
+    printf("   lowbit %-20s %s\n", b.name, failures == before ? (k.encode ? "matches scalar, quantizer matches torchao" : "matches scalar") : "MISMATCH");
   }
   return failures == 0 ? 0 : 1;
 }
