@@ -1,3 +1,8 @@
+/**
+ * `simd-adam`: PyTorch's Adam and AdamW, their learning-rate schedulers and checkpoints, with the
+ * update in a SIMD native addon. The TensorFlow.js optimizers are in `simd-adam/tfjs`.
+ * @module simd-adam
+ */
 export { Parameter, type ParameterOptions } from './nn/parameter.js';
 export {
   Optimizer,

@@ -22,13 +22,18 @@ it('builds an HTML reference of the public API without warnings', () => {
     env: { ...process.env, NO_COLOR: '1' },
   });
   expect(log).not.toMatch(/\[warning\]/);
-  for (const page of ['index.html', 'classes/Adam.html', 'classes/AdamW.html', 'classes/Parameter.html']) {
-    expect(existsSync(join(out, page)), page).toBe(true);
-  }
-  expect(readFileSync(join(out, 'classes/Parameter.html'), 'utf8')).toContain('requiresGrad');
+  // One module per package entry: `simd-adam` and `simd-adam/tfjs`.
+  const pages = ['index.html', 'modules/simd-adam.html', 'modules/simd-adam_tfjs.html'];
+  pages.push(...['Adam', 'AdamW', 'Parameter'].map((name) => `classes/simd-adam.${name}.html`));
+  pages.push(...['SimdAdam', 'SimdAdamW'].map((name) => `classes/simd-adam_tfjs.${name}.html`), 'interfaces/simd-adam_tfjs.SimdAdamOptions.html');
+  for (const page of pages) expect(existsSync(join(out, page)), page).toBe(true);
+  expect(readFileSync(join(out, 'classes/simd-adam.Parameter.html'), 'utf8')).toContain('requiresGrad');
+  expect(readFileSync(join(out, 'classes/simd-adam_tfjs.SimdAdam.html'), 'utf8')).toContain('applyGradients');
   // The front page is the overview (docs/overview.md), and implementation types stay out.
   expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain('Where to start');
-  expect(existsSync(join(out, 'interfaces/LoadedEntry.html'))).toBe(false);
+  for (const page of ['interfaces/simd-adam.LoadedEntry.html', 'classes/simd-adam_tfjs.Executor.html', 'classes/simd-adam_tfjs.VariableTable.html']) {
+    expect(existsSync(join(out, page)), page).toBe(false);
+  }
 }, 60_000);
 
 describe('references to files', () => {
@@ -56,20 +61,24 @@ describe('references to files', () => {
 });
 
 describe('the public API documents itself', () => {
-  // The TypeScript compiler's own view of what src/index.ts exports, docs included.
+  // The TypeScript compiler's own view of what the package's entries export, docs included.
   const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.build.json'), {}, {
     ...ts.sys,
     onUnRecoverableConfigFileDiagnostic: (d) => {
       throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
     },
   })!;
-  const program = ts.createProgram([join(root, 'src/index.ts')], config.options);
+  const entries = ['src/index.ts', 'src/tfjs/index.ts'].map((entry) => join(root, entry));
+  const program = ts.createProgram(entries, config.options);
   const checker = program.getTypeChecker();
+  // The two entries export no name in common.
   const exports = new Map(
-    checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(join(root, 'src/index.ts'))!)!).map((s) => [
-      s.name,
-      s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s,
-    ]),
+    entries.flatMap((entry) =>
+      checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)!)!).map((s) => [
+        s.name,
+        s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s,
+      ]),
+    ),
   );
   const docOf = (symbol: ts.Symbol) =>
     [ts.displayPartsToString(symbol.getDocumentationComment(checker)), ...symbol.getJsDocTags().map((t) => ts.displayPartsToString(t.text))].join(' ');

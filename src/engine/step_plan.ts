@@ -108,6 +108,25 @@ function cutMoment(m: Moment, start: number, end: number): Moment {
   return { codes: m.codes.subarray(start, end), scale: m.scale.subarray(start / Q8_BLOCK, Math.ceil(end / Q8_BLOCK)) };
 }
 
+/** What build() gathers for the plan. Per update, in order: `states` and `rowOf` (its row of
+ * scalars); per parameter of every group: `expected` (its grad, or null if it is skipped). */
+interface PlanParts {
+  groups: StepPlan['groups'];
+  expected: Array<Float32Array | null>;
+  grads: GradColumn;
+  states: AdamState[];
+  rowOf: number[];
+  rows: Row[];
+  amsgrad: boolean[];
+  formats: Array<[AdamHyper['stateDtype'], AdamHyper['min8bitSize']]>;
+  fresh: Array<[Parameter, AdamState]>;
+  segments: SegmentViews[];
+  segmentRows: readonly number[];
+  /** Until the first run: what to prepare the native plan from (null without segments). */
+  pending: TableWriter | null;
+  updates: readonly ParamUpdate[];
+}
+
 /** The js backend on the event loop keeps it live by yielding every this many elements. */
 const JS_SLICE = 1 << 20;
 
@@ -145,34 +164,14 @@ export class StepPlan {
   #assignments = parameterAssignments();
   stateVersion = -1;
 
-  private constructor(
-    groups: readonly { readonly params: readonly Parameter[] }[],
-    expected: Array<Float32Array | null>,
-    grads: GradColumn,
-    states: AdamState[],
-    rowOf: number[],
-    rows: Row[],
-    amsgrad: boolean[],
-    formats: Array<[AdamHyper['stateDtype'], AdamHyper['min8bitSize']]>,
-    fresh: Array<[Parameter, AdamState]>,
-    segments: SegmentViews[],
-    segmentRows: readonly number[],
-    pending: TableWriter | null,
-    updates: readonly ParamUpdate[],
-  ) {
-    this.updates = updates;
-    this.groups = groups;
-    this.#grads = grads;
+  private constructor(parts: PlanParts) {
+    const { groups, expected, states, rowOf, rows, pending } = parts;
+    ({ groups: this.groups, updates: this.updates, grads: this.#grads, fresh: this.#fresh, rows: this.#rows, amsgrad: this.#amsgrad,
+      formats: this.#formats, segments: this.#segments, segmentRows: this.#segmentRows } = parts);
     this.#params = groups.flatMap((g) => g.params);
     this.#updateOf = new Int32Array(expected.length).fill(-1);
     for (let i = 0, u = 0; i < expected.length; i++) if (expected[i] !== null) this.#updateOf[i] = u++;
     ({ counted: this.#counted, foreign: this.#foreign } = countedStates(states, rowOf));
-    this.#rows = rows;
-    this.#amsgrad = amsgrad;
-    this.#formats = formats;
-    this.#fresh = fresh;
-    this.#segments = segments;
-    this.#segmentRows = segmentRows;
     this.#scalars = new Float64Array(rows.length * addon.planLayout.scalars.STRIDE);
     this.#pending = pending;
     this.#buffers = pending ? pending.buffers.map((b) => (b instanceof ArrayBuffer ? b : b.buffer)) : [];
@@ -260,7 +259,8 @@ export class StepPlan {
     const amsgrad = validated.map((g) => g.hyper.amsgrad);
     const formats = validated.map((g): [AdamHyper['stateDtype'], AdamHyper['min8bitSize']] => [g.hyper.stateDtype, g.hyper.min8bitSize]);
     const updates = validated.flatMap((g) => g.updates);
-    return new StepPlan(groups, expected, column, states, rowIndex, rows, amsgrad, formats, fresh, segments, segmentRows, segments.length > 0 ? writer : null, updates);
+    const pending = segments.length > 0 ? writer : null;
+    return new StepPlan({ groups, expected, grads: column, states, rowOf: rowIndex, rows, amsgrad, formats, fresh, segments, segmentRows, pending, updates });
   }
 
   /** The number of kernel segments (coalesced runs). */

@@ -3,6 +3,14 @@ import { rangeError, typeError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
 import { resetOptimizerSteps, warnIfSchedulerFirst } from '../common/optimizer_steps.js';
 import { StateReader } from './internal.js';
+import {
+  LAST_EPOCH,
+  loadHyperparameters,
+  readOptions,
+  saveHyperparameters,
+  type Hyperparameters,
+  type OptionValues,
+} from './hyperparameters.js';
 
 /**
  * A param group as the schedulers see it: a plain mutable object. Schedulers write `lr`, replace
@@ -91,8 +99,13 @@ export abstract class LRScheduler {
   /** The class name, for error messages. */
   protected readonly where: string;
 
-  /** Subclasses validate their options, store them, then call {@link attach}: the initial step
-   * needs their fields, which JavaScript only lets them set after `super()` returns. */
+  /** What the subclass gave {@link readOptions}: stateDict() saves these, loadStateDict() checks
+   * and restores them. */
+  #hyperparameters: Hyperparameters = {};
+
+  /** Subclasses validate their options ({@link readOptions}), store them, then call
+   * {@link attach}: the initial step needs their fields, which JavaScript only lets them set
+   * after `super()` returns. */
   protected constructor(optimizer: SchedulableOptimizer, where: string) {
     checkOptimizer(optimizer, where);
     this.optimizer = optimizer;
@@ -111,6 +124,29 @@ export abstract class LRScheduler {
       for (const key of Object.keys(record)) if (key !== 'params' && !(key in before)) delete record[key];
       for (const [key, value] of Object.entries(before)) if (key !== 'params' && record[key] !== value) record[key] = value;
     });
+  }
+
+  /** Checks `options` against the subclass's `hyperparameters` and `lastEpoch`, and remembers
+   * which of them the state dict saves.
+   * @throws TypeError / RangeError `ERR_OPTION` naming the option. */
+  protected readOptions<H extends Hyperparameters>(
+    options: unknown,
+    hyperparameters: H,
+  ): OptionValues<H> & { lastEpoch: number } {
+    this.#hyperparameters = hyperparameters;
+    const all = { ...hyperparameters, lastEpoch: LAST_EPOCH };
+    return readOptions(options, this.where, all, this.optimizer.paramGroups.length) as OptionValues<H> & { lastEpoch: number };
+  }
+
+  /** {@link readOptions} for a class that keeps each option in the property of the same name,
+   * which stateDict() saves and loadStateDict() restores: stores the values there and returns
+   * `lastEpoch`. The `this` type has the compiler check that the class declares each of those
+   * properties with the option's type.
+   * @throws TypeError / RangeError `ERR_OPTION` naming the option; nothing is stored then. */
+  protected configure<H extends Hyperparameters>(this: this & OptionValues<H>, options: unknown, hyperparameters: H): number {
+    const { lastEpoch, ...values } = this.readOptions(options, hyperparameters);
+    Object.assign(this, values);
+    return lastEpoch;
   }
 
   /** PyTorch's `_LRScheduler.__init__` after the subclass fields: `initialLr`, `baseLrs`,
@@ -203,6 +239,12 @@ export abstract class LRScheduler {
   /** PyTorch's chainable `get_lr()` for `lastEpoch`. */
   protected abstract computeLr(): number[];
 
+  /** Every group's current lr times `factor`: the chainable form of PyTorch's `get_lr()`, as
+   * `group['lr'] * factor`. A factor of 1 keeps each lr exactly (x * 1 is x, NaN included). */
+  protected scaleLrs(factor: number): number[] {
+    return this.optimizer.paramGroups.map((group) => group.lr * factor);
+  }
+
   /** PyTorch's `_get_closed_form_lr()`, or null for classes that have none. */
   protected closedFormLr(): number[] | null {
     return null;
@@ -224,8 +266,11 @@ export abstract class LRScheduler {
     this.lastLr = groups.map((group) => group.lr);
   }
 
-  /** The subclass's own state dict entries (hyperparameters and progress), PyTorch's keys. */
-  protected abstract ownState(): LRSchedulerStateDict;
+  /** The subclass's own state dict entries (hyperparameters and progress), PyTorch's keys:
+   * by default the hyperparameters it read with a `saveAs` key. */
+  protected ownState(): LRSchedulerStateDict {
+    return saveHyperparameters(this, this.#hyperparameters);
+  }
 
   /**
    * A JSON-able snapshot with PyTorch's key names. Restore it with {@link loadStateDict} on a
@@ -271,12 +316,14 @@ export abstract class LRScheduler {
     const lastEpoch = reader.number('last_epoch', { integer: true, min: -1 });
     const stepCount = reader.number('_step_count', { integer: true, min: 0 });
     const lastLr = reader.numbers('_last_lr', groups);
+    const hyperparameters = loadHyperparameters(reader, this.#hyperparameters, groups);
     reader.ignore('verbose', '_get_lr_called_within_step', '_is_initial');
     return () => {
       if (baseLrs !== undefined) this.baseLrs = baseLrs;
       if (lastEpoch !== undefined) this.lastEpoch = lastEpoch;
       if (stepCount !== undefined) this.stepCount = stepCount;
       if (lastLr !== undefined) this.lastLr = lastLr;
+      Object.assign(this, hyperparameters);
     };
   }
 }

@@ -1,9 +1,23 @@
 /** Cosine annealing: CosineAnnealingLR and CosineAnnealingWarmRestarts (SGDR). */
 import { refusePytorchSpellings } from '../common/members.js';
 import { rangeError } from '../common/errors.js';
-import { checkKeys, checkNumber, checkOptionsObject } from '../common/validate.js';
-import { LRScheduler, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
-import { readLastEpoch, type StateReader } from './internal.js';
+import { LRScheduler, type LRSchedulerOptions, type SchedulableOptimizer } from './base.js';
+import { numeric, savedOnly } from './hyperparameters.js';
+
+const ETA_MIN = numeric({}, { default: 0, saveAs: 'eta_min' });
+
+const COSINE_ANNEALING_LR = {
+  tMax: numeric({ min: 0, minExclusive: true }, { saveAs: 'T_max' }),
+  etaMin: ETA_MIN,
+};
+
+const COSINE_ANNEALING_WARM_RESTARTS = {
+  t0: numeric({ integer: true, min: 1 }, { saveAs: 'T_0' }),
+  tI: savedOnly(numeric({ min: 0, minExclusive: true }, { saveAs: 'T_i' })),
+  tMult: numeric({ integer: true, min: 1 }, { default: 1, saveAs: 'T_mult' }),
+  etaMin: ETA_MIN,
+  tCur: savedOnly(numeric({ min: -1 }, { saveAs: 'T_cur' })),
+};
 
 /** Options of {@link CosineAnnealingLR}. */
 export interface CosineAnnealingLROptions extends LRSchedulerOptions {
@@ -25,16 +39,12 @@ export interface CosineAnnealingLROptions extends LRSchedulerOptions {
  *   or a value out of range. Nothing is changed then.
  */
 export class CosineAnnealingLR extends LRScheduler {
-  tMax: number;
-  etaMin: number;
+  tMax!: number;
+  etaMin!: number;
 
   constructor(optimizer: SchedulableOptimizer, options: CosineAnnealingLROptions) {
     super(optimizer, 'CosineAnnealingLR');
-    const o = checkOptionsObject(options, this.where);
-    checkKeys(o, ['tMax', 'etaMin', 'lastEpoch'], this.where);
-    this.tMax = checkNumber(o.tMax, 'tMax', this.where, { min: 0, minExclusive: true });
-    this.etaMin = o.etaMin === undefined ? 0 : checkNumber(o.etaMin, 'etaMin', this.where);
-    this.attach(readLastEpoch(o.lastEpoch, this.where));
+    this.attach(this.configure(options, COSINE_ANNEALING_LR));
   }
 
   protected computeLr(): number[] {
@@ -64,21 +74,6 @@ export class CosineAnnealingLR extends LRScheduler {
       (base) => this.etaMin + ((base - this.etaMin) * (1 + Math.cos((Math.PI * this.lastEpoch) / this.tMax))) / 2,
     );
   }
-
-  protected ownState(): LRSchedulerStateDict {
-    return { T_max: this.tMax, eta_min: this.etaMin };
-  }
-
-  protected override readState(reader: StateReader): () => void {
-    const base = super.readState(reader);
-    const tMax = reader.number('T_max', { min: 0, minExclusive: true });
-    const etaMin = reader.number('eta_min');
-    return () => {
-      base();
-      if (tMax !== undefined) this.tMax = tMax;
-      if (etaMin !== undefined) this.etaMin = etaMin;
-    };
-  }
 }
 
 /** Options of {@link CosineAnnealingWarmRestarts}. */
@@ -102,23 +97,18 @@ export interface CosineAnnealingWarmRestartsOptions extends LRSchedulerOptions {
  *   or a value out of range. Nothing is changed then.
  */
 export class CosineAnnealingWarmRestarts extends LRScheduler {
-  t0: number;
+  t0!: number;
   /** Length of the current period. */
   tI: number;
-  tMult: number;
-  etaMin: number;
+  tMult!: number;
+  etaMin!: number;
   /** Epochs since the last restart (fractional after a fractional `_stepToEpoch`). */
   tCur: number;
 
   constructor(optimizer: SchedulableOptimizer, options: CosineAnnealingWarmRestartsOptions) {
     super(optimizer, 'CosineAnnealingWarmRestarts');
-    const o = checkOptionsObject(options, this.where);
-    checkKeys(o, ['t0', 'tMult', 'etaMin', 'lastEpoch'], this.where);
-    this.t0 = checkNumber(o.t0, 't0', this.where, { integer: true, min: 1 });
+    const lastEpoch = this.configure(options, COSINE_ANNEALING_WARM_RESTARTS);
     this.tI = this.t0;
-    this.tMult = o.tMult === undefined ? 1 : checkNumber(o.tMult, 'tMult', this.where, { integer: true, min: 1 });
-    this.etaMin = o.etaMin === undefined ? 0 : checkNumber(o.etaMin, 'etaMin', this.where);
-    const lastEpoch = readLastEpoch(o.lastEpoch, this.where);
     this.tCur = lastEpoch;
     this.attach(lastEpoch);
   }
@@ -167,27 +157,6 @@ export class CosineAnnealingWarmRestarts extends LRScheduler {
     }
     this.lastEpoch = Math.floor(epoch);
     this.applyLrs(this.computeLr());
-  }
-
-  protected ownState(): LRSchedulerStateDict {
-    return { T_0: this.t0, T_i: this.tI, T_mult: this.tMult, eta_min: this.etaMin, T_cur: this.tCur };
-  }
-
-  protected override readState(reader: StateReader): () => void {
-    const base = super.readState(reader);
-    const t0 = reader.number('T_0', { integer: true, min: 1 });
-    const tI = reader.number('T_i', { min: 0, minExclusive: true });
-    const tMult = reader.number('T_mult', { integer: true, min: 1 });
-    const etaMin = reader.number('eta_min');
-    const tCur = reader.number('T_cur', { min: -1 });
-    return () => {
-      base();
-      if (t0 !== undefined) this.t0 = t0;
-      if (tI !== undefined) this.tI = tI;
-      if (tMult !== undefined) this.tMult = tMult;
-      if (etaMin !== undefined) this.etaMin = etaMin;
-      if (tCur !== undefined) this.tCur = tCur;
-    };
   }
 }
 

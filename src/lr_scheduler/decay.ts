@@ -2,9 +2,19 @@
  * PolynomialLR. */
 import { refusePytorchSpellings } from '../common/members.js';
 import { rangeError, typeError } from '../common/errors.js';
-import { checkKeys, checkNumber, checkOptionsObject, describe } from '../common/validate.js';
+import { checkNumber, describe } from '../common/validate.js';
 import { LRScheduler, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
-import { bisectRight, readLastEpoch, type StateReader } from './internal.js';
+import { custom, numeric } from './hyperparameters.js';
+import { bisectRight, type StateReader } from './internal.js';
+
+/** The multiplicative factor, ≥ 0; StepLR and MultiStepLR default it to 0.1. */
+const GAMMA = numeric({ min: 0 }, { saveAs: 'gamma' });
+
+const STEP_LR = {
+  // PyTorch accepts any step_size and fails later with ZeroDivisionError or odd epochs.
+  stepSize: numeric({ integer: true, min: 1 }, { saveAs: 'step_size' }),
+  gamma: { ...GAMMA, default: 0.1 },
+};
 
 /** Options of {@link StepLR}. */
 export interface StepLROptions extends LRSchedulerOptions {
@@ -21,42 +31,21 @@ export interface StepLROptions extends LRSchedulerOptions {
  *   or a value out of range. Nothing is changed then.
  */
 export class StepLR extends LRScheduler {
-  stepSize: number;
-  gamma: number;
+  stepSize!: number;
+  gamma!: number;
 
   constructor(optimizer: SchedulableOptimizer, options: StepLROptions) {
     super(optimizer, 'StepLR');
-    const o = checkOptionsObject(options, this.where);
-    checkKeys(o, ['stepSize', 'gamma', 'lastEpoch'], this.where);
-    // PyTorch accepts any step_size and fails later with ZeroDivisionError or odd epochs.
-    this.stepSize = checkNumber(o.stepSize, 'stepSize', this.where, { integer: true, min: 1 });
-    this.gamma = o.gamma === undefined ? 0.1 : checkNumber(o.gamma, 'gamma', this.where, { min: 0 });
-    this.attach(readLastEpoch(o.lastEpoch, this.where));
+    this.attach(this.configure(options, STEP_LR));
   }
 
   protected computeLr(): number[] {
-    const groups = this.optimizer.paramGroups;
-    if (this.lastEpoch === 0 || this.lastEpoch % this.stepSize !== 0) return groups.map((g) => g.lr);
-    return groups.map((g) => g.lr * this.gamma);
+    const decays = this.lastEpoch !== 0 && this.lastEpoch % this.stepSize === 0;
+    return this.scaleLrs(decays ? this.gamma : 1);
   }
 
   protected override closedFormLr(): number[] {
     return this.baseLrs.map((base) => base * this.gamma ** Math.floor(this.lastEpoch / this.stepSize));
-  }
-
-  protected ownState(): LRSchedulerStateDict {
-    return { step_size: this.stepSize, gamma: this.gamma };
-  }
-
-  protected override readState(reader: StateReader): () => void {
-    const base = super.readState(reader);
-    const stepSize = reader.number('step_size', { integer: true, min: 1 });
-    const gamma = reader.number('gamma', { min: 0 });
-    return () => {
-      base();
-      if (stepSize !== undefined) this.stepSize = stepSize;
-      if (gamma !== undefined) this.gamma = gamma;
-    };
   }
 }
 
@@ -69,12 +58,16 @@ export interface MultiStepLROptions extends LRSchedulerOptions {
   gamma?: number;
 }
 
-function checkMilestones(value: unknown, name: string, where: string): number[] {
-  if (!Array.isArray(value)) {
-    throw typeError('ERR_OPTION', `${where}: ${name} must be an Array of non-negative integers, got ${describe(value)}`);
-  }
-  return value.map((m: unknown, i) => checkNumber(m, `${name}[${i}]`, where, { integer: true, min: 0 }));
-}
+const MULTI_STEP_LR = {
+  /** Saved as PyTorch's Counter by MultiStepLR itself. */
+  milestones: custom((value, name, where) => {
+    if (!Array.isArray(value)) {
+      throw typeError('ERR_OPTION', `${where}: ${name} must be an Array of non-negative integers, got ${describe(value)}`);
+    }
+    return value.map((m: unknown, i) => checkNumber(m, `${name}[${i}]`, where, { integer: true, min: 0 })).sort((a, b) => a - b);
+  }),
+  gamma: { ...GAMMA, default: 0.1 },
+};
 
 /** Multiplies each group's lr by `gamma` at every milestone (PyTorch's `MultiStepLR`).
  *
@@ -84,16 +77,12 @@ function checkMilestones(value: unknown, name: string, where: string): number[] 
  */
 export class MultiStepLR extends LRScheduler {
   /** Sorted, with repeats. */
-  milestones: number[];
-  gamma: number;
+  milestones!: number[];
+  gamma!: number;
 
   constructor(optimizer: SchedulableOptimizer, options: MultiStepLROptions) {
     super(optimizer, 'MultiStepLR');
-    const o = checkOptionsObject(options, this.where);
-    checkKeys(o, ['milestones', 'gamma', 'lastEpoch'], this.where);
-    this.milestones = checkMilestones(o.milestones, 'milestones', this.where).sort((a, b) => a - b);
-    this.gamma = o.gamma === undefined ? 0.1 : checkNumber(o.gamma, 'gamma', this.where, { min: 0 });
-    this.attach(readLastEpoch(o.lastEpoch, this.where));
+    this.attach(this.configure(options, MULTI_STEP_LR));
   }
 
   private count(epoch: number): number {
@@ -101,10 +90,7 @@ export class MultiStepLR extends LRScheduler {
   }
 
   protected computeLr(): number[] {
-    const groups = this.optimizer.paramGroups;
-    const hits = this.count(this.lastEpoch);
-    if (hits === 0) return groups.map((g) => g.lr);
-    return groups.map((g) => g.lr * this.gamma ** hits);
+    return this.scaleLrs(this.gamma ** this.count(this.lastEpoch));
   }
 
   protected override closedFormLr(): number[] {
@@ -113,10 +99,10 @@ export class MultiStepLR extends LRScheduler {
   }
 
   /** PyTorch stores a `Counter`, whose JSON form is `{ "epoch": count }`. */
-  protected ownState(): LRSchedulerStateDict {
+  protected override ownState(): LRSchedulerStateDict {
     const counter: Record<string, number> = {};
     for (const m of this.milestones) counter[String(m)] = (counter[String(m)] ?? 0) + 1;
-    return { milestones: counter, gamma: this.gamma };
+    return { milestones: counter, ...super.ownState() };
   }
 
   protected override readState(reader: StateReader): () => void {
@@ -141,11 +127,9 @@ export class MultiStepLR extends LRScheduler {
         for (let k = 0; k < count; k++) milestones.push(epoch);
       }
     }
-    const gamma = reader.number('gamma', { min: 0 });
     return () => {
       base();
       if (milestones !== undefined) this.milestones = milestones.sort((a, b) => a - b);
-      if (gamma !== undefined) this.gamma = gamma;
     };
   }
 }
@@ -172,37 +156,19 @@ export interface ExponentialLROptions extends LRSchedulerOptions {
  *   or a value out of range. Nothing is changed then.
  */
 export class ExponentialLR extends LRScheduler {
-  gamma: number;
+  gamma!: number;
 
   constructor(optimizer: SchedulableOptimizer, options: ExponentialLROptions) {
     super(optimizer, 'ExponentialLR');
-    const o = checkOptionsObject(options, this.where);
-    checkKeys(o, ['gamma', 'lastEpoch'], this.where);
-    this.gamma = checkNumber(o.gamma, 'gamma', this.where, { min: 0 });
-    this.attach(readLastEpoch(o.lastEpoch, this.where));
+    this.attach(this.configure(options, { gamma: GAMMA }));
   }
 
   protected computeLr(): number[] {
-    const groups = this.optimizer.paramGroups;
-    if (this.lastEpoch === 0) return groups.map((g) => g.lr);
-    return groups.map((g) => g.lr * this.gamma);
+    return this.scaleLrs(this.lastEpoch === 0 ? 1 : this.gamma);
   }
 
   protected override closedFormLr(): number[] {
     return this.baseLrs.map((base) => base * this.gamma ** this.lastEpoch);
-  }
-
-  protected ownState(): LRSchedulerStateDict {
-    return { gamma: this.gamma };
-  }
-
-  protected override readState(reader: StateReader): () => void {
-    const base = super.readState(reader);
-    const gamma = reader.number('gamma', { min: 0 });
-    return () => {
-      base();
-      if (gamma !== undefined) this.gamma = gamma;
-    };
   }
 }
 
@@ -214,6 +180,12 @@ export interface PolynomialLROptions extends LRSchedulerOptions {
   power?: number;
 }
 
+const POLYNOMIAL_LR = {
+  totalIters: numeric({ integer: true, min: 1 }, { default: 5, saveAs: 'total_iters' }),
+  // A negative power divides by zero at totalIters; PyTorch lets it through.
+  power: numeric({ min: 0 }, { default: 1, saveAs: 'power' }),
+};
+
 /** Decays each group's lr to 0 over `totalIters` epochs as `(1 - t/totalIters) ** power`, then
  * holds it (PyTorch's `PolynomialLR`).
  *
@@ -222,46 +194,23 @@ export interface PolynomialLROptions extends LRSchedulerOptions {
  *   or a value out of range. Nothing is changed then.
  */
 export class PolynomialLR extends LRScheduler {
-  totalIters: number;
-  power: number;
+  totalIters!: number;
+  power!: number;
 
   constructor(optimizer: SchedulableOptimizer, options: PolynomialLROptions = {}) {
     super(optimizer, 'PolynomialLR');
-    const o = checkOptionsObject(options, this.where);
-    checkKeys(o, ['totalIters', 'power', 'lastEpoch'], this.where);
-    this.totalIters = o.totalIters === undefined ? 5 : checkNumber(o.totalIters, 'totalIters', this.where, { integer: true, min: 1 });
-    // A negative power divides by zero at totalIters; PyTorch lets it through.
-    this.power = o.power === undefined ? 1 : checkNumber(o.power, 'power', this.where, { min: 0 });
-    this.attach(readLastEpoch(o.lastEpoch, this.where));
+    this.attach(this.configure(options, POLYNOMIAL_LR));
   }
 
   protected computeLr(): number[] {
-    const groups = this.optimizer.paramGroups;
-    if (this.lastEpoch === 0 || this.lastEpoch > this.totalIters) return groups.map((g) => g.lr);
-    const decay =
-      ((1.0 - this.lastEpoch / this.totalIters) / (1.0 - (this.lastEpoch - 1) / this.totalIters)) ** this.power;
-    return groups.map((g) => g.lr * decay);
+    if (this.lastEpoch === 0 || this.lastEpoch > this.totalIters) return this.scaleLrs(1);
+    return this.scaleLrs(((1.0 - this.lastEpoch / this.totalIters) / (1.0 - (this.lastEpoch - 1) / this.totalIters)) ** this.power);
   }
 
   protected override closedFormLr(): number[] {
     return this.baseLrs.map(
       (base) => base * (1.0 - Math.min(this.totalIters, this.lastEpoch) / this.totalIters) ** this.power,
     );
-  }
-
-  protected ownState(): LRSchedulerStateDict {
-    return { total_iters: this.totalIters, power: this.power };
-  }
-
-  protected override readState(reader: StateReader): () => void {
-    const base = super.readState(reader);
-    const totalIters = reader.number('total_iters', { integer: true, min: 1 });
-    const power = reader.number('power', { min: 0 });
-    return () => {
-      base();
-      if (totalIters !== undefined) this.totalIters = totalIters;
-      if (power !== undefined) this.power = power;
-    };
   }
 }
 

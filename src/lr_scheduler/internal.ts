@@ -1,41 +1,7 @@
-/** Helpers shared by the schedulers: option readers and a validating state-dict reader. Not part
- * of the public API. */
+/** Helpers shared by the schedulers: a validating state-dict reader and Python's bisect. Not
+ * part of the public API. */
 import { rangeError, typeError } from '../common/errors.js';
-import { checkNumber, describe, type NumberRule } from '../common/validate.js';
-
-/** `lastEpoch` as PyTorch takes it: -1 starts a fresh schedule, anything else resumes one. */
-export function readLastEpoch(value: unknown, where: string): number {
-  return value === undefined ? -1 : checkNumber(value, 'lastEpoch', where, { integer: true, min: -1 });
-}
-
-/** An option that is either one number for every group or one per group, as PyTorch's
- * `_format_param` accepts. */
-export function perGroup(value: unknown, name: string, where: string, groups: number, rule: NumberRule): number[] {
-  if (Array.isArray(value)) {
-    if (value.length !== groups) {
-      throw rangeError(
-        'ERR_OPTION',
-        `${where}: ${name} must have one value per param group (${groups}), got an Array of length ${value.length}`,
-      );
-    }
-    return value.map((v: unknown, i) => checkNumber(v, `${name}[${i}]`, where, rule));
-  }
-  if (typeof value !== 'number') {
-    throw typeError('ERR_OPTION', `${where}: ${name} must be a number or an Array of ${groups} numbers, got ${describe(value)}`);
-  }
-  return new Array<number>(groups).fill(checkNumber(value, name, where, rule));
-}
-
-/** One of a fixed set of strings. */
-export function checkChoice<T extends string>(value: unknown, name: string, where: string, choices: readonly T[]): T {
-  if (typeof value !== 'string') {
-    throw typeError('ERR_OPTION', `${where}: ${name} must be one of ${choices.map((c) => `'${c}'`).join(', ')}, got ${describe(value)}`);
-  }
-  if (!(choices as readonly string[]).includes(value)) {
-    throw rangeError('ERR_OPTION', `${where}: ${name} must be one of ${choices.map((c) => `'${c}'`).join(', ')}, got '${value}'`);
-  }
-  return value as T;
-}
+import { checkBoolean, checkNumber, describe, type NumberRule } from '../common/validate.js';
 
 /** Python's `bisect.bisect_right` over a sorted array. */
 export function bisectRight(sorted: readonly number[], x: number): number {
@@ -87,51 +53,36 @@ export class StateReader {
     for (const key of keys) this.known.add(key);
   }
 
-  number(key: string, rule: NumberRule = {}): number | undefined {
+  /** The value of `key` passed through `check` (undefined if absent); the check's TypeError or
+   * RangeError comes out with code ERR_STATE_DICT. */
+  checked<T>(key: string, check: (value: unknown) => T): T | undefined {
     const value = this.raw(key);
     if (value === undefined) return undefined;
     try {
-      return checkNumber(value, key, this.where, rule);
+      return check(value);
     } catch (error) {
       throw asStateDictError(error);
     }
+  }
+
+  number(key: string, rule: NumberRule = {}): number | undefined {
+    return this.checked(key, (value) => checkNumber(value, key, this.where, rule));
   }
 
   /** A number array with one entry per param group (from `min` to `length` entries, if `min`
    * is given). */
   numbers(key: string, length: number, min = length): number[] | undefined {
-    const value = this.raw(key);
-    if (value === undefined) return undefined;
-    if (!Array.isArray(value) || value.length > length || value.length < min) {
-      const count = min === length ? `${length}` : `${min} to ${length}`;
-      throw typeError('ERR_STATE_DICT', `${this.where}: ${key} must be an Array of ${count} numbers, got ${describe(value)}`);
-    }
-    return value.map((v: unknown, i) => {
-      try {
-        return checkNumber(v, `${key}[${i}]`, this.where);
-      } catch (error) {
-        throw asStateDictError(error);
+    return this.checked(key, (value) => {
+      if (!Array.isArray(value) || value.length > length || value.length < min) {
+        const count = min === length ? `${length}` : `${min} to ${length}`;
+        throw typeError('ERR_STATE_DICT', `${this.where}: ${key} must be an Array of ${count} numbers, got ${describe(value)}`);
       }
+      return value.map((v: unknown, i) => checkNumber(v, `${key}[${i}]`, this.where));
     });
   }
 
   boolean(key: string): boolean | undefined {
-    const value = this.raw(key);
-    if (value === undefined) return undefined;
-    if (typeof value !== 'boolean') {
-      throw typeError('ERR_STATE_DICT', `${this.where}: ${key} must be a boolean, got ${describe(value)}`);
-    }
-    return value;
-  }
-
-  choice<T extends string>(key: string, choices: readonly T[]): T | undefined {
-    const value = this.raw(key);
-    if (value === undefined) return undefined;
-    try {
-      return checkChoice(value, key, this.where, choices);
-    } catch (error) {
-      throw asStateDictError(error);
-    }
+    return this.checked(key, (value) => checkBoolean(value, key, this.where));
   }
 
   /** Fails on any key no reader asked for: a state dict from another scheduler class should

@@ -1,8 +1,9 @@
 import { refusePytorchSpellings } from '../common/members.js';
 import { rangeError, typeError } from '../common/errors.js';
-import { checkKeys, checkOptionsObject, describe } from '../common/validate.js';
+import { describe } from '../common/validate.js';
 import { LRScheduler, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
-import { readLastEpoch, type StateReader } from './internal.js';
+import { custom } from './hyperparameters.js';
+import type { StateReader } from './internal.js';
 
 /** Maps an epoch (0 right after construction) to a factor on the group's initial lr. */
 export type LrLambda = (epoch: number) => number;
@@ -13,6 +14,25 @@ export interface LambdaLROptions extends LRSchedulerOptions {
    * groups), mapping the epoch to a factor on the initial lr. Required, no default. */
   lrLambda: LrLambda | readonly LrLambda[];
 }
+
+const LAMBDA_LR = {
+  /** Not saved: functions are not state (their own properties are, under `lr_lambdas`). */
+  lrLambda: custom((raw, name, where, groups): LrLambda[] => {
+    if (Array.isArray(raw)) {
+      if (raw.length !== groups) {
+        throw rangeError('ERR_OPTION', `${where}: ${name} must have one function per param group (${groups}), got an Array of length ${raw.length}`);
+      }
+      raw.forEach((fn: unknown, i) => {
+        if (typeof fn !== 'function') throw typeError('ERR_OPTION', `${where}: ${name}[${i}] must be a function, got ${describe(fn)}`);
+      });
+      return [...(raw as LrLambda[])];
+    }
+    if (typeof raw !== 'function') {
+      throw typeError('ERR_OPTION', `${where}: ${name} must be a function or an Array of ${groups} functions, got ${describe(raw)}`);
+    }
+    return new Array<LrLambda>(groups).fill(raw as LrLambda);
+  }),
+};
 
 /**
  * Sets each group's lr to its initial lr times `lrLambda(epoch)` (PyTorch's `LambdaLR`).
@@ -29,26 +49,9 @@ export class LambdaLR extends LRScheduler {
 
   constructor(optimizer: SchedulableOptimizer, options: LambdaLROptions) {
     super(optimizer, 'LambdaLR');
-    const o = checkOptionsObject(options, this.where);
-    checkKeys(o, ['lrLambda', 'lastEpoch'], this.where);
-    const groups = this.optimizer.paramGroups.length;
-    const raw = o.lrLambda;
-    if (Array.isArray(raw)) {
-      if (raw.length !== groups) {
-        throw rangeError('ERR_OPTION', `${this.where}: lrLambda must have one function per param group (${groups}), got an Array of length ${raw.length}`);
-      }
-      raw.forEach((fn: unknown, i) => {
-        if (typeof fn !== 'function') {
-          throw typeError('ERR_OPTION', `${this.where}: lrLambda[${i}] must be a function, got ${describe(fn)}`);
-        }
-      });
-      this.lrLambdas = [...(raw as LrLambda[])];
-    } else if (typeof raw === 'function') {
-      this.lrLambdas = new Array<LrLambda>(groups).fill(raw as LrLambda);
-    } else {
-      throw typeError('ERR_OPTION', `${this.where}: lrLambda must be a function or an Array of ${groups} functions, got ${describe(raw)}`);
-    }
-    this.attach(readLastEpoch(o.lastEpoch, this.where));
+    const o = this.readOptions(options, LAMBDA_LR);
+    this.lrLambdas = o.lrLambda;
+    this.attach(o.lastEpoch);
   }
 
   protected computeLr(): number[] {
@@ -62,7 +65,7 @@ export class LambdaLR extends LRScheduler {
     });
   }
 
-  protected ownState(): LRSchedulerStateDict {
+  protected override ownState(): LRSchedulerStateDict {
     return {
       lr_lambdas: this.lrLambdas.map((fn) => (Object.keys(fn).length > 0 ? { ...fn } : null)),
     };

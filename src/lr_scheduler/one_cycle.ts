@@ -2,9 +2,10 @@
  * implement it. */
 import { refusePytorchSpellings } from '../common/members.js';
 import { rangeError, typeError } from '../common/errors.js';
-import { checkBoolean, checkKeys, checkNumber, checkOptionsObject, describe } from '../common/validate.js';
+import { describe } from '../common/validate.js';
 import { LRScheduler, groupRecord, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
-import { checkChoice, perGroup, readLastEpoch, type StateReader } from './internal.js';
+import { choice, flag, numeric, optionalNumeric, perGroup } from './hyperparameters.js';
+import type { StateReader } from './internal.js';
 
 /** Options of {@link OneCycleLR}. Give either `totalSteps`, or both `epochs` and
  * `stepsPerEpoch` (then `totalSteps = epochs * stepsPerEpoch`). */
@@ -62,21 +63,26 @@ const FROM_TORCH_KEY = Object.fromEntries(Object.entries(TORCH_KEY).map(([ours, 
   GroupKey
 >;
 
-const OPTIONS = [
-  'maxLr',
-  'totalSteps',
-  'epochs',
-  'stepsPerEpoch',
-  'pctStart',
-  'annealStrategy',
-  'cycleMomentum',
-  'baseMomentum',
-  'maxMomentum',
-  'divFactor',
-  'finalDivFactor',
-  'threePhase',
-  'lastEpoch',
-] as const;
+const STEPS = { integer: true, min: 1 };
+// Momentum here is Adam's beta1, so it must stay a valid beta.
+const MOMENTUM = { min: 0, max: 1 };
+const POSITIVE = { min: 0, minExclusive: true };
+
+const ONE_CYCLE_LR = {
+  maxLr: perGroup({ min: 0 }),
+  totalSteps: optionalNumeric(STEPS, { saveAs: 'total_steps' }),
+  epochs: optionalNumeric(STEPS),
+  stepsPerEpoch: optionalNumeric(STEPS),
+  pctStart: numeric({ min: 0, max: 1, maxInclusive: true }, { default: 0.3 }),
+  // torch 1.13 saves the bound method itself; torch >= 2.1 saves this name instead.
+  annealStrategy: choice(['cos', 'linear'] as const, { default: 'cos', saveAs: '_anneal_func_type' }),
+  cycleMomentum: flag({ default: true, saveAs: 'cycle_momentum' }),
+  baseMomentum: perGroup(MOMENTUM, { default: 0.85 }),
+  maxMomentum: perGroup(MOMENTUM, { default: 0.95 }),
+  divFactor: numeric(POSITIVE, { default: 25 }),
+  finalDivFactor: numeric(POSITIVE, { default: 1e4 }),
+  threePhase: flag({ default: false }),
+};
 
 function schedulePhases(totalSteps: number, pctStart: number, threePhase: boolean): Phase[] {
   const rise = pctStart * totalSteps - 1;
@@ -124,23 +130,19 @@ export class OneCycleLR extends LRScheduler {
   constructor(optimizer: SchedulableOptimizer, options: OneCycleLROptions) {
     super(optimizer, 'OneCycleLR');
     const where = this.where;
-    const o = checkOptionsObject(options, where);
-    checkKeys(o, OPTIONS, where);
+    const o = this.readOptions(options, ONE_CYCLE_LR);
     const groups = this.optimizer.paramGroups;
-
     if (o.totalSteps !== undefined) {
-      this.totalSteps = checkNumber(o.totalSteps, 'totalSteps', where, { integer: true, min: 1 });
-    } else if (o.epochs !== undefined || o.stepsPerEpoch !== undefined) {
-      const epochs = checkNumber(o.epochs, 'epochs', where, { integer: true, min: 1 });
-      const stepsPerEpoch = checkNumber(o.stepsPerEpoch, 'stepsPerEpoch', where, { integer: true, min: 1 });
-      this.totalSteps = epochs * stepsPerEpoch;
+      this.totalSteps = o.totalSteps;
+    } else if (o.epochs !== undefined && o.stepsPerEpoch !== undefined) {
+      this.totalSteps = o.epochs * o.stepsPerEpoch;
     } else {
-      throw typeError('ERR_OPTION', `${where}: give either totalSteps, or both epochs and stepsPerEpoch`);
+      throw typeError(
+        'ERR_OPTION',
+        `${where}: give either totalSteps, or both epochs and stepsPerEpoch; got epochs ${describe(o.epochs)} and stepsPerEpoch ${describe(o.stepsPerEpoch)}`,
+      );
     }
-
-    const pctStart = o.pctStart === undefined ? 0.3 : checkNumber(o.pctStart, 'pctStart', where, { min: 0, max: 1, maxInclusive: true });
-    const threePhase = o.threePhase === undefined ? false : checkBoolean(o.threePhase, 'threePhase', where);
-    this.phases = schedulePhases(this.totalSteps, pctStart, threePhase);
+    this.phases = schedulePhases(this.totalSteps, o.pctStart, o.threePhase);
     // PyTorch divides by the phase length and raises ZeroDivisionError when a step lands in an
     // empty phase; say so now instead of at the end of a training run.
     let previousEnd = 0;
@@ -148,26 +150,15 @@ export class OneCycleLR extends LRScheduler {
       if (phase.endStep === previousEnd) {
         throw rangeError(
           'ERR_OPTION',
-          `${where}: pctStart ${pctStart} with totalSteps ${this.totalSteps} gives a phase of zero steps, whose lr ` +
+          `${where}: pctStart ${o.pctStart} with totalSteps ${this.totalSteps} gives a phase of zero steps, whose lr ` +
             `would be 0 / 0 (PyTorch raises ZeroDivisionError when a step lands in it); choose another pctStart`,
         );
       }
       previousEnd = phase.endStep;
     }
-
-    this.annealStrategy =
-      o.annealStrategy === undefined ? 'cos' : checkChoice(o.annealStrategy, 'annealStrategy', where, ['cos', 'linear'] as const);
-    const maxLrs = perGroup(o.maxLr, 'maxLr', where, groups.length, { min: 0 });
-    const divFactor = o.divFactor === undefined ? 25 : checkNumber(o.divFactor, 'divFactor', where, { min: 0, minExclusive: true });
-    const finalDivFactor =
-      o.finalDivFactor === undefined ? 1e4 : checkNumber(o.finalDivFactor, 'finalDivFactor', where, { min: 0, minExclusive: true });
-    this.cycleMomentum = o.cycleMomentum === undefined ? true : checkBoolean(o.cycleMomentum, 'cycleMomentum', where);
-    // Momentum here is Adam's beta1, so it must stay a valid beta.
-    const momentumRule = { min: 0, max: 1 };
-    const maxMomentums = perGroup(o.maxMomentum === undefined ? 0.95 : o.maxMomentum, 'maxMomentum', where, groups.length, momentumRule);
-    const baseMomentums = perGroup(o.baseMomentum === undefined ? 0.85 : o.baseMomentum, 'baseMomentum', where, groups.length, momentumRule);
-    const lastEpoch = readLastEpoch(o.lastEpoch, where);
-
+    this.annealStrategy = o.annealStrategy;
+    this.cycleMomentum = o.cycleMomentum;
+    const lastEpoch = o.lastEpoch;
     if (this.cycleMomentum) {
       groups.forEach((group, i) => {
         if (!Array.isArray(group.betas) || group.betas.length !== 2) {
@@ -182,13 +173,13 @@ export class OneCycleLR extends LRScheduler {
     if (lastEpoch === -1) {
       groups.forEach((group, i) => {
         const record = groupRecord(group);
-        record.initialLr = maxLrs[i]! / divFactor;
-        record.maxLr = maxLrs[i]!;
-        record.minLr = (record.initialLr as number) / finalDivFactor;
+        record.initialLr = o.maxLr[i]! / o.divFactor;
+        record.maxLr = o.maxLr[i]!;
+        record.minLr = (record.initialLr as number) / o.finalDivFactor;
         if (this.cycleMomentum) {
-          group.betas = [maxMomentums[i]!, group.betas[1]];
-          record.maxMomentum = maxMomentums[i]!;
-          record.baseMomentum = baseMomentums[i]!;
+          group.betas = [o.maxMomentum[i]!, group.betas[1]];
+          record.maxMomentum = o.maxMomentum[i]!;
+          record.baseMomentum = o.baseMomentum[i]!;
         }
       });
     } else {
@@ -278,9 +269,9 @@ export class OneCycleLR extends LRScheduler {
     });
   }
 
-  protected ownState(): LRSchedulerStateDict {
+  protected override ownState(): LRSchedulerStateDict {
     const state: LRSchedulerStateDict = {
-      total_steps: this.totalSteps,
+      ...super.ownState(),
       _schedule_phases: this.phases.map((p) => ({
         end_step: p.endStep,
         start_lr: TORCH_KEY[p.startLr],
@@ -288,9 +279,6 @@ export class OneCycleLR extends LRScheduler {
         start_momentum: TORCH_KEY[p.startMomentum],
         end_momentum: TORCH_KEY[p.endMomentum],
       })),
-      // torch 1.13 keeps the bound method itself here; torch >= 2.1 stores this name instead.
-      _anneal_func_type: this.annealStrategy,
-      cycle_momentum: this.cycleMomentum,
     };
     if (this.cycleMomentum) state.use_beta1 = true;
     return state;
@@ -298,10 +286,7 @@ export class OneCycleLR extends LRScheduler {
 
   protected override readState(reader: StateReader): () => void {
     const base = super.readState(reader);
-    const totalSteps = reader.number('total_steps', { integer: true, min: 1 });
     const phases = readPhases(reader.raw('_schedule_phases'), reader.where);
-    const annealStrategy = reader.choice('_anneal_func_type', ['cos', 'linear'] as const);
-    const cycleMomentum = reader.boolean('cycle_momentum');
     const useBeta1 = reader.boolean('use_beta1');
     if (useBeta1 === false) {
       throw rangeError('ERR_STATE_DICT', `${reader.where}: use_beta1 is false (SGD-style momentum), but these groups cycle betas[0]`);
@@ -309,10 +294,7 @@ export class OneCycleLR extends LRScheduler {
     reader.ignore('anneal_func');
     return () => {
       base();
-      if (totalSteps !== undefined) this.totalSteps = totalSteps;
       if (phases !== undefined) this.phases = phases;
-      if (annealStrategy !== undefined) this.annealStrategy = annealStrategy;
-      if (cycleMomentum !== undefined) this.cycleMomentum = cycleMomentum;
     };
   }
 }

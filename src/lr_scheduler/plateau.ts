@@ -1,8 +1,9 @@
 import { refusePytorchSpellings } from '../common/members.js';
 import { typeError } from '../common/errors.js';
-import { checkKeys, checkNumber, checkOptionsObject, describe } from '../common/validate.js';
+import { describe } from '../common/validate.js';
 import type { LRSchedulerStateDict, SchedulableOptimizer } from './base.js';
-import { checkChoice, perGroup, StateReader } from './internal.js';
+import { choice, loadHyperparameters, numeric, perGroup, readOptions, saveHyperparameters } from './hyperparameters.js';
+import { StateReader } from './internal.js';
 
 /** Options of {@link ReduceLROnPlateau}. */
 export interface ReduceLROnPlateauOptions {
@@ -27,7 +28,19 @@ export interface ReduceLROnPlateauOptions {
   eps?: number;
 }
 
-const OPTIONS = ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps'] as const;
+const EPOCHS = { integer: true, min: 0 };
+
+const REDUCE_LR_ON_PLATEAU = {
+  mode: choice(['min', 'max'] as const, { default: 'min', saveAs: 'mode' }),
+  factor: numeric({ min: 0, max: 1 }, { default: 0.1, saveAs: 'factor' }),
+  patience: numeric(EPOCHS, { default: 10, saveAs: 'patience' }),
+  threshold: numeric({ min: 0 }, { default: 1e-4, saveAs: 'threshold' }),
+  thresholdMode: choice(['rel', 'abs'] as const, { default: 'rel', saveAs: 'threshold_mode' }),
+  cooldown: numeric(EPOCHS, { default: 0, saveAs: 'cooldown' }),
+  /** Saved as `min_lrs`, which may be shorter than the groups (see loadStateDict). */
+  minLr: perGroup({ min: 0 }, { default: 0 }),
+  eps: numeric({ min: 0 }, { default: 1e-8, saveAs: 'eps' }),
+};
 
 /**
  * Reduces the lr when a metric stops improving (PyTorch's `ReduceLROnPlateau`): after more than
@@ -70,19 +83,17 @@ export class ReduceLROnPlateau {
     if (!Array.isArray(groups) || groups.length === 0 || !groups.every((g: unknown) => typeof (g as { lr?: unknown } | null)?.lr === 'number')) {
       throw typeError('ERR_OPTION', `${where}: optimizer must have a non-empty paramGroups array whose groups have a numeric lr, got ${describe(optimizer)}`);
     }
-    const o = checkOptionsObject(options, where);
-    checkKeys(o, OPTIONS, where);
+    const o = readOptions(options, where, REDUCE_LR_ON_PLATEAU, groups.length);
     this.optimizer = optimizer;
-    this.factor = o.factor === undefined ? 0.1 : checkNumber(o.factor, 'factor', where, { min: 0, max: 1 });
-    this.minLrs = perGroup(o.minLr === undefined ? 0 : o.minLr, 'minLr', where, groups.length, { min: 0 });
-    this.#minLrForAll = Array.isArray(o.minLr) ? undefined : this.minLrs[0];
-    this.patience = o.patience === undefined ? 10 : checkNumber(o.patience, 'patience', where, { integer: true, min: 0 });
-    this.cooldown = o.cooldown === undefined ? 0 : checkNumber(o.cooldown, 'cooldown', where, { integer: true, min: 0 });
-    this.mode = o.mode === undefined ? 'min' : checkChoice(o.mode, 'mode', where, ['min', 'max'] as const);
-    this.threshold = o.threshold === undefined ? 1e-4 : checkNumber(o.threshold, 'threshold', where, { min: 0 });
-    this.thresholdMode =
-      o.thresholdMode === undefined ? 'rel' : checkChoice(o.thresholdMode, 'thresholdMode', where, ['rel', 'abs'] as const);
-    this.eps = o.eps === undefined ? 1e-8 : checkNumber(o.eps, 'eps', where, { min: 0 });
+    this.mode = o.mode;
+    this.factor = o.factor;
+    this.patience = o.patience;
+    this.threshold = o.threshold;
+    this.thresholdMode = o.thresholdMode;
+    this.cooldown = o.cooldown;
+    this.minLrs = o.minLr;
+    this.#minLrForAll = Array.isArray(options.minLr) ? undefined : this.minLrs[0];
+    this.eps = o.eps;
     this.best = this.modeWorse;
     // PyTorch 1.13 only sets _last_lr in step(); later versions set it here, which is what
     // getLastLr() before the first step should return.
@@ -172,19 +183,13 @@ export class ReduceLROnPlateau {
    */
   stateDict(): LRSchedulerStateDict {
     return {
-      factor: this.factor,
+      ...saveHyperparameters(this, REDUCE_LR_ON_PLATEAU),
       min_lrs: [...this.minLrs],
-      patience: this.patience,
       verbose: false,
-      cooldown: this.cooldown,
       cooldown_counter: this.cooldownCounter,
-      mode: this.mode,
-      threshold: this.threshold,
-      threshold_mode: this.thresholdMode,
       best: this.best,
       num_bad_epochs: this.numBadEpochs,
       mode_worse: this.modeWorse,
-      eps: this.eps,
       last_epoch: this.lastEpoch,
       _last_lr: [...this.lastLr],
     };
@@ -197,37 +202,25 @@ export class ReduceLROnPlateau {
   loadStateDict(stateDict: LRSchedulerStateDict): void {
     const reader = new StateReader(stateDict, 'ReduceLROnPlateau.loadStateDict');
     const groups = this.optimizer.paramGroups.length;
-    const factor = reader.number('factor', { min: 0, max: 1 });
+    const hyperparameters = loadHyperparameters(reader, REDUCE_LR_ON_PLATEAU, groups);
     const minLrs = reader.numbers('min_lrs', groups, 1);
-    const patience = reader.number('patience', { integer: true, min: 0 });
-    const cooldown = reader.number('cooldown', { integer: true, min: 0 });
-    const cooldownCounter = reader.number('cooldown_counter', { integer: true, min: 0 });
-    const mode = reader.choice('mode', ['min', 'max'] as const);
-    const threshold = reader.number('threshold', { min: 0 });
-    const thresholdMode = reader.choice('threshold_mode', ['rel', 'abs'] as const);
+    const cooldownCounter = reader.number('cooldown_counter', EPOCHS);
     const rawBest = reader.raw('best');
     if (rawBest !== undefined && rawBest !== null && typeof rawBest !== 'number') {
       throw typeError('ERR_STATE_DICT', `${reader.where}: best must be a number or null, got ${describe(rawBest)}`);
     }
-    const numBadEpochs = reader.number('num_bad_epochs', { integer: true, min: 0 });
-    const eps = reader.number('eps', { min: 0 });
-    const lastEpoch = reader.number('last_epoch', { integer: true, min: 0 });
+    const numBadEpochs = reader.number('num_bad_epochs', EPOCHS);
+    const lastEpoch = reader.number('last_epoch', EPOCHS);
     const lastLr = reader.numbers('_last_lr', groups);
     // mode_worse follows from mode, as PyTorch's load_state_dict recomputes it.
     reader.ignore('verbose', 'mode_worse');
     reader.finish();
 
-    if (factor !== undefined) this.factor = factor;
+    Object.assign(this, hyperparameters);
     if (minLrs !== undefined) this.minLrs = minLrs;
-    if (patience !== undefined) this.patience = patience;
-    if (cooldown !== undefined) this.cooldown = cooldown;
     if (cooldownCounter !== undefined) this.cooldownCounter = cooldownCounter;
-    if (mode !== undefined) this.mode = mode;
-    if (threshold !== undefined) this.threshold = threshold;
-    if (thresholdMode !== undefined) this.thresholdMode = thresholdMode;
     if (rawBest !== undefined) this.best = rawBest === null ? this.modeWorse : (rawBest as number);
     if (numBadEpochs !== undefined) this.numBadEpochs = numBadEpochs;
-    if (eps !== undefined) this.eps = eps;
     if (lastEpoch !== undefined) this.lastEpoch = lastEpoch;
     if (lastLr !== undefined) this.lastLr = lastLr;
   }

@@ -1,8 +1,10 @@
+/** SequentialLR: schedulers that take over from each other at milestones. */
 import { rangeError, typeError } from '../common/errors.js';
-import { checkKeys, checkNumber, checkOptionsObject, describe } from '../common/validate.js';
-import { LRScheduler, groupRecord, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
-import { bisectRight, readLastEpoch, type StateReader } from './internal.js';
-import { ChainedScheduler } from './chained.js';
+import { checkNumber, describe } from '../common/validate.js';
+import { groupRecord, type LRScheduler, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
+import { CompositeScheduler, checkChildSchedulers } from './composite.js';
+import { custom } from './hyperparameters.js';
+import { bisectRight, type StateReader } from './internal.js';
 
 /** Options of {@link SequentialLR}. */
 export interface SequentialLROptions extends LRSchedulerOptions {
@@ -26,36 +28,27 @@ export interface SequentialLROptions extends LRSchedulerOptions {
  *   required option, an unknown option (with a "did you mean" for PyTorch's snake_case names)
  *   or a value out of range. Nothing is changed then.
  */
-export class SequentialLR extends LRScheduler {
-  private readonly schedulers: LRScheduler[];
+export class SequentialLR extends CompositeScheduler {
   milestones: number[];
 
   constructor(optimizer: SchedulableOptimizer, options: SequentialLROptions) {
     super(optimizer, 'SequentialLR');
     const where = this.where;
-    const o = checkOptionsObject(options, where);
-    checkKeys(o, ['schedulers', 'milestones', 'lastEpoch'], where);
-    if (!Array.isArray(o.schedulers) || o.schedulers.length === 0) {
-      throw typeError('ERR_OPTION', `${where}: schedulers must be a non-empty Array of schedulers, got ${describe(o.schedulers)}`);
-    }
-    const schedulers = o.schedulers as unknown[];
-    schedulers.forEach((s, i) => {
-      // ReduceLROnPlateau needs a metric and a nested SequentialLR cannot restart at epoch 0:
-      // PyTorch fails on both only when the milestone is reached.
-      if (!(s instanceof LRScheduler) || s instanceof SequentialLR || s instanceof ChainedScheduler) {
-        throw typeError(
-          'ERR_OPTION',
-          `${where}: schedulers[${i}] must be an epoch scheduler such as LinearLR (not SequentialLR, ChainedScheduler or ReduceLROnPlateau), got ${describe(s)}`,
-        );
-      }
-      if (s.optimizer !== optimizer) {
-        throw rangeError('ERR_OPTION', `${where}: schedulers[${i}] was built on a different optimizer than the one passed to SequentialLR`);
-      }
+    const o = this.readOptions(options, {
+      schedulers: custom((value, name) =>
+        checkChildSchedulers(value, name, where, {
+          optimizer,
+          optimizerName: 'the one passed to SequentialLR',
+          composites: false,
+          example: 'LinearLR',
+        }),
+      ),
+      milestones: custom((value, name) => {
+        if (!Array.isArray(value)) throw typeError('ERR_OPTION', `${where}: ${name} must be an Array of integers, got ${describe(value)}`);
+        return value.map((m: unknown, i) => checkNumber(m, `${name}[${i}]`, where, { integer: true, min: 1 }));
+      }),
     });
-    if (!Array.isArray(o.milestones)) {
-      throw typeError('ERR_OPTION', `${where}: milestones must be an Array of integers, got ${describe(o.milestones)}`);
-    }
-    const milestones = o.milestones.map((m: unknown, i) => checkNumber(m, `milestones[${i}]`, where, { integer: true, min: 1 }));
+    const { schedulers, milestones } = o;
     if (milestones.length !== schedulers.length - 1) {
       throw rangeError(
         'ERR_OPTION',
@@ -67,16 +60,15 @@ export class SequentialLR extends LRScheduler {
         throw rangeError('ERR_OPTION', `${where}: milestones must be strictly increasing, got ${m} after ${milestones[i - 1]}`);
       }
     });
-    const lastEpoch = readLastEpoch(o.lastEpoch, where);
     this.optimizer.paramGroups.forEach((group, i) => {
       if (typeof groupRecord(group).initialLr !== 'number') {
         throw rangeError('ERR_OPTION', `${where}: paramGroups[${i}].initialLr is missing; build the schedulers before SequentialLR`);
       }
     });
 
-    this.schedulers = schedulers as LRScheduler[];
+    this.schedulers = schedulers;
     this.milestones = milestones;
-    this.lastEpoch = lastEpoch + 1;
+    this.lastEpoch = o.lastEpoch + 1;
     this.baseLrs = this.optimizer.paramGroups.map((group) => groupRecord(group).initialLr as number);
     for (const group of this.optimizer.paramGroups) group.lr = groupRecord(group).initialLr as number;
     for (const s of this.schedulers) s.lastEpoch -= 1;
@@ -93,39 +85,13 @@ export class SequentialLR extends LRScheduler {
     this.lastLr = scheduler.getLastLr();
   }
 
-  /** @internal Not supported: PyTorch's SequentialLR takes no epoch either. */
-  override _stepToEpoch(): void {
-    throw typeError('ERR_OPTION', `${this.where} cannot be restarted at an epoch; it cannot be nested in another SequentialLR`);
-  }
-
-  /** The wrapped schedulers, in order. */
-  getSchedulers(): readonly LRScheduler[] {
-    return this.schedulers;
-  }
-
-  /** Never used: {@link step} delegates to the active scheduler. */
-  protected computeLr(): number[] {
-    return this.optimizer.paramGroups.map((group) => group.lr);
-  }
-
-  protected ownState(): LRSchedulerStateDict {
-    return {};
-  }
-
-  /** PyTorch's layout: the wrapped schedulers' state dicts under `_schedulers`. */
-  override stateDict(): LRSchedulerStateDict {
-    return {
-      _milestones: [...this.milestones],
-      last_epoch: this.lastEpoch,
-      _last_lr: [...this.lastLr],
-      _schedulers: this.schedulers.map((s) => s.stateDict()),
-    };
+  protected override ownState(): LRSchedulerStateDict {
+    return { _milestones: [...this.milestones], last_epoch: this.lastEpoch };
   }
 
   protected override readState(reader: StateReader): () => void {
-    const groups = this.optimizer.paramGroups.length;
+    const children = super.readState(reader);
     const lastEpoch = reader.number('last_epoch', { integer: true, min: 0 });
-    const lastLr = reader.numbers('_last_lr', groups);
     const rawMilestones = reader.raw('_milestones');
     let milestones: number[] | undefined;
     if (rawMilestones !== undefined) {
@@ -139,20 +105,11 @@ export class SequentialLR extends LRScheduler {
         return m;
       });
     }
-    const rawSchedulers = reader.raw('_schedulers');
-    let commits: Array<() => void> = [];
-    if (rawSchedulers !== undefined) {
-      if (!Array.isArray(rawSchedulers) || rawSchedulers.length !== this.schedulers.length) {
-        throw typeError('ERR_STATE_DICT', `${reader.where}: _schedulers must be an Array of ${this.schedulers.length} state dicts, got ${describe(rawSchedulers)}`);
-      }
-      commits = this.schedulers.map((s, i) => s._prepareLoad(rawSchedulers[i], `${reader.where}: _schedulers[${i}]`));
-    }
     reader.ignore('verbose', '_get_lr_called_within_step', '_is_initial');
     return () => {
+      children();
       if (lastEpoch !== undefined) this.lastEpoch = lastEpoch;
-      if (lastLr !== undefined) this.lastLr = lastLr;
       if (milestones !== undefined) this.milestones = milestones;
-      for (const commit of commits) commit();
     };
   }
 }

@@ -1,9 +1,24 @@
 /** Schedulers that scale the lr by a factor for the first `totalIters` epochs, typically as a
  * warm-up: ConstantLR and LinearLR. */
 import { refusePytorchSpellings } from '../common/members.js';
-import { checkKeys, checkNumber, checkOptionsObject } from '../common/validate.js';
-import { LRScheduler, type LRSchedulerOptions, type LRSchedulerStateDict, type SchedulableOptimizer } from './base.js';
-import { readLastEpoch, type StateReader } from './internal.js';
+import { LRScheduler, type LRSchedulerOptions, type SchedulableOptimizer } from './base.js';
+import { numeric } from './hyperparameters.js';
+
+/** A factor in (0, 1], 1/3 unless given: ConstantLR's `factor`, LinearLR's `startFactor`.
+ * PyTorch allows 0, which later restores the lr as 0 * (1 / 0) = NaN. */
+const OPENING_FACTOR = { min: 0, minExclusive: true, max: 1, maxInclusive: true };
+const TOTAL_ITERS = numeric({ integer: true, min: 1 }, { default: 5, saveAs: 'total_iters' });
+
+const CONSTANT_LR = {
+  factor: numeric(OPENING_FACTOR, { default: 1.0 / 3, saveAs: 'factor' }),
+  totalIters: TOTAL_ITERS,
+};
+
+const LINEAR_LR = {
+  startFactor: numeric(OPENING_FACTOR, { default: 1.0 / 3, saveAs: 'start_factor' }),
+  endFactor: numeric({ min: 0, max: 1, maxInclusive: true }, { default: 1.0, saveAs: 'end_factor' }),
+  totalIters: TOTAL_ITERS,
+};
 
 /** Options of {@link ConstantLR}. */
 export interface ConstantLROptions extends LRSchedulerOptions {
@@ -21,45 +36,22 @@ export interface ConstantLROptions extends LRSchedulerOptions {
  *   or a value out of range. Nothing is changed then.
  */
 export class ConstantLR extends LRScheduler {
-  factor: number;
-  totalIters: number;
+  factor!: number;
+  totalIters!: number;
 
   constructor(optimizer: SchedulableOptimizer, options: ConstantLROptions = {}) {
     super(optimizer, 'ConstantLR');
-    const o = checkOptionsObject(options, this.where);
-    checkKeys(o, ['factor', 'totalIters', 'lastEpoch'], this.where);
-    // PyTorch allows factor 0, which restores the lr as 0 * (1 / 0) = NaN.
-    this.factor =
-      o.factor === undefined ? 1.0 / 3 : checkNumber(o.factor, 'factor', this.where, { min: 0, minExclusive: true, max: 1, maxInclusive: true });
-    this.totalIters = o.totalIters === undefined ? 5 : checkNumber(o.totalIters, 'totalIters', this.where, { integer: true, min: 1 });
-    this.attach(readLastEpoch(o.lastEpoch, this.where));
+    this.attach(this.configure(options, CONSTANT_LR));
   }
 
   protected computeLr(): number[] {
-    const groups = this.optimizer.paramGroups;
-    if (this.lastEpoch === 0) return groups.map((g) => g.lr * this.factor);
-    if (this.lastEpoch !== this.totalIters) return groups.map((g) => g.lr);
-    return groups.map((g) => g.lr * (1.0 / this.factor));
+    if (this.lastEpoch === 0) return this.scaleLrs(this.factor);
+    return this.scaleLrs(this.lastEpoch === this.totalIters ? 1.0 / this.factor : 1);
   }
 
   protected override closedFormLr(): number[] {
     const reached = this.lastEpoch >= this.totalIters ? 1 : 0;
     return this.baseLrs.map((base) => base * (this.factor + reached * (1 - this.factor)));
-  }
-
-  protected ownState(): LRSchedulerStateDict {
-    return { factor: this.factor, total_iters: this.totalIters };
-  }
-
-  protected override readState(reader: StateReader): () => void {
-    const base = super.readState(reader);
-    const factor = reader.number('factor', { min: 0, minExclusive: true, max: 1, maxInclusive: true });
-    const totalIters = reader.number('total_iters', { integer: true, min: 1 });
-    return () => {
-      base();
-      if (factor !== undefined) this.factor = factor;
-      if (totalIters !== undefined) this.totalIters = totalIters;
-    };
   }
 }
 
@@ -81,32 +73,20 @@ export interface LinearLROptions extends LRSchedulerOptions {
  *   or a value out of range. Nothing is changed then.
  */
 export class LinearLR extends LRScheduler {
-  startFactor: number;
-  endFactor: number;
-  totalIters: number;
+  startFactor!: number;
+  endFactor!: number;
+  totalIters!: number;
 
   constructor(optimizer: SchedulableOptimizer, options: LinearLROptions = {}) {
     super(optimizer, 'LinearLR');
-    const o = checkOptionsObject(options, this.where);
-    checkKeys(o, ['startFactor', 'endFactor', 'totalIters', 'lastEpoch'], this.where);
-    this.startFactor =
-      o.startFactor === undefined
-        ? 1.0 / 3
-        : checkNumber(o.startFactor, 'startFactor', this.where, { min: 0, minExclusive: true, max: 1, maxInclusive: true });
-    this.endFactor =
-      o.endFactor === undefined ? 1.0 : checkNumber(o.endFactor, 'endFactor', this.where, { min: 0, max: 1, maxInclusive: true });
-    this.totalIters = o.totalIters === undefined ? 5 : checkNumber(o.totalIters, 'totalIters', this.where, { integer: true, min: 1 });
-    this.attach(readLastEpoch(o.lastEpoch, this.where));
+    this.attach(this.configure(options, LINEAR_LR));
   }
 
   protected computeLr(): number[] {
-    const groups = this.optimizer.paramGroups;
-    if (this.lastEpoch === 0) return groups.map((g) => g.lr * this.startFactor);
-    if (this.lastEpoch > this.totalIters) return groups.map((g) => g.lr);
+    if (this.lastEpoch === 0) return this.scaleLrs(this.startFactor);
+    if (this.lastEpoch > this.totalIters) return this.scaleLrs(1);
     const span = this.endFactor - this.startFactor;
-    return groups.map(
-      (g) => g.lr * (1 + span / (this.totalIters * this.startFactor + (this.lastEpoch - 1) * span)),
-    );
+    return this.scaleLrs(1 + span / (this.totalIters * this.startFactor + (this.lastEpoch - 1) * span));
   }
 
   protected override closedFormLr(): number[] {
@@ -116,23 +96,6 @@ export class LinearLR extends LRScheduler {
         (this.startFactor +
           ((this.endFactor - this.startFactor) * Math.min(this.totalIters, this.lastEpoch)) / this.totalIters),
     );
-  }
-
-  protected ownState(): LRSchedulerStateDict {
-    return { start_factor: this.startFactor, end_factor: this.endFactor, total_iters: this.totalIters };
-  }
-
-  protected override readState(reader: StateReader): () => void {
-    const base = super.readState(reader);
-    const startFactor = reader.number('start_factor', { min: 0, minExclusive: true, max: 1, maxInclusive: true });
-    const endFactor = reader.number('end_factor', { min: 0, max: 1, maxInclusive: true });
-    const totalIters = reader.number('total_iters', { integer: true, min: 1 });
-    return () => {
-      base();
-      if (startFactor !== undefined) this.startFactor = startFactor;
-      if (endFactor !== undefined) this.endFactor = endFactor;
-      if (totalIters !== undefined) this.totalIters = totalIters;
-    };
   }
 }
 

@@ -61,7 +61,7 @@ export function adamScalars(h: AdamHyper, step: number): AdamScalars {
 }
 
 /** torch.maximum: NaN in either operand wins; otherwise (a > b ? a : b), like x86's maxps. */
-function maxNan(a: number, b: number): number {
+export function maxNan(a: number, b: number): number {
   return a !== a ? a : a > b ? a : b;
 }
 
@@ -102,7 +102,7 @@ export function adamUpdate(k: AdamConsts, grad: number, io: Float64Array): void 
   io[0] = f(p + f(f(k.negStepSize * m) / denom));
 }
 
-/** One Adam step over elements [0, n) of the given arrays, in place. */
+/** One Adam step over the elements of `param`, in place. */
 export function adamStepReference(
   param: Float32Array,
   grad: Float32Array,
@@ -111,18 +111,31 @@ export function adamStepReference(
   maxExpAvgSq: Float32Array | null,
   s: AdamScalars,
 ): void {
-  const k = adamConsts(s);
+  adamStepFloat32(adamConsts(s), param, grad, expAvg, expAvgSq, maxExpAvgSq);
+}
+
+/** adamStepReference with the per-tensor constants already rounded: the low-bit references run
+ * it a block at a time over their moments decoded to float32. */
+export function adamStepFloat32(
+  k: AdamConsts,
+  param: Float32Array,
+  grad: Float32Array,
+  expAvg: Float32Array,
+  expAvgSq: Float32Array,
+  maxExpAvgSq: Float32Array | null,
+): void {
+  const amsgrad = k.s.amsgrad;
   const io = new Float64Array(4);
   const n = param.length;
   for (let i = 0; i < n; i++) {
     io[0] = param[i]!;
     io[1] = expAvg[i]!;
     io[2] = expAvgSq[i]!;
-    if (s.amsgrad) io[3] = maxExpAvgSq![i]!;
+    if (amsgrad) io[3] = maxExpAvgSq![i]!;
     adamUpdate(k, grad[i]!, io);
     param[i] = io[0]!;
     expAvg[i] = io[1]!;
     expAvgSq[i] = io[2]!;
-    if (s.amsgrad) maxExpAvgSq![i] = io[3]!;
+    if (amsgrad) maxExpAvgSq![i] = io[3]!;
   }
 }

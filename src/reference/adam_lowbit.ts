@@ -1,11 +1,11 @@
 /**
  * Adam with reduced-precision moments in plain TypeScript: the `js` backend for bfloat16 and
  * 8-bit state, and the oracle the native kernels (native/kernels/adam_bf16_body.h,
- * adam_q8_body.h) are tested against bit for bit. The update itself is adam.ts's adamUpdate on
- * the loaded moments; the parameter is written from this step's unrounded moments, and only
- * then are the moments stored in the reduced format. See docs/lowbit.md for the storage rules.
+ * adam_q8_body.h) are tested against bit for bit. A block at a time, the moments are decoded to
+ * float32 (exactly), stepped by the float32 reference (adam.ts's adamStepFloat32), and only then
+ * stored in the reduced format: the parameter is written from this step's unrounded moments. See docs/lowbit.md for the storage rules.
  */
-import { adamConsts, adamUpdate, type AdamScalars } from './adam.js';
+import { adamConsts, adamStepFloat32, maxNan, type AdamScalars } from './adam.js';
 import { QMAP_SIGNED, QMAP_UNSIGNED } from './qmaps.js';
 
 /** Elements per 8-bit quantization block (one float32 scale per block). */
@@ -43,11 +43,6 @@ export function q8Blocks(numel: number): number {
   return Math.ceil(numel / Q8_BLOCK);
 }
 
-/** torch.maximum's NaN rule: NaN in either operand wins. */
-function maxNan(a: number, b: number): number {
-  return a !== a ? a : a > b ? a : b;
-}
-
 /** torchao's nearest code of y in the ascending map: the largest c with qmap[c] <= y by binary
  * search from 0, then c + 1 if y is at least halfway to qmap[c + 1]. NaN gives 0. */
 export function encodeQ8(qmap: Float32Array, y: number): number {
@@ -79,68 +74,69 @@ export function quantizeQ8(values: ArrayLike<number>, signed: boolean): Q8Moment
   return m;
 }
 
-/** The float32 values of an 8-bit moment: qmap[code] * scale, one float32 multiply each. */
+/** Decodes block `block` of `m`, its elements [start, start + length), into out[0, length):
+ * qmap[code] * scale, one float32 multiply each. */
+function loadBlock(m: Q8Moment, qmap: Float32Array, block: number, start: number, length: number, out: Float32Array): void {
+  const scale = m.scale[block]!;
+  for (let i = 0; i < length; i++) out[i] = qmap[m.codes[start + i]!]! * scale;
+}
+
+/** The float32 values of an 8-bit moment. */
 export function dequantizeQ8(m: Q8Moment, signed: boolean): Float32Array {
-  const qmap = qmapOf(signed);
-  const out = new Float32Array(m.codes.length);
-  for (let i = 0; i < out.length; i++) out[i] = qmap[m.codes[i]!]! * m.scale[Math.floor(i / Q8_BLOCK)]!;
+  const n = m.codes.length;
+  const out = new Float32Array(n);
+  for (let b = 0; b * Q8_BLOCK < n; b++) {
+    loadBlock(m, qmapOf(signed), b, b * Q8_BLOCK, Math.min(Q8_BLOCK, n - b * Q8_BLOCK), out.subarray(b * Q8_BLOCK));
+  }
   return out;
 }
 
-/** One step with bfloat16 moments over elements [0, n), in place. */
-export function adamStepBf16Reference(
-  param: Float32Array,
-  grad: Float32Array,
-  expAvg: Uint16Array,
-  expAvgSq: Uint16Array,
-  maxExpAvgSq: Uint16Array | null,
-  s: AdamScalars,
-): void {
-  const k = adamConsts(s);
-  const io = new Float64Array(4);
-  for (let i = 0; i < param.length; i++) {
-    io[0] = param[i]!;
-    io[1] = fromBf16(expAvg[i]!);
-    io[2] = fromBf16(expAvgSq[i]!);
-    if (s.amsgrad) io[3] = fromBf16(maxExpAvgSq![i]!);
-    adamUpdate(k, grad[i]!, io);
-    param[i] = io[0]!;
-    expAvg[i] = toBf16(io[1]!);
-    expAvgSq[i] = toBf16(io[2]!);
-    if (s.amsgrad) maxExpAvgSq![i] = toBf16(io[3]!);
-  }
+/** How a reduced format moves one block of a moment, its elements [start, start + length),
+ * to and from float32. exp_avg is signed, the second moments are not. */
+interface MomentFormat<M> {
+  load(moment: M, signed: boolean, block: number, start: number, length: number, out: Float32Array): void;
+  store(values: Float32Array, moment: M, signed: boolean, block: number, start: number, length: number): void;
 }
 
-/** One step with 8-bit moments over elements [0, n), in place. Element 0 starts a block and the
- * moments' scale arrays start at that block: a run never splits a block. */
-export function adamStepQ8Reference(
-  param: Float32Array,
-  grad: Float32Array,
-  expAvg: Q8Moment,
-  expAvgSq: Q8Moment,
-  maxExpAvgSq: Q8Moment | null,
-  s: AdamScalars,
-): void {
-  const k = adamConsts(s);
-  const io = new Float64Array(4);
-  const n = param.length;
-  const fresh = [new Float32Array(Q8_BLOCK), new Float32Array(Q8_BLOCK), new Float32Array(Q8_BLOCK)];
-  for (let start = 0, block = 0; start < n; start += Q8_BLOCK, block++) {
-    const end = Math.min(n, start + Q8_BLOCK);
-    const sm = expAvg.scale[block]!, sv = expAvgSq.scale[block]!, sx = s.amsgrad ? maxExpAvgSq!.scale[block]! : 0;
-    for (let i = start; i < end; i++) {
-      io[0] = param[i]!;
-      io[1] = Math.fround(QMAP_SIGNED[expAvg.codes[i]!]! * sm);
-      io[2] = Math.fround(QMAP_UNSIGNED[expAvgSq.codes[i]!]! * sv);
-      if (s.amsgrad) io[3] = Math.fround(QMAP_UNSIGNED[maxExpAvgSq!.codes[i]!]! * sx);
-      adamUpdate(k, grad[i]!, io);
-      param[i] = io[0]!;
-      fresh[0]![i - start] = io[1]!;
-      fresh[1]![i - start] = io[2]!;
-      fresh[2]![i - start] = io[3]!;
+/** bfloat16 has no blocks of its own; it is stepped in runs as long as an 8-bit block. */
+const BF16: MomentFormat<Uint16Array> = {
+  load(bits, _signed, _block, start, length, out) {
+    for (let i = 0; i < length; i++) out[i] = fromBf16(bits[start + i]!);
+  },
+  store(values, bits, _signed, _block, start, length) {
+    for (let i = 0; i < length; i++) bits[start + i] = toBf16(values[i]!);
+  },
+};
+
+/** Each block's new scale is the absmax of its new moments. */
+const Q8: MomentFormat<Q8Moment> = {
+  load: (moment, signed, block, start, length, out) => loadBlock(moment, qmapOf(signed), block, start, length, out),
+  store: (values, moment, signed, block, start, length) => storeBlock(values, 0, length, qmapOf(signed), moment, start, block),
+};
+
+/** The step of one reduced format: a block at a time, the moments are decoded into float32,
+ * stepped by adamStepFloat32, then stored back. */
+function lowbitStep<M>(format: MomentFormat<M>) {
+  return (param: Float32Array, grad: Float32Array, expAvg: M, expAvgSq: M, maxExpAvgSq: M | null, s: AdamScalars): void => {
+    const k = adamConsts(s);
+    const stored = [expAvg, expAvgSq, s.amsgrad ? maxExpAvgSq : null];
+    const moments: [Float32Array, Float32Array, Float32Array | null] = [
+      new Float32Array(Q8_BLOCK),
+      new Float32Array(Q8_BLOCK),
+      s.amsgrad ? new Float32Array(Q8_BLOCK) : null,
+    ];
+    for (let start = 0, block = 0; start < param.length; start += Q8_BLOCK, block++) {
+      const end = Math.min(param.length, start + Q8_BLOCK);
+      moments.forEach((f32, j) => f32 && format.load(stored[j]!, j === 0, block, start, end - start, f32));
+      adamStepFloat32(k, param.subarray(start, end), grad.subarray(start, end), ...moments);
+      moments.forEach((f32, j) => f32 && format.store(f32, stored[j]!, j === 0, block, start, end - start));
     }
-    storeBlock(fresh[0]!, 0, end - start, QMAP_SIGNED, expAvg, start, block);
-    storeBlock(fresh[1]!, 0, end - start, QMAP_UNSIGNED, expAvgSq, start, block);
-    if (s.amsgrad) storeBlock(fresh[2]!, 0, end - start, QMAP_UNSIGNED, maxExpAvgSq!, start, block);
-  }
+  };
 }
+
+/** One step with bfloat16 moments over the elements of `param`, in place. */
+export const adamStepBf16Reference = lowbitStep(BF16);
+
+/** One step with 8-bit moments over the elements of `param`, in place. Element 0 starts a block
+ * and the moments' scale arrays start at that block: a run never splits a block. */
+export const adamStepQ8Reference = lowbitStep(Q8);

@@ -9,8 +9,6 @@ import { coreOptions, resolveOptions, type Hyperparameters, type SimdAdamOptions
 import { VariableTable, type Update } from './variables.js';
 import { decodeWeights, encodeWeights, type NamedTensor } from './weights.js';
 
-type Gradients = tf.NamedTensorMap | NamedTensor[];
-
 /** What SimdAdam and SimdAdamW share; `decoupled` is what tells them apart. */
 abstract class SimdAdamBase extends tf.Optimizer {
   #hyper: Hyperparameters;
@@ -80,7 +78,7 @@ abstract class SimdAdamBase extends tf.Optimizer {
    * (code ERR_DUPLICATE_PARAM) for a variable listed twice, and simd-adam's step errors.
    * Nothing is changed when it throws.
    */
-  applyGradients(variableGradients: Gradients): void {
+  applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
     const where = `${this.getClassName()}.applyGradients()`;
     const { listed, updates } = readGradients(variableGradients, where);
     this.#table.step(listed, updates, this.#hyper, this.#core(), where);

@@ -3,7 +3,8 @@
  *
  *   mpirun -np N node --import tsx packages/simd-adam-mpi/bench/step.ts
  *
- * PARAMS (default 16M) float32 parameters in one store, AdamW, STEPS (default 7) timed steps after
+ * PARAMS (default 16M) float32 parameters in one store, AdamW with STATE_DTYPE state (float32 by
+ * default; bfloat16, 8bit), STEPS (default 7) timed steps after
  * a warm-up, each started together (barrier). Per rank: the median step, the median time inside
  * the reduce-scatter and the all-gather (wall time of the promise, so it includes waiting for the
  * slowest rank), and bytes handed to MPI. With N=1 it also times a plain single-process AdamW
@@ -14,6 +15,7 @@ import { mpiWorld, ZeroRedundancyOptimizer } from '../src/index.js';
 
 const PARAMS = Number(process.env.PARAMS ?? 16 * 1024 * 1024);
 const STEPS = Number(process.env.STEPS ?? 7);
+const stateDtype = (process.env.STATE_DTYPE ?? 'float32') as 'float32' | 'bfloat16' | '8bit';
 const comm = await mpiWorld();
 const makeStore = () => {
   const store = new ParameterStore([0, 1, 2, 3].map((k) => ({ name: `layer${k}`, shape: [PARAMS / 4] })));
@@ -22,9 +24,9 @@ const makeStore = () => {
   return store;
 };
 const store = makeStore();
-const zero = new ZeroRedundancyOptimizer(store, { optimizer: 'AdamW', comm, lr: 1e-3 });
+const zero = new ZeroRedundancyOptimizer(store, { optimizer: 'AdamW', comm, lr: 1e-3, stateDtype });
 const baselineStore = comm.size === 1 ? makeStore() : undefined;
-const baseline = baselineStore && new AdamW(baselineStore.params, { lr: 1e-3 });
+const baseline = baselineStore && new AdamW(baselineStore.params, { lr: 1e-3, stateDtype });
 
 // Phase timings: wrap the two bulk collectives.
 const phase = { reduceScatter: 0, allGather: 0 };
@@ -62,6 +64,7 @@ console.log(
     rank: comm.rank,
     size: comm.size,
     params: PARAMS,
+    stateDtype,
     stepMs: ms(median(rows.step)),
     reduceScatterMs: ms(median(rows.reduceScatter)),
     allGatherMs: ms(median(rows.allGather)),

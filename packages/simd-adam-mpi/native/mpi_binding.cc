@@ -7,7 +7,10 @@
 #include <mpi.h>
 #include <napi.h>
 
+#include "shard_scan.h"
+
 #include <climits>
+#include <cstring>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -136,7 +139,8 @@ class Collective : public Napi::AsyncWorker {
     int rc = Run();
     if (rc != MPI_SUCCESS) SetError(MpiErrorString(rc));
   }
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnOK() override { Resolve(Env().Undefined()); }
+  void Resolve(Napi::Value value) { deferred_.Resolve(value); }
   void OnError(const Napi::Error& error) override {
     deferred_.Reject(CodedError(Env(), "ERR_MPI", "MPI collective failed: " + error.Message()).Value());
   }
@@ -148,26 +152,50 @@ class Collective : public Napi::AsyncWorker {
 
 class ReduceScatter : public Collective {
  public:
-  ReduceScatter(Napi::Env env, std::vector<Napi::Value> keep, const float* send, float* recv, std::vector<int> counts, bool mean)
-      : Collective(env, std::move(keep)), send_(send), recv_(recv), counts_(std::move(counts)), mean_(mean) {}
+  // A fill: copy n floats from `from` to send + offset before reducing.
+  struct Fill {
+    const float* from;
+    size_t offset;
+    size_t n;
+  };
+
+  ReduceScatter(Napi::Env env, std::vector<Napi::Value> keep, float* send, float* recv, std::vector<int> counts, bool mean,
+                std::vector<int> ranges, bool sum_sq, std::vector<Fill> fills)
+      : Collective(env, std::move(keep)), send_(send), recv_(recv), counts_(std::move(counts)), mean_(mean), ranges_(std::move(ranges)),
+        sum_sq_(sum_sq), fills_(std::move(fills)) {}
 
  protected:
   int Run() override {
+    // Grads that live in arrays of their own are gathered into the flat send buffer here, on
+    // the worker thread, rather than on the event loop.
+    for (const Fill& f : fills_) std::memcpy(send_ + f.offset, f.from, f.n * sizeof(float));
     int rc = MPI_Reduce_scatter(send_, recv_, counts_.data(), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS) return rc;
     // The mean over ranks: the float32 sum divided by N once, after the reduction.
-    if (rc == MPI_SUCCESS && mean_ && world_size > 1) {
+    if (mean_ && world_size > 1) {
       const float n = static_cast<float>(world_size);
       const int own = counts_[static_cast<size_t>(world_rank)];
       for (int i = 0; i < own; i++) recv_[i] = recv_[i] / n;
     }
+    scan_ = ScanShard(recv_, ranges_, sum_sq_);
     return rc;
+  }
+  void OnOK() override {
+    Napi::Object result = Napi::Object::New(Env());
+    result.Set("firstNonFinite", static_cast<double>(scan_.first_non_finite));
+    result.Set("sumSq", scan_.sum_sq);
+    Resolve(result);
   }
 
  private:
-  const float* send_;
+  float* send_;
   float* recv_;
   std::vector<int> counts_;
   bool mean_;
+  std::vector<int> ranges_;
+  bool sum_sq_;
+  std::vector<Fill> fills_;
+  ScanResult scan_;
 };
 
 class AllGather : public Collective {
@@ -248,7 +276,11 @@ bool ReadCounts(Napi::Env env, const Napi::Value& value, size_t total, const cha
   return true;
 }
 
-// reduceScatter(send: Float32Array, recv: Float32Array, counts: Int32Array, mean: boolean): Promise
+// reduceScatter(send: Float32Array, recv: Float32Array, counts: Int32Array, mean: boolean,
+//               scan?: Int32Array, sumSq?: boolean, fillArrays?: Float32Array[],
+//               fillOffsets?: Int32Array): Promise<{ firstNonFinite, sumSq }>
+// scan: [from, to) pairs of recv to check for NaN/±Inf (and sum the squares of, with sumSq).
+// fillArrays, fillOffsets: arrays copied into send at those offsets first (on the worker).
 Napi::Value ReduceScatterJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* where = "reduceScatter()";
@@ -269,7 +301,54 @@ Napi::Value ReduceScatterJs(const Napi::CallbackInfo& info) {
     Fail(env, where, "send and recv must not overlap");
     return env.Undefined();
   }
-  auto* work = new ReduceScatter(env, {info[0], info[1]}, send.Data(), recv.Data(), std::move(counts), info[3].ToBoolean());
+  std::vector<int> ranges;
+  if (info.Length() > 4 && !info[4].IsUndefined()) {
+    if (!TypedArrayOf(env, info[4], napi_int32_array, where, "scan")) return env.Undefined();
+    Napi::Int32Array scan = info[4].As<Napi::Int32Array>();
+    if (scan.ElementLength() % 2 != 0) {
+      Fail(env, where, "scan must hold [from, to) pairs");
+      return env.Undefined();
+    }
+    for (size_t k = 0; k < scan.ElementLength(); k += 2) {
+      if (scan[k] < 0 || scan[k] > scan[k + 1] || static_cast<size_t>(scan[k + 1]) > recv.ElementLength()) {
+        Fail(env, where, "scan ranges must lie within recv");
+        return env.Undefined();
+      }
+    }
+    ranges.assign(scan.Data(), scan.Data() + scan.ElementLength());
+  }
+  const bool sum_sq = info.Length() > 5 && info[5].ToBoolean();
+  // fill: an Array of Float32Arrays and an Int32Array of their offsets in send.
+  std::vector<ReduceScatter::Fill> fills;
+  std::vector<Napi::Value> keep = {info[0], info[1]};
+  if (info.Length() > 7 && info[6].IsArray()) {
+    Napi::Array arrays = info[6].As<Napi::Array>();
+    if (!TypedArrayOf(env, info[7], napi_int32_array, where, "fill offsets")) return env.Undefined();
+    Napi::Int32Array offsets = info[7].As<Napi::Int32Array>();
+    if (offsets.ElementLength() != arrays.Length()) {
+      Fail(env, where, "fill needs one offset per array");
+      return env.Undefined();
+    }
+    for (uint32_t k = 0; k < arrays.Length(); k++) {
+      Napi::Value value = arrays.Get(k);
+      if (!TypedArrayOf(env, value, napi_float32_array, where, "a fill array")) return env.Undefined();
+      Napi::Float32Array from = value.As<Napi::Float32Array>();
+      const int offset = offsets[k];
+      if (offset < 0 || static_cast<size_t>(offset) + from.ElementLength() > send.ElementLength()) {
+        Fail(env, where, "a fill array must lie within send at its offset");
+        return env.Undefined();
+      }
+      const char* f = reinterpret_cast<const char*>(from.Data());
+      if ((f < s + send.ByteLength() && s < f + from.ByteLength()) || (f < r + recv.ByteLength() && r < f + from.ByteLength())) {
+        Fail(env, where, "a fill array must not overlap send or recv");
+        return env.Undefined();
+      }
+      fills.push_back({from.Data(), static_cast<size_t>(offset), from.ElementLength()});
+      keep.push_back(value);
+    }
+  }
+  auto* work = new ReduceScatter(env, std::move(keep), send.Data(), recv.Data(), std::move(counts), info[3].ToBoolean(), std::move(ranges), sum_sq,
+                                 std::move(fills));
   Napi::Promise promise = work->Promise();
   work->Queue();
   return promise;

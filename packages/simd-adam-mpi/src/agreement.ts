@@ -4,7 +4,7 @@
  * negation, so that the maximum over ranks gives both the largest and the smallest), and whether any rank failed its own checks. A
  * disagreement is thrown on every rank, so no rank waits in a collective the others skip.
  */
-import { SimdAdamError } from 'simd-adam';
+import { SimdAdamError, type AdamParamGroup } from 'simd-adam';
 import type { Communicator } from './communicator.js';
 
 /** What one rank contributes. `flags[i]` is 1 when parameter i (in group order) has a grad and
@@ -61,3 +61,26 @@ export async function agree(comm: Communicator, vote: Vote, describeParam: (i: n
 
 /** NaN has no order under MPI_MAX; every NaN votes as this value instead. */
 const NAN_STAND_IN = 1.7976931348623157e308;
+
+/** Every group's hyperparameters `keys` as numbers, with their names for messages. */
+export function groupValues(groups: readonly AdamParamGroup[], keys: readonly string[]): { values: number[]; valueNames: string[] } {
+  const values: number[] = [];
+  const valueNames: string[] = [];
+  groups.forEach((group, gi) => {
+    for (const key of keys) {
+      const numbers = numbersOf(group[key as keyof AdamParamGroup]);
+      values.push(...numbers);
+      valueNames.push(...numbers.map((_, i) => `paramGroups[${gi}].${key}${numbers.length > 1 ? `[${i}]` : ''}`));
+    }
+  });
+  return { values, valueNames };
+}
+
+/** A hyperparameter as numbers every rank must agree on (booleans as 0/1, arrays flattened). */
+function numbersOf(value: unknown): number[] {
+  if (typeof value === 'number') return [value];
+  if (typeof value === 'boolean') return [value ? 1 : 0];
+  if (Array.isArray(value)) return value.flatMap(numbersOf);
+  if (typeof value === 'string') return [[...value].reduce((h, c) => (h * 31 + c.codePointAt(0)!) % 2 ** 48, 7)];
+  return [value === undefined ? -1 : NaN];
+}

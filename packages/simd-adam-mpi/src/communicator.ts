@@ -12,10 +12,33 @@ export type ReduceOp = 'sum' | 'max' | 'min';
 
 interface Binding {
   init(): { rank: number; size: number; threadLevel: string; library: string };
-  reduceScatter(send: Float32Array, recv: Float32Array, counts: Int32Array, mean: boolean): Promise<void>;
+  reduceScatter(
+    send: Float32Array, recv: Float32Array, counts: Int32Array, mean: boolean,
+    scan?: Int32Array, sumSq?: boolean, fillArrays?: Float32Array[], fillOffsets?: Int32Array,
+  ): Promise<ReduceScatterScan>;
   allGather(buf: Float32Array, counts: Int32Array): Promise<void>;
   allReduce(buf: Float64Array | Int32Array, op: ReduceOp): Promise<void>;
   barrier(): Promise<void>;
+}
+
+/** What {@link Communicator.reduceScatter} found in the ranges of `recv` it was asked to scan,
+ * after the reduction (and the division, with `mean`). */
+export interface ReduceScatterScan {
+  /** Index in `recv` of the first NaN or ±Inf in the scanned ranges (in the order given); −1 if
+   * none. */
+  firstNonFinite: number;
+  /** Σx² over the scanned ranges, in float64, in order (0 unless `sumSq` was asked for). */
+  sumSq: number;
+}
+
+/** What {@link Communicator.reduceScatter} does on its worker thread besides reducing. */
+export interface ReduceScatterOptions {
+  /** [from, to) pairs of indices into `recv` to check for NaN and ±Inf after the reduction. */
+  scan?: Int32Array;
+  /** Also sum the squares over `scan`'s ranges. Default false. */
+  sumSq?: boolean;
+  /** Arrays to copy into `send` at these element offsets before the reduction. */
+  fill?: { arrays: Float32Array[]; offsets: Int32Array };
 }
 
 /** Bytes this rank handed MPI for other ranks, counted per collective (see docs/distributed.md). */
@@ -74,10 +97,20 @@ export class Communicator {
    * Sums `send` (the full buffer, Float32) over ranks and leaves this rank's block in `recv`;
    * with `mean`, divides that sum by `size` once, after the reduction. `counts[r]` is rank r's
    * block length; blocks are contiguous, in rank order. `send` and `recv` must not overlap.
-   * @throws TypeError (code ERR_MPI) on mismatched lengths; rejects (ERR_MPI) if MPI fails.
+   * Work the worker thread does around the reduction, off the event loop: `fill` copies arrays
+   * into `send` at element offsets first (grads that are not views of one flat buffer); `scan`
+   * ([from, to) pairs of indices into `recv`) checks those ranges for NaN and ±Inf afterwards, and
+   * with `sumSq` sums their squares too: the result says what it found (nothing scanned: −1, 0).
+   * @throws TypeError (code ERR_MPI) on mismatched lengths, ranges outside `recv`, or fill arrays
+   *   outside `send` or overlapping it; rejects (ERR_MPI) if MPI fails.
    */
-  reduceScatter(send: Float32Array, recv: Float32Array, counts: Int32Array, mean = false): Promise<void> {
-    return this.#enqueue(() => this.#binding.reduceScatter(send, recv, counts, mean), 4 * (send.length - (counts[this.rank] ?? 0)), 'bulk');
+  reduceScatter(send: Float32Array, recv: Float32Array, counts: Int32Array, mean = false, options: ReduceScatterOptions = {}): Promise<ReduceScatterScan> {
+    const { scan, sumSq = false, fill } = options;
+    return this.#enqueue(
+      () => this.#binding.reduceScatter(send, recv, counts, mean, scan, sumSq, fill?.arrays, fill?.offsets),
+      4 * (send.length - (counts[this.rank] ?? 0)),
+      'bulk',
+    );
   }
 
   /** In place: rank r's block of `buf` (at the sum of the counts before r) goes to every rank.
@@ -97,7 +130,7 @@ export class Communicator {
     return this.#enqueue(() => this.#binding.barrier(), 0, 'small');
   }
 
-  #enqueue(start: () => Promise<void>, bytes: number, kind: 'bulk' | 'small'): Promise<void> {
+  #enqueue<T>(start: () => Promise<T>, bytes: number, kind: 'bulk' | 'small'): Promise<T> {
     // The binding validates synchronously; starting only once the previous call settled keeps
     // MPI's calls serialized. A failed call does not block the ones after it.
     const run = this.#tail.then(() => {

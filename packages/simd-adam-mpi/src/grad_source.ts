@@ -1,7 +1,8 @@
 /**
  * The buffer a step reduce-scatters: the grads as one flat array laid out as the parameters are.
  * Grads attached by ParameterStore.attachGrads() already are one (no copy); grads assigned one
- * by one elsewhere are copied into a scratch buffer of the flat size, allocated on first need.
+ * by one elsewhere are copied into a scratch buffer of the flat size, allocated on first need, by
+ * the reduce-scatter's worker thread (the `fill`), not on the event loop.
  */
 import type { FlatParam } from './layout.js';
 
@@ -15,14 +16,14 @@ export class GradSource {
     this.#storeGrads = storeGrads;
   }
 
-  /** A flat array whose [offset, offset + numel) holds each active parameter's grad. Elements of
-   * the other parameters are unspecified: their reduced values are never used. */
-  resolve(active: readonly FlatParam[]): Float32Array {
+  /** A flat array whose [offset, offset + numel) holds (once `fill` is copied in) each active
+   * parameter's grad. Elements of the other parameters are unspecified: their reduced values are
+   * never used. */
+  resolve(active: readonly FlatParam[]): { send: Float32Array; fill?: { arrays: Float32Array[]; offsets: Int32Array } } {
     const inPlace = this.#inPlace(active);
-    if (inPlace) return inPlace;
+    if (inPlace) return { send: inPlace };
     this.#scratch ??= new Float32Array(this.#flat.length);
-    for (const { param, offset } of active) this.#scratch.set(param.grad!, offset);
-    return this.#scratch;
+    return { send: this.#scratch, fill: { arrays: active.map(({ param }) => param.grad!), offsets: Int32Array.from(active, ({ offset }) => offset) } };
   }
 
   #inPlace(active: readonly FlatParam[]): Float32Array | undefined {

@@ -6,7 +6,7 @@
  * parameter it starts in; a cut may also fall on a boundary between parameters. Each parameter
  * the shard touches becomes a piece: a Parameter viewing the owned part of its data.
  */
-import { Parameter, SimdAdamError } from 'simd-adam';
+import { Parameter, SimdAdamError, type ParameterStore } from 'simd-adam';
 
 /** Shard boundaries are multiples of this many elements. */
 export const SHARD_ALIGN = 256;
@@ -109,4 +109,10 @@ export function cutPieces(groups: readonly (readonly FlatParam[])[], start: numb
       return [{ whole, part, from: lo, to: hi, grad: shardGrad.subarray(lo - start, hi - start) }];
     }),
   );
+}
+
+/** Offsets of a store's parameters in its flat buffer, in group order. */
+export function storeLayout(store: ParameterStore, params: readonly Parameter[]): FlatParam[] {
+  const base = store.data.byteOffset;
+  return params.map((param, id) => ({ param, id, offset: (param.data.byteOffset - base) / Float32Array.BYTES_PER_ELEMENT }));
 }

@@ -1,11 +1,12 @@
-/** The options of ZeroRedundancyOptimizer: its own three, then the core optimizer's. */
+/** The options of ZeroRedundancyOptimizer: its own three, then the core optimizer's (nonFinite
+ * and warnOnZeroGrad included). */
 import { Adam, AdamW, type AdamOptions, type AdamWOptions, type OptimizerOptions } from 'simd-adam';
 import { Communicator } from './communicator.js';
 import { coded, describe } from './errors.js';
 
 /** `new ZeroRedundancyOptimizer(params, options)`. */
 export type ZeroRedundancyOptions = (AdamOptions | AdamWOptions) &
-  Pick<OptimizerOptions, 'warnOnZeroGrad'> & {
+  Pick<OptimizerOptions, 'warnOnZeroGrad' | 'nonFinite'> & {
     /** Which core optimizer steps the shards. Required. */
     optimizer: 'Adam' | 'AdamW';
     /** The world, from `await mpiWorld()`. Required. */
@@ -32,9 +33,5 @@ export function checkZeroOptions(options: unknown, where: string) {
     const error = typeof maxGradNorm === 'number' ? RangeError : TypeError;
     throw coded(new error(`${where}: maxGradNorm must be a finite number > 0, got ${describe(maxGradNorm)}`), 'ERR_OPTION');
   }
-  if (coreOptions.nonFinite !== undefined && coreOptions.nonFinite !== 'propagate') {
-    // 'skip' and 'throw' decide on the whole gradient; a shard sees only its part.
-    throw coded(new RangeError(`${where}: nonFinite must be 'propagate' (the default) across ranks, got ${describe(coreOptions.nonFinite)}`), 'ERR_OPTION');
-  }
-  return { Ctor: optimizer === 'Adam' ? Adam : AdamW, comm, maxGradNorm: maxGradNorm as number | undefined, coreOptions };
+  return { Ctor: optimizer === 'Adam' ? Adam : AdamW, optimizer: optimizer as 'Adam' | 'AdamW', comm, maxGradNorm: maxGradNorm as number | undefined, coreOptions };
 }

@@ -22,19 +22,22 @@ import {
   type StateDictInput,
   type ZeroGradOptions,
 } from 'simd-adam';
-import { agree } from './agreement.js';
+import { agree, groupValues } from './agreement.js';
 import { Communicator } from './communicator.js';
 import { coded, describe } from './errors.js';
-import { cutPieces, flatLayout, shardCounts, shardStarts, type FlatParam, type Piece } from './layout.js';
+import { cutPieces, flatLayout, shardCounts, shardStarts, storeLayout, type FlatParam, type Piece } from './layout.js';
+import { addHook } from './hooks.js';
 import { consolidate, loadFull, type ShardedState } from './state_shards.js';
+import { loadShardFile, writeShardFile, type ShardCheckpoint, type ShardExtras, type ShardFileContext } from './shard_file.js';
+import { gradVerdict, nonFiniteError, scanRanges } from './grad_verdict.js';
 import type { ZeroRedundancyOptions } from './options.js';
 import { checkZeroOptions } from './options.js';
 import { GradSource } from './grad_source.js';
 
 type Core = Adam | AdamW;
-type StepHook = (optimizer: ZeroRedundancyOptimizer) => void;
 
-let nextHookId = 1_000_000;
+const NON_FINITE_MODES = ['propagate', 'skip', 'throw'];
+type StepHook = (optimizer: ZeroRedundancyOptimizer) => void;
 
 export class ZeroRedundancyOptimizer {
   /** The world this optimizer's ranks form. */
@@ -43,8 +46,14 @@ export class ZeroRedundancyOptimizer {
   readonly maxGradNorm: number | undefined;
   /** The global 2-norm of the mean gradient at the last step that clipped (before clipping). */
   lastGradNorm: number | undefined;
+  /** What a step does with NaN and ±Inf in the mean gradient, as the core optimizers'
+   * `nonFinite` ('propagate', the default; 'skip'; 'throw'), decided alike on every rank. */
+  readonly nonFinite: 'propagate' | 'skip' | 'throw';
+  #skippedSteps = 0;
   readonly #full: Core;
-  readonly #shard: Core | undefined;
+  #shard: Core | undefined;
+  readonly #optimizerName: 'Adam' | 'AdamW';
+  readonly #optimizerLevel: Record<string, unknown>;
   /** #shard's group i is #full's group #outerOf[i]. */
   readonly #outerOf: number[];
   readonly #flat: Float32Array;
@@ -66,18 +75,20 @@ export class ZeroRedundancyOptimizer {
    *   parameters of one store. Every rank must pass the same model.
    * @param options `optimizer` ('Adam' or 'AdamW'), `comm` (from mpiWorld()), optional
    *   `maxGradNorm`, and the optimizer's own options (lr, betas, eps, weightDecay, amsgrad,
-   *   maximize, warnOnZeroGrad) with the core optimizer's defaults.
+   *   maximize, stateDtype, min8bitSize, nonFinite, warnOnZeroGrad) with the core's defaults.
    * @throws TypeError / RangeError (code ERR_OPTION) for a bad option, and whatever the core
    *   optimizer's constructor throws for bad params (ERR_PARAM_GROUP, ERR_PARAM_ALIAS, ...);
    *   SimdAdamError (ERR_PARAM_GROUP) when the parameters are not in one store.
    */
   constructor(params: ParameterStore | Iterable<Parameter> | Iterable<{ params: Iterable<Parameter> }>, options: ZeroRedundancyOptions) {
     const where = 'new ZeroRedundancyOptimizer()';
-    const { Ctor, comm, maxGradNorm, coreOptions } = checkZeroOptions(options, where);
+    const { Ctor, comm, maxGradNorm, coreOptions, optimizer } = checkZeroOptions(options, where);
     this.#Ctor = Ctor;
+    this.#optimizerName = optimizer;
     this.comm = comm;
     this.maxGradNorm = maxGradNorm;
     this.#full = new Ctor((params instanceof ParameterStore ? params.params : params) as Parameter[], coreOptions);
+    this.nonFinite = this.#full.nonFinite;
     const groups = this.#full.paramGroups;
     // The keys a group may set (AdamW's decoupledWeightDecay is fixed): those its constructor takes.
     const defaults = this.#full.defaults as unknown as Record<string, unknown>;
@@ -97,14 +108,9 @@ export class ZeroRedundancyOptimizer {
     // One shard group per piece, so that each piece's min8bitSize can follow its whole
     // parameter's size (a piece of a large parameter is 8-bit however small it is).
     this.#outerOf = pieces.flatMap((list, gi) => list.map(() => gi));
-    const optimizerLevel = Object.fromEntries(Object.entries(coreOptions).filter(([key]) => !this.#hyperKeys.includes(key)));
-    this.#shard =
-      this.#outerOf.length === 0
-        ? undefined
-        : new Ctor(
-            this.#pieces.map((piece, i) => ({ ...this.#shardHyperOf(i), params: [piece.part] })),
-            optimizerLevel,
-          );
+    // The non-finite guard decides on the mean gradient over all ranks, here, not in the shard.
+    this.#optimizerLevel = Object.fromEntries(Object.entries(coreOptions).filter(([key]) => !this.#hyperKeys.includes(key) && key !== 'nonFinite'));
+    this.#shard = this.#buildShard(this.paramGroups);
     this.#grads = new GradSource(flat, params instanceof ParameterStore ? params.grads : undefined);
   }
 
@@ -124,7 +130,10 @@ export class ZeroRedundancyOptimizer {
    * all-reduce, reduce-scatters the grads (float32 sum, divided by the world size once), clips by
    * the global norm if `maxGradNorm` is set (one scalar all-reduce), steps this rank's shard with
    * the core engine off the event loop, and all-gathers the parameters in place: afterwards every
-   * rank holds the same parameters, bit for bit. Grads are read, never written.
+   * rank holds the same parameters, bit for bit. Grads are read, never written. With `nonFinite`
+   * 'skip' or 'throw', a NaN or ±Inf in the mean gradient (found on the worker thread that reduced
+   * it, agreed in one small all-reduce) skips the step on every rank, nothing changed (counted in
+   * `skippedSteps`), or throws ERR_NON_FINITE on every rank, nothing changed.
    * @throws SimdAdamError (code ERR_RANK_MISMATCH) on every rank when ranks disagree on which
    *   parameters have grads, on hyperparameters or on the layout, or another rank's own checks
    *   failed; the rank whose check failed throws that error (ERR_GRAD_TYPE, ERR_GRAD_LENGTH,
@@ -146,21 +155,21 @@ export class ZeroRedundancyOptimizer {
 
   async #step(where: string): Promise<void> {
     const { flags, localError, active } = this.#checkLocal(where);
-    const values: number[] = [this.#flat.length, this.#layout.length];
-    const valueNames = ['the number of parameter elements', 'the number of parameters'];
-    this.paramGroups.forEach((group, gi) => {
-      for (const key of this.#hyperKeys) {
-        const numbers = numbersOf(group[key as keyof AdamParamGroup]);
-        values.push(...numbers);
-        valueNames.push(...numbers.map((_, i) => `paramGroups[${gi}].${key}${numbers.length > 1 ? `[${i}]` : ''}`));
-      }
-    });
+    const { values, valueNames } = groupValues(this.paramGroups, this.#hyperKeys);
+    values.unshift(this.#flat.length, this.#layout.length);
+    valueNames.unshift('the number of parameter elements', 'the number of parameters');
+    // Options every rank must share: they decide which collectives a step makes.
+    values.push(NON_FINITE_MODES.indexOf(this.nonFinite), this.maxGradNorm ?? -1);
+    valueNames.push('nonFinite', 'maxGradNorm');
     await agree(this.comm, { flags, values, valueNames, localError }, (i) => this.#layout[i]!.param.label, where);
     if (active.length === 0) return;
-    const send = this.#grads.resolve(active);
-    // A world of one has nothing to reduce or gather: its shard steps on the grads themselves
-    // (unless clipping, which scales the grads it steps on and must not scale the caller's).
-    const alone = this.comm.size === 1 && this.maxGradNorm === undefined;
+    const { send, fill } = this.#grads.resolve(active);
+    const guard = this.nonFinite !== 'propagate';
+    const clip = this.maxGradNorm !== undefined;
+    // A world of one has nothing to reduce or gather: its shard steps on the flat grads themselves
+    // (unless clipping, which scales the grads it steps on and must not scale the caller's, or
+    // guarding, or grads to gather first: the worker thread of a reduce-scatter does those).
+    const alone = this.comm.size === 1 && !clip && !guard && !fill;
     const views = alone ? this.#viewsOf(send) : undefined;
     this.#pieces.forEach((piece, i) => {
       const whole = piece.whole.param;
@@ -169,8 +178,20 @@ export class ZeroRedundancyOptimizer {
       if (piece.part.grad !== grad) piece.part.grad = grad;
     });
     this.#syncHyperparameters();
-    if (!alone) await this.comm.reduceScatter(send, this.#shardGrad, this.#counts, true);
-    if (this.maxGradNorm !== undefined) await this.#clip(flags);
+    if (!alone) {
+      const scan = guard || clip ? scanRanges(this.#pieces, flags, this.#start) : undefined;
+      const found = await this.comm.reduceScatter(send, this.#shardGrad, this.#counts, true, { scan, sumSq: clip, fill });
+      if (scan) {
+        const verdict = await gradVerdict(this.comm, found, this.#pieces, this.#start, this.#shardGrad);
+        if (verdict.bad && guard) {
+          // Decided alike on every rank, before any rank changed anything.
+          if (this.nonFinite === 'throw') throw nonFiniteError(where, this.paramGroups, this.#layout, verdict.bad);
+          this.#skippedSteps++;
+          return;
+        }
+        if (clip) this.#clip(flags, verdict.sumSq);
+      }
+    }
     let failure: unknown;
     try {
       if (this.#shard) await this.#shard.stepAsync();
@@ -233,8 +254,8 @@ export class ZeroRedundancyOptimizer {
 
   /** Shard group i's hyperparameters: its full group's, with min8bitSize decided on the whole
    * parameter (0: 8 bits whatever the piece's size; the largest integer: float32). */
-  #shardHyperOf(i: number): Record<string, unknown> {
-    const hyper = this.#hyperOf(this.paramGroups[this.#outerOf[i]!]!);
+  #shardHyperOf(i: number, groups: readonly AdamParamGroup[] = this.paramGroups): Record<string, unknown> {
+    const hyper = this.#hyperOf(groups[this.#outerOf[i]!]!);
     if (typeof hyper.min8bitSize === 'number') {
       hyper.min8bitSize = this.#pieces[i]!.whole.param.numel >= hyper.min8bitSize ? 0 : Number.MAX_SAFE_INTEGER;
     }
@@ -245,18 +266,10 @@ export class ZeroRedundancyOptimizer {
     this.#shard?.paramGroups.forEach((inner, i) => Object.assign(inner, this.#shardHyperOf(i)));
   }
 
-  /** Scales the shard's grads so that the global 2-norm is at most maxGradNorm, as clipGradNorm
-   * does (coefficient maxNorm / (norm + 1e-6), applied only when below 1). */
-  async #clip(flags: Uint8Array): Promise<void> {
-    let sum = 0;
-    for (const piece of this.#pieces) {
-      if (!flags[piece.whole.id]) continue;
-      const g = piece.grad;
-      for (let i = 0; i < g.length; i++) sum += g[i]! * g[i]!;
-    }
-    const total = new Float64Array([sum]);
-    await this.comm.allReduce(total, 'sum');
-    const norm = Math.sqrt(total[0]!);
+  /** Scales the shard's grads so that the global 2-norm (from Σg² over all ranks) is at most
+   * maxGradNorm, as clipGradNorm does (coefficient maxNorm / (norm + 1e-6), applied only when below 1). */
+  #clip(flags: Uint8Array, sumSq: number): void {
+    const norm = Math.sqrt(sumSq);
     this.lastGradNorm = norm;
     const coef = Math.fround(this.maxGradNorm! / (norm + 1e-6));
     if (!(coef < 1)) return;
@@ -269,7 +282,8 @@ export class ZeroRedundancyOptimizer {
 
   /**
    * Gathers the full state dict on rank 0, in PyTorch's layout (what `AdamW#stateDict()` gives
-   * for the whole model); every rank must call it. Other ranks get null.
+   * for the whole model, bfloat16 and 8-bit moments in the core's low-bit forms, bit for bit);
+   * every rank must call it. Other ranks get null.
    * @throws SimdAdamError (code ERR_BUSY) during a step; ERR_MPI if MPI fails.
    */
   async consolidateStateDict(): Promise<StateDict | null> {
@@ -294,8 +308,80 @@ export class ZeroRedundancyOptimizer {
     loadFull(this.#sharded(), stateDict);
   }
 
+  /**
+   * Writes this rank's shard to `path` (one file per rank: put the rank in the name): its part of
+   * the optimizer state, streamed from the shard optimizer's own storage with the core's
+   * checkpoint writer (safetensors, the core's tensor layout), its part of the parameters, and
+   * metadata saying which shard of which layout it holds (docs/distributed.md). Collective: every
+   * rank calls it, and each learns whether all wrote. Validated before the disk is touched; each
+   * file is replaced atomically.
+   * @param extras `{ scheduler?, metadata? }`: a scheduler's stateDict() and a JSON value of your
+   *   own, returned by loadShard().
+   * @throws SimdAdamError ERR_BUSY during a step; what writeStateDict throws (ERR_CHECKPOINT for a
+   *   bad path, extras or an I/O error); ERR_CHECKPOINT on every other rank when one failed.
+   */
+  async writeShard(path: string, extras?: ShardExtras): Promise<void> {
+    const where = 'writeShard()';
+    this.#assertIdle(where);
+    this.#busy = where;
+    try {
+      await writeShardFile(this.#fileContext(), path, extras, where);
+    } finally {
+      this.#busy = undefined;
+    }
+  }
+
+  /**
+   * Loads the shard files written by writeShard() at this world size: this rank's state and its
+   * part of the parameters from `path`, the rest of the parameters gathered from the other ranks,
+   * and the param groups' hyperparameters; then steps continue bit for bit as if never
+   * interrupted. Collective. Nothing changes on any rank unless every rank's file is valid, was
+   * written by this rank of a world of this size for this model, and all come from one write.
+   * @returns the scheduler state dict and metadata given to writeShard(), when there were any.
+   * @throws SimdAdamError ERR_CHECKPOINT for an unreadable file, one written by another rank or
+   *   world size or for another layout, or a mixed set of files; what loadStateDict throws
+   *   (ERR_STATE_DICT) for invalid saved state; on the other ranks ERR_RANK_MISMATCH. ERR_BUSY
+   *   during a step.
+   */
+  async loadShard(path: string): Promise<ShardCheckpoint> {
+    const where = 'loadShard()';
+    this.#assertIdle(where);
+    this.#busy = where;
+    try {
+      return await loadShardFile(this.#fileContext(), path, where);
+    } finally {
+      this.#busy = undefined;
+    }
+  }
+
+  #fileContext(): ShardFileContext {
+    const [full, shard, pieces, layout, flat, counts, start] = [this.#full, this.#shard, this.#pieces, this.#layout, this.#flat, this.#counts, this.#start];
+    return {
+      ...{ comm: this.comm, optimizer: this.#optimizerName, Ctor: this.#Ctor, full, shard, pieces, layout, flat, counts, start, optimizerLevel: this.#optimizerLevel },
+      hyperOf: (group) => this.#hyperOf(group),
+      buildShard: (groups) => this.#buildShard(groups),
+      adopt: (next) => void (this.#shard = next),
+    };
+  }
+
+  /** A shard optimizer over this rank's pieces, one group per piece, hyperparameters from `groups`. */
+  #buildShard(groups: readonly AdamParamGroup[]): Core | undefined {
+    if (this.#pieces.length === 0) return undefined;
+    return new this.#Ctor(
+      this.#pieces.map((piece, i) => ({ ...this.#shardHyperOf(i, groups), params: [piece.part] })),
+      this.#optimizerLevel,
+    );
+  }
+
   #sharded(): ShardedState {
-    return { comm: this.comm, full: this.#full, shard: this.#shard, pieces: this.#pieces, layout: this.#layout, counts: this.#counts, start: this.#start, total: this.#flat.length };
+    const [full, shard, pieces, layout, counts, start] = [this.#full, this.#shard, this.#pieces, this.#layout, this.#counts, this.#start];
+    return { comm: this.comm, full, shard, pieces, layout, counts, start, total: this.#flat.length, syncShard: () => this.#syncHyperparameters() };
+  }
+
+  /** Steps that `nonFinite: 'skip'` skipped on every rank because the mean gradient held NaN or
+   * ±Inf; starts at 0. */
+  get skippedSteps(): number {
+    return this.#skippedSteps;
   }
 
   /** Bytes of optimizer state this rank holds (exp_avg, exp_avg_sq and max_exp_avg_sq of its
@@ -349,26 +435,4 @@ function accepts(build: () => unknown): boolean {
   } catch {
     return false;
   }
-}
-
-function addHook(hooks: Map<number, StepHook>, hook: StepHook, where: string): HookHandle {
-  if (typeof hook !== 'function') throw coded(new TypeError(`${where}: hook must be a function, got ${describe(hook)}`), 'ERR_HOOK');
-  const id = nextHookId++;
-  hooks.set(id, hook);
-  return { id, remove: () => void hooks.delete(id) };
-}
-
-/** A hyperparameter as numbers every rank must agree on (booleans as 0/1, arrays flattened). */
-function numbersOf(value: unknown): number[] {
-  if (typeof value === 'number') return [value];
-  if (typeof value === 'boolean') return [value ? 1 : 0];
-  if (Array.isArray(value)) return value.flatMap(numbersOf);
-  if (typeof value === 'string') return [[...value].reduce((h, c) => (h * 31 + c.codePointAt(0)!) % 2 ** 48, 7)];
-  return [value === undefined ? -1 : NaN];
-}
-
-/** Offsets of a store's parameters in its flat buffer, in group order. */
-function storeLayout(store: ParameterStore, params: readonly Parameter[]): FlatParam[] {
-  const base = store.data.byteOffset;
-  return params.map((param, id) => ({ param, id, offset: (param.data.byteOffset - base) / Float32Array.BYTES_PER_ELEMENT }));
 }

@@ -7,12 +7,12 @@
  */
 import { AdamW, readStateDict, StepLR, writeStateDict, type AdamStateDictEntry } from 'simd-adam';
 import { mpiWorld, ZeroRedundancyOptimizer } from '../../src/index.js';
-import { makeStore, sameBits, setGrads } from './model.js';
+import { makeStore, sameBits, sameMoment, setGrads, stateOptions } from './model.js';
 
 const comm = await mpiWorld();
 const file = process.env.FILE!;
 const savedSize = Number(process.env.SAVED_SIZE);
-const options = { lr: 0.01, weightDecay: 0.05, amsgrad: true };
+const options = { lr: 0.01, weightDecay: 0.05, amsgrad: true, ...stateOptions() };
 const store = makeStore();
 const zero = new ZeroRedundancyOptimizer(store, { optimizer: 'AdamW', comm, ...options });
 const ref = makeStore();
@@ -39,9 +39,10 @@ if (process.env.MODE === 'save') {
     out.sameIds = JSON.stringify(Object.keys(dict.state)) === JSON.stringify(ids);
     out.sameState = ids.every((id) => {
       const a = expected.state[Number(id)] as AdamStateDictEntry, b = dict.state[Number(id)] as unknown as AdamStateDictEntry;
-      const f32 = (t: unknown) => t as Float32Array;
-      return a.step === b.step && sameBits(f32(a.exp_avg), f32(b.exp_avg)) && sameBits(f32(a.exp_avg_sq), f32(b.exp_avg_sq)) && sameBits(f32(a.max_exp_avg_sq), f32(b.max_exp_avg_sq));
+      return a.step === b.step && sameMoment(a.exp_avg, b.exp_avg) && sameMoment(a.exp_avg_sq, b.exp_avg_sq) && sameMoment(a.max_exp_avg_sq, b.max_exp_avg_sq);
     });
+    const format = (m: unknown) => (m instanceof Float32Array ? 'float32' : m instanceof Uint16Array ? 'bfloat16' : '8bit');
+    out.formats = [...new Set(Object.values(dict.state).map((e) => format((e as unknown as AdamStateDictEntry).exp_avg)))].sort();
     out.sameGroups = JSON.stringify(dict.param_groups) === JSON.stringify(expected.param_groups);
     out.sameParams = sameBits(store.data, ref.data);
     await writeStateDict(file, dict, { params: store.params, scheduler: schedule.stateDict() });

@@ -47,6 +47,11 @@ await attempt('lr', () => {
 await attempt('badLr', () => {
   if (comm.rank === 0) zero.paramGroups[0]!.lr = -1;
 }, () => void (zero.paramGroups[0]!.lr = 0.01));
+// Rank 0 alone guards against non-finite grads: the ranks would not make the same collectives.
+const guarded = new ZeroRedundancyOptimizer(store, { optimizer: 'AdamW', comm, lr: 0.01, nonFinite: comm.rank === 0 ? 'skip' : 'propagate' });
+setGrads(store, comm.rank, 0);
+outcome.nonFinite = await guarded.stepAsync().then(() => 'stepped', (error: { code?: string }) => error.code);
+outcome.nonFiniteUnchanged = sameBits(before, store.data) && guarded.localStateBytes() === 0;
 outcome.seconds = (Date.now() - started) / 1000;
 setGrads(store, comm.rank, 0);
 await zero.stepAsync();

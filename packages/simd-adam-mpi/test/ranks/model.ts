@@ -56,6 +56,22 @@ export function setGrads(store: ParameterStore, rank: number, step: number, size
   });
 }
 
-export function sameBits(a: Float32Array, b: Float32Array): boolean {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+export function sameBits(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.constructor === b.constructor && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+}
+
+/** Two state dict moments hold the same bits in the same format: float32 values, bfloat16 bits,
+ * or 8-bit codes, scales and map. */
+export function sameMoment(a: unknown, b: unknown): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (ArrayBuffer.isView(a) || ArrayBuffer.isView(b)) return ArrayBuffer.isView(a) && ArrayBuffer.isView(b) && sameBits(a, b);
+  const [x, y] = [a as Record<string, ArrayBufferView>, b as Record<string, ArrayBufferView>];
+  return ['codes', 'scale', 'qmap'].every((k) => x[k] !== undefined && y[k] !== undefined && sameBits(x[k]!, y[k]!));
+}
+
+/** The optimizer options the state-format variants of the rank scripts use: STATE_DTYPE
+ * (float32 by default) with min8bitSize 300, so that 'w' and 'big' get 8-bit state cut across
+ * ranks on block boundaries and the smaller parameters stay float32. */
+export function stateOptions(): { stateDtype: 'float32' | 'bfloat16' | '8bit'; min8bitSize: number } {
+  return { stateDtype: (process.env.STATE_DTYPE ?? 'float32') as 'float32' | 'bfloat16' | '8bit', min8bitSize: 300 };
 }
