@@ -92,8 +92,10 @@ function main(): void {
   console.log(`\nPaired difference to float32 over ${seeds.length} seeds (points):\n| variant | mean ± s.e. | standard deviation | largest |\n|---|---|---|---|`);
   for (const n of names.slice(1)) {
     const d = accuracy.get(n)!.map((a, i) => a - base[i]!);
-    const sd = standardError(d) * Math.sqrt(d.length);
-    console.log(`| ${n} | ${mean(d) >= 0 ? '+' : ''}${mean(d).toFixed(3)} ± ${standardError(d).toFixed(3)} | ${sd.toFixed(3)} | ${Math.max(...d.map(Math.abs)).toFixed(2)} |`);
+    // One seed has no spread to estimate.
+    const se = d.length > 1 ? standardError(d).toFixed(3) : 'n/a';
+    const sd = d.length > 1 ? (standardError(d) * Math.sqrt(d.length)).toFixed(3) : 'n/a';
+    console.log(`| ${n} | ${mean(d) >= 0 ? '+' : ''}${mean(d).toFixed(3)} ± ${se} | ${sd} | ${Math.max(...d.map(Math.abs)).toFixed(2)} |`);
   }
 }
 
