@@ -1,5 +1,6 @@
 /**
- * Reduced-precision state, measured (`npm run bench:lowbit`): at 16M floats, the optimizer step
+ * Reduced-precision state, measured (`npm run bench:lowbit`): at 16M floats
+ * (`SIMD_ADAM_LOWBIT_FLOATS` sets another size), the optimizer step
  * with float32, bfloat16 and 8-bit state, interleaved, medians, at the default thread count,
  * beside the traffic probes that bound each (28, 20 and 16.06 bytes/element, no math); and the
  * bare kernels in cache on one thread (no call overhead), which show what the arithmetic costs
@@ -13,7 +14,7 @@ import { probes } from './probe_addon.js';
 import { median, probeArrays } from './roofline.js';
 import { timeCall, type Timed } from './targets.js';
 
-const BIG = 16 * 1024 * 1024;
+const BIG = Number(process.env.SIMD_ADAM_LOWBIT_FLOATS ?? 16 * 1024 * 1024);
 const SMALL = 16 * 1024;
 const ROUNDS = Number(process.env.SIMD_ADAM_LOWBIT_ROUNDS ?? 31);
 const BARE_ROUNDS = 21;
@@ -94,7 +95,7 @@ function main(): void {
   // the fewest interruptions from other processes (one median alone varied by ±15% under load).
   const bare = interleaveAll(DTYPES.map((d) => bareKernel(d, SMALL, 201)), BARE_ROUNDS).map((t) => Math.min(...t));
   const lines = [
-    `16M floats, ${threads} threads, ${ROUNDS} interleaved rounds, medians; load average ${load.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after ` +
+    `${BIG >= 1 << 20 ? `${BIG / (1 << 20)}M` : BIG} floats, ${threads} threads, ${ROUNDS} interleaved rounds, medians; load average ${load.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after ` +
       `(${cpus().length} CPUs); bare kernels: ${SMALL / 1024}K floats in cache, one thread, the least of ${BARE_ROUNDS} interleaved medians of 201 passes. "vs float32": the ratio of the medians; ` +
       `"per round": the median [quartiles] of each round's ratio to that round's float32 step; "CPU time": the same for the process CPU time of the step.`,
     '',

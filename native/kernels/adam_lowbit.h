@@ -51,19 +51,27 @@ typedef struct adam_tensor_q8 {
 typedef void (*adam_step_bf16_fn)(const adam_tensor_bf16 *t, size_t n, const adam_scalars_f32 *s);
 typedef void (*adam_step_q8_fn)(const adam_tensor_q8 *t, size_t n, const adam_scalars_f32 *s);
 
+/* The 8-bit kernels' quantizer alone, for the checks (native/test): codes[i] = torchao's nearest
+ * code of y[i] in the signed map (exp_avg's) or, when is_unsigned, the unsigned one; any n. */
+typedef void (*adam_q8_encode_fn)(const float *y, size_t n, int is_unsigned, uint8_t *codes);
+
 void adam_step_bf16_scalar(const adam_tensor_bf16 *t, size_t n, const adam_scalars_f32 *s);
 void adam_step_q8_scalar(const adam_tensor_q8 *t, size_t n, const adam_scalars_f32 *s);
+void adam_q8_encode_scalar(const float *y, size_t n, int is_unsigned, uint8_t *codes);
 #if defined(__x86_64__) || defined(_M_X64)
 void adam_step_bf16_avx2(const adam_tensor_bf16 *t, size_t n, const adam_scalars_f32 *s);
 void adam_step_q8_avx2(const adam_tensor_q8 *t, size_t n, const adam_scalars_f32 *s);
+void adam_q8_encode_avx2(const float *y, size_t n, int is_unsigned, uint8_t *codes);
 void adam_step_bf16_avx512(const adam_tensor_bf16 *t, size_t n, const adam_scalars_f32 *s);
 void adam_step_q8_avx512(const adam_tensor_q8 *t, size_t n, const adam_scalars_f32 *s);
+void adam_q8_encode_avx512(const float *y, size_t n, int is_unsigned, uint8_t *codes);
 /* AVX-512F with AVX512_BF16's vcvtneps2bf16 for the bf16 store. */
 void adam_step_bf16_avx512bf16(const adam_tensor_bf16 *t, size_t n, const adam_scalars_f32 *s);
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
 void adam_step_bf16_neon(const adam_tensor_bf16 *t, size_t n, const adam_scalars_f32 *s);
 void adam_step_q8_neon(const adam_tensor_q8 *t, size_t n, const adam_scalars_f32 *s);
+void adam_q8_encode_neon(const float *y, size_t n, int is_unsigned, uint8_t *codes);
 #endif
 
 #ifdef __cplusplus

@@ -5,3 +5,7 @@
 extern "C" void adam_step_q8_avx2(const adam_tensor_q8 *t, size_t n, const adam_scalars_f32 *s) {
   adam_step_q8<avx2_ops>(t, n, s);
 }
+
+extern "C" void adam_q8_encode_avx2(const float *y, size_t n, int is_unsigned, uint8_t *codes) {
+  encode_values<avx2_ops>(y, n, is_unsigned != 0, codes);
+}

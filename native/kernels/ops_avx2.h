@@ -71,6 +71,26 @@ struct avx2_ops {
     }
   }
 
+  /* uint32 tables: vpermd up to 8 entries, a gather beyond. */
+  template <int N>
+  static VI lookup(const uint32_t *table, VI i) {
+    if constexpr (N <= 8) {
+      return _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(table)), i);
+    } else {
+      return _mm256_i32gather_epi32(reinterpret_cast<const int *>(table), i, 4);
+    }
+  }
+  static VI bits(V x) { return _mm256_castps_si256(x); }
+  static V from_bits(VI x) { return _mm256_castsi256_ps(x); }
+  static VI max_u(VI a, VI b) { return _mm256_max_epu32(a, b); }
+  static V min(V a, V b) { return _mm256_min_ps(a, b); }
+  static VI and_i(VI a, VI b) { return _mm256_and_si256(a, b); }
+  static VI xor_i(VI a, VI b) { return _mm256_xor_si256(a, b); }
+  static VI add_i(VI a, VI b) { return _mm256_add_epi32(a, b); }
+  template <int K>
+  static VI srai(VI c) { return _mm256_srai_epi32(c, K); }
+  static VI srlv(VI c, VI k) { return _mm256_srlv_epi32(c, k); }
+
   static V abs(V x) { return _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff))); }
   static V max(V a, V b) { return _mm256_max_ps(a, b); }
   static bool any_nonzero(V x) {

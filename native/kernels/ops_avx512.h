@@ -71,6 +71,28 @@ struct avx512_ops {
     }
   }
 
+  /* uint32 tables: vpermd, vpermi2d, a gather beyond 32 entries. */
+  template <int N>
+  static VI lookup(const uint32_t *table, VI i) {
+    if constexpr (N <= 16) {
+      return _mm512_permutexvar_epi32(i, _mm512_loadu_si512(table));
+    } else if constexpr (N <= 32) {
+      return _mm512_permutex2var_epi32(_mm512_loadu_si512(table), i, _mm512_loadu_si512(table + 16));
+    } else {
+      return _mm512_i32gather_epi32(i, table, 4);
+    }
+  }
+  static VI bits(V x) { return _mm512_castps_si512(x); }
+  static V from_bits(VI x) { return _mm512_castsi512_ps(x); }
+  static VI max_u(VI a, VI b) { return _mm512_max_epu32(a, b); }
+  static V min(V a, V b) { return _mm512_min_ps(a, b); }
+  static VI and_i(VI a, VI b) { return _mm512_and_si512(a, b); }
+  static VI xor_i(VI a, VI b) { return _mm512_xor_si512(a, b); }
+  static VI add_i(VI a, VI b) { return _mm512_add_epi32(a, b); }
+  template <int K>
+  static VI srai(VI c) { return _mm512_srai_epi32(c, K); }
+  static VI srlv(VI c, VI k) { return _mm512_srlv_epi32(c, k); }
+
   static V abs(V x) { return _mm512_abs_ps(x); }
   static V max(V a, V b) { return _mm512_max_ps(a, b); }
   static bool any_nonzero(V x) {

@@ -68,6 +68,26 @@ struct neon_ops {
   template <int N>
   static V lookup(const float *table, VI i) { return gather(table, i); }
 
+  template <int N>
+  static VI lookup(const uint32_t *table, VI i) {
+    VI r = vdupq_n_u32(table[vgetq_lane_u32(i, 0)]);
+    r = vsetq_lane_u32(table[vgetq_lane_u32(i, 1)], r, 1);
+    r = vsetq_lane_u32(table[vgetq_lane_u32(i, 2)], r, 2);
+    return vsetq_lane_u32(table[vgetq_lane_u32(i, 3)], r, 3);
+  }
+  static VI bits(V x) { return vreinterpretq_u32_f32(x); }
+  static V from_bits(VI x) { return vreinterpretq_f32_u32(x); }
+  static VI max_u(VI a, VI b) { return vmaxq_u32(a, b); }
+  /* vminq_f32 and vmaxq_f32 return a NaN if either operand is one (another NaN than x86's, but
+   * the quantizer looks only at its exponent). */
+  static V min(V a, V b) { return vminq_f32(a, b); }
+  static VI and_i(VI a, VI b) { return vandq_u32(a, b); }
+  static VI xor_i(VI a, VI b) { return veorq_u32(a, b); }
+  static VI add_i(VI a, VI b) { return vaddq_u32(a, b); }
+  template <int K>
+  static VI srai(VI c) { return vreinterpretq_u32_s32(vshrq_n_s32(vreinterpretq_s32_u32(c), K)); }
+  static VI srlv(VI c, VI k) { return vshlq_u32(c, vnegq_s32(vreinterpretq_s32_u32(k))); }
+
   static V abs(V x) { return vabsq_f32(x); }
   static V max(V a, V b) { return vmaxq_f32(a, b); }
   static bool any_nonzero(V x) { return vmaxvq_u32(vandq_u32(vreinterpretq_u32_f32(x), vdupq_n_u32(0x7fffffffu))) != 0; }

@@ -63,10 +63,21 @@ struct scalar_ops {
   /* table[i] for a table of N entries. */
   template <int N>
   static V lookup(const float *table, VI i) { return table[i]; }
+  template <int N>
+  static VI lookup(const uint32_t *table, VI i) { return table[i]; }
+  /* The 8-bit quantizer's integer work (adam_q8_body.h). */
+  static V min(V a, V b) { return a < b ? a : b; } /* a NaN in b comes out, as with max */
+  static VI and_i(VI a, VI b) { return a & b; }
+  static VI xor_i(VI a, VI b) { return a ^ b; }
+  static VI add_i(VI a, VI b) { return a + b; }
+  static VI max_u(VI a, VI b) { return a > b ? a : b; }
+  template <int K>
+  static VI srai(VI c) { return static_cast<VI>(static_cast<int32_t>(c) >> K); }
+  static VI srlv(VI c, VI k) { return c >> k; } /* k < 32 */
 
   /* Reductions. */
   static V abs(V x) { return from_bits(bits(x) & 0x7fffffffu); }
-  static V max(V a, V b) { return a > b ? a : b; } /* NaN-free operands only */
+  static V max(V a, V b) { return a > b ? a : b; } /* a NaN in b comes out; one in a: ISAs differ */
   static bool any_nonzero(V x) { return (bits(x) & 0x7fffffffu) != 0; }
   static bool any_non_finite(V x) { return (bits(x) & 0x7f800000u) == 0x7f800000u; }
   static bool any_nan(V x) { return x != x; }

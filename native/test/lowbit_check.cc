@@ -3,7 +3,9 @@
  * combination, lengths across vector and block boundaries, misaligned starts, ordinary and
  * hostile values (NaN, ±Inf, subnormals, which AVX512_BF16's conversion would flush), and guard
  * elements around every array so an overrun shows. For 8-bit state it also checks that a run cut
- * on block boundaries gives the result of one call, as the thread pool cuts it. Built by
+ * on block boundaries gives the result of one call, as the thread pool cuts it, and that every
+ * kernel's quantizer gives torchao's code at every y that could tell them apart (the ends of
+ * every bucket of its tables and both sides of every threshold). Built by
  * scripts/test-kernels.sh at the baseline, natively and for aarch64 under qemu.
  *
  * Usage: lowbit_check   (exit 0: all checked kernels agree; 1: a mismatch, printed) */
@@ -14,7 +16,7 @@
 #include <vector>
 
 #include "kernels/adam_lowbit.h"
-#include "kernels/qmaps.h"
+#include "kernels/q8_code_tables.h"
 #include "harness.h"
 
 namespace {
@@ -177,69 +179,72 @@ void check_q8(const char *name, adam_step_q8_fn fn) {
         }
 }
 
-/* torchao's nearest code of y, literally: the rule the kernels' threshold search replaces. */
-uint32_t torchao_code(const float *qmap, float y) {
-  uint32_t c = 0;
-  for (uint32_t b = 128; b >= 1; b /= 2)
-    if (y >= qmap[c + b]) c += b;
-  if (c < 255 && y - qmap[c] >= (qmap[c + 1] - qmap[c]) * 0.5f) c += 1;
-  return c;
-}
-
-/* The kernels' search over qmaps.h's threshold levels, written plainly. */
-uint32_t threshold_code(const float *levels, float y) {
-  uint32_t c = 0;
-  for (uint32_t b = 128; b >= 1; b /= 2)
-    if (y >= levels[128 / b + c / (2 * b)]) c += b;
-  return c;
-}
-
-/* torchao's code never decreases as y grows, so the two step functions agree everywhere if they
- * agree on both sides of every step of the threshold search: at each threshold and the floats
- * just below and above it (and at the ends and NaN). */
-void check_thresholds(const char *name, const float *qmap, const float *levels) {
-  std::vector<uint32_t> ys = {0xff800000u, 0x7f800000u, 0x7fc00000u, 0xffc00000u, 0x00000000u, 0x80000000u};
-  for (int i = 1; i < 256; ++i) {
-    const uint32_t t = bits_of(levels[i]);
-    for (int d = -8; d <= 8; ++d) {
-      const int64_t k = (int64_t)((t & 0x80000000u) ? -(int64_t)(t & 0x7fffffffu) : (int64_t)t) + d;
-      ys.push_back(k < 0 ? (uint32_t)(-k) | 0x80000000u : (uint32_t)k);
-    }
+/* Every y worth trying on a quantizer: both ends of every bucket of the code tables
+ * (q8_code_tables.h), the floats around every threshold, the clamp's ends and beyond, zeros,
+ * subnormals, infinities and NaNs. torchao's code never decreases as y grows, and an encoder
+ * that reads one bucket's entry is a step function with at most one step inside the bucket, at
+ * its threshold: agreeing at a bucket's two ends and on both sides of that threshold, the two
+ * agree on the whole bucket. So passing these y means agreeing on every float32 y. */
+template <class Layout, class Table>
+std::vector<float> q8_probe_values(const Layout &l, const Table &t) {
+  std::vector<float> ys;
+  auto add_key = [&ys](uint32_t key) { ys.push_back(from_bits((key & 0x80000000u) ? key & 0x7fffffffu : ~key)); };
+  for (uint32_t e = 103; e <= 126; ++e)
+    for (uint32_t s = 0; s < 2; ++s)
+      for (uint32_t j = 0; j < (1u << (23 - t.shift[e & 31])); ++j) {
+        add_key(l.bucket(s, e, j, false));
+        add_key(l.bucket(s, e, j, true));
+      }
+  for (int c = 1; c < 256; ++c)
+    for (int d = -2; d <= 2; ++d) add_key(l.threshold[c] + d);
+  const uint32_t specials[] = {0x00000000u, 0x00000001u, 0x007fffffu, 0x00800000u, 0x33800000u, 0x337fffffu, 0x33800001u,
+                               0x3f7fffffu, 0x3f7ffffeu, 0x3f800000u, 0x40000000u, 0x7f7fffffu, 0x7f800000u, 0x7f800001u,
+                               0x7fc00000u, 0x7fffffffu, 0x1e3ce508u, 0x2f800000u};
+  for (uint32_t b : specials) {
+    ys.push_back(from_bits(b));
+    ys.push_back(from_bits(b | 0x80000000u));
   }
-  for (uint32_t y : ys)
-    if (threshold_code(levels, from_bits(y)) != torchao_code(qmap, from_bits(y))) {
-      printf("MISMATCH q8 thresholds %s: y bits %08x: search %u, torchao %u\n", name, y, threshold_code(levels, from_bits(y)),
-             torchao_code(qmap, from_bits(y)));
-      ++failures;
-    }
+  return ys;
+}
+
+/* Each kernel's own quantizer against torchao's rule, both maps. */
+void check_encoder(const char *name, adam_q8_encode_fn fn) {
+  for (int is_unsigned = 0; is_unsigned < 2; ++is_unsigned) {
+    const float *qmap = is_unsigned ? qmap_unsigned : qmap_signed;
+    const std::vector<float> ys =
+        is_unsigned ? q8_probe_values(q8_unsigned_layout, q8_unsigned_codes) : q8_probe_values(q8_signed_layout, q8_signed_codes);
+    std::vector<uint8_t> codes(ys.size());
+    fn(ys.data(), ys.size(), is_unsigned, codes.data());
+    for (size_t i = 0; i < ys.size(); ++i)
+      if (codes[i] != torchao_code(qmap, ys[i]) && ++failures <= 10)
+        fprintf(stderr, "lowbit_check: %s quantizer (%s map): y bits %08x gives code %u, torchao %u\n", name,
+                is_unsigned ? "unsigned" : "signed", bits_of(ys[i]), codes[i], torchao_code(qmap, ys[i]));
+  }
 }
 
 struct Family {
   const char *name;
   adam_step_bf16_fn bf16;
   adam_step_q8_fn q8;
+  adam_q8_encode_fn encode;
   bool supported;
 };
 
 }  // namespace
 
 int main() {
-  const int before_thresholds = failures;
-  check_thresholds("signed", qmap_signed, qmap_signed_thresholds);
-  check_thresholds("unsigned", qmap_unsigned, qmap_unsigned_thresholds);
-  printf("   lowbit %-20s %s\n", "q8 thresholds", failures == before_thresholds ? "match torchao's search" : "MISMATCH");
   std::vector<Family> kernels;
-  kernels.push_back({"scalar (block cuts)", nullptr, adam_step_q8_scalar, true});
+  kernels.push_back({"scalar (block cuts)", nullptr, adam_step_q8_scalar, adam_q8_encode_scalar, true});
 #if defined(__x86_64__) || defined(_M_X64)
   __builtin_cpu_init();
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   const bool avx512 = __builtin_cpu_supports("avx512f");
-  kernels.push_back({"avx2", adam_step_bf16_avx2, adam_step_q8_avx2, avx2});
-  kernels.push_back({"avx512", adam_step_bf16_avx512, adam_step_q8_avx512, avx512});
-  kernels.push_back({"avx512bf16", adam_step_bf16_avx512bf16, nullptr, avx512 && __builtin_cpu_supports("avx512bf16")});
+  kernels.push_back({"avx2", adam_step_bf16_avx2, adam_step_q8_avx2, adam_q8_encode_avx2, avx2});
+  kernels.push_back({"avx512", adam_step_bf16_avx512, adam_step_q8_avx512, adam_q8_encode_avx512, avx512});
+  kernels.push_back({"avx512bf16", adam_step_bf16_avx512bf16, nullptr, nullptr, avx512 && __builtin_cpu_supports("avx512bf16")});
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
-  kernels.push_back({"neon", adam_step_bf16_neon, adam_step_q8_neon, true});
+  kernels.push_back({"neon", adam_step_bf16_neon, adam_step_q8_neon, adam_q8_encode_neon, true});
 #endif
   for (const Family &k : kernels) {
     if (!k.supported) {
@@ -249,7 +254,8 @@ int main() {
     const int before = failures;
     if (k.bf16) check_bf16(k.name, k.bf16);
     if (k.q8) check_q8(k.name, k.q8);
-    printf("   lowbit %-20s %s\n", k.name, failures == before ? "matches scalar" : "MISMATCH");
+    if (k.encode) check_encoder(k.name, k.encode);
+    printf("   lowbit %-20s %s\n", k.name, failures == before ? (k.encode ? "matches scalar, quantizer matches torchao" : "matches scalar") : "MISMATCH");
   }
   return failures == 0 ? 0 : 1;
 }
