@@ -6,6 +6,8 @@
  * bare kernels in cache on one thread (no call overhead), which show what the arithmetic costs
  * when memory is not the limit. Prints a markdown table (docs/lowbit.md holds a reading).
  */
+import { cpus, loadavg } from 'node:os';
+
 import { Adam, numThreads, Parameter, type StateDtype } from '../src/index.js';
 import { TableWriter } from '../src/engine/segment_table.js';
 import { probes } from './probe_addon.js';
@@ -14,7 +16,8 @@ import { timeCall, type Timed } from './targets.js';
 
 const BIG = Number(process.env.SIMD_ADAM_LOWBIT_FLOATS ?? 16 * 1024 * 1024);
 const SMALL = 16 * 1024;
-const ROUNDS = Number(process.env.SIMD_ADAM_LOWBIT_ROUNDS ?? 15);
+const ROUNDS = Number(process.env.SIMD_ADAM_LOWBIT_ROUNDS ?? 31);
+const BARE_ROUNDS = 21;
 const DTYPES: readonly StateDtype[] = ['float32', 'bfloat16', '8bit'];
 const BYTES: Record<StateDtype, number> = { float32: 28, bfloat16: 20, '8bit': 16 + 1 / 16 };
 const TRAFFIC: Record<StateDtype, 'traffic' | 'traffic-bf16' | 'traffic-q8'> = { float32: 'traffic', bfloat16: 'traffic-bf16', '8bit': 'traffic-q8' };
@@ -28,8 +31,8 @@ function optimizer(n: number, dtype: StateDtype): { opt: Adam; p: Parameter } {
   return { opt, p };
 }
 
-/** Medians of every timer over `rounds` rotations, each round in a rotated order. */
-function interleaveAll(timers: readonly Timed[], rounds: number): number[] {
+/** Every timer's samples over `rounds` rounds, each round in a rotated order (samples[timer][round]). */
+function interleaveAll(timers: readonly Timed[], rounds: number): number[][] {
   timers.forEach((t) => t());
   const samples = timers.map(() => [] as number[]);
   for (let r = 0; r < rounds; r++)
@@ -37,38 +40,70 @@ function interleaveAll(timers: readonly Timed[], rounds: number): number[] {
       const j = (k + r) % timers.length;
       samples[j]!.push(timers[j]!());
     }
-  return samples.map(median);
+  return samples;
 }
 
-/** The bare kernel of `dtype` over one in-cache segment, natively timed, one thread. */
-function bareKernel(dtype: StateDtype, n: number, reps: number): number {
+/** The quartiles of `values`, by the median of each half (the middle value excluded). */
+function quartiles(values: readonly number[]): [number, number, number] {
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = sorted.length >> 1;
+  return [median(sorted.slice(0, half)), median(sorted), median(sorted.slice(sorted.length - half))];
+}
+
+/** The bare kernel of `dtype` over one in-cache segment, natively timed, one thread: the median
+ * of `reps` passes. */
+function bareKernel(dtype: StateDtype, n: number, reps: number): Timed {
   const { opt, p } = optimizer(n, dtype);
   const s = opt.state.get(p)!;
   const writer = new TableWriter(1);
   writer.row(0, n, 0, { param: p.data, grad: p.grad!, expAvg: s.expAvg, expAvgSq: s.expAvgSq, maxExpAvgSq: null });
-  probes().probePlan('adam', writer.buffers, writer.table, 3, false);
-  return median(probes().probePlan('adam', writer.buffers, writer.table, reps, false));
+  return () => median(probes().probePlan('adam', writer.buffers, writer.table, reps, false));
 }
+
+const spread = ([q1, q2, q3]: [number, number, number]) => `${q2.toFixed(2)}× [${q1.toFixed(2)}–${q3.toFixed(2)}]`;
 
 function main(): void {
   const threads = numThreads();
   const models = DTYPES.map((d) => optimizer(BIG, d));
   const arrays = probeArrays(BIG);
+  // Each step's process CPU time too (both pool threads; they wait on a condition variable, never
+  // spin): unlike wall time it leaves out the time slices other processes take on a busy machine.
+  const cpu: number[][] = DTYPES.map(() => []);
   const timers: Timed[] = [
-    ...models.map(({ opt }) => timeCall(() => opt.step())),
+    ...models.map(({ opt }, k) => {
+      const wall = timeCall(() => opt.step());
+      return () => {
+        const before = process.cpuUsage();
+        const ns = wall();
+        const used = process.cpuUsage(before);
+        cpu[k]!.push((used.user + used.system) * 1e3);
+        return ns;
+      };
+    }),
     ...DTYPES.map((d) => () => probes().probe(TRAFFIC[d], arrays.param, arrays.grad, arrays.expAvg, arrays.expAvgSq, 1, threads > 1)[0]!),
   ];
-  const m = interleaveAll(timers, ROUNDS);
+  const load = loadavg()[0]!;
+  const samples = interleaveAll(timers, ROUNDS);
+  const m = samples.map(median);
   const step = m.slice(0, 3), roof = m.slice(3);
-  const bare = DTYPES.map((d) => bareKernel(d, SMALL, 2001));
+  // Each round's own ratio to the float32 step of the same round, whose timings lie at most a
+  // few steps apart: a change of load between rounds moves both sides of such a ratio alike.
+  const paired = DTYPES.map((_, k) => quartiles(samples[k]!.map((t, r) => t / samples[0]![r]!)));
+  const cpuRounds = cpu.map((c) => c.slice(1)); // the warm-up call's sample left out
+  const cpuPaired = DTYPES.map((_, k) => quartiles(cpuRounds[k]!.map((t, r) => t / cpuRounds[0]![r]!)));
+  // In cache the arithmetic is all there is: the least of interleaved medians is its cost with
+  // the fewest interruptions from other processes (one median alone varied by ±15% under load).
+  const bare = interleaveAll(DTYPES.map((d) => bareKernel(d, SMALL, 201)), BARE_ROUNDS).map((t) => Math.min(...t));
   const lines = [
-    `${BIG >= 1 << 20 ? `${BIG / (1 << 20)}M` : BIG} floats, ${threads} threads, ${ROUNDS} interleaved rounds, medians; bare kernels: ${SMALL / 1024}K floats in cache, one thread.`,
+    `${BIG >= 1 << 20 ? `${BIG / (1 << 20)}M` : BIG} floats, ${threads} threads, ${ROUNDS} interleaved rounds, medians; load average ${load.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after ` +
+      `(${cpus().length} CPUs); bare kernels: ${SMALL / 1024}K floats in cache, one thread, the least of ${BARE_ROUNDS} interleaved medians of 201 passes. "vs float32": the ratio of the medians; ` +
+      `"per round": the median [quartiles] of each round's ratio to that round's float32 step; "CPU time": the same for the process CPU time of the step.`,
     '',
-    '| state | step (ms) | vs float32 | roofline B/element | roofline (ms) | step / roofline | step GB/s | bare kernel in cache (ns/element) |',
-    '|---|---|---|---|---|---|---|---|',
+    '| state | step (ms) | vs float32 | per round | CPU time per round | roofline B/element | roofline (ms) | step / roofline | step GB/s | bare kernel in cache (ns/element) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...DTYPES.map((d, k) => {
       const gbs = (BYTES[d] * BIG) / step[k]!;
-      return `| ${d} | ${(step[k]! / 1e6).toFixed(2)} | ${(step[k]! / step[0]!).toFixed(2)}× | ${BYTES[d].toFixed(2)} | ${(roof[k]! / 1e6).toFixed(2)} | ${(step[k]! / roof[k]!).toFixed(2)} | ${gbs.toFixed(1)} | ${(bare[k]! / SMALL).toFixed(3)} |`;
+      return `| ${d} | ${(step[k]! / 1e6).toFixed(2)} | ${(step[k]! / step[0]!).toFixed(2)}× | ${spread(paired[k]!)} | ${spread(cpuPaired[k]!)} | ${BYTES[d].toFixed(2)} | ${(roof[k]! / 1e6).toFixed(2)} | ${(step[k]! / roof[k]!).toFixed(2)} | ${gbs.toFixed(1)} | ${(bare[k]! / SMALL).toFixed(3)} |`;
     }),
   ];
   console.log(lines.join('\n'));

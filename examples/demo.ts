@@ -13,7 +13,8 @@
  *
  * Run: npm run demo. SIMD_ADAM_DEMO_QUICK=1 trains on fewer digits (tests);
  * SIMD_ADAM_DEMO_OUT=<file.svg> chooses where the chart goes. `npm run demo -- --state`
- * instead compares float32, bfloat16 and 8-bit optimizer state (examples/state_formats.ts).
+ * instead compares float32, bfloat16 and 8-bit optimizer state over several seeds
+ * (examples/state_formats.ts; `--seeds N` sets how many, 8 by default, 2 in quick mode).
  */
 import { resolve } from 'node:path';
 
@@ -30,8 +31,8 @@ import { compareStateFormats } from './state_formats.js';
 
 const QUICK = process.env.SIMD_ADAM_DEMO_QUICK === '1';
 const CONFIG = QUICK
-  ? { train: 1500, test: 500, phase1Epochs: 1, phase2Epochs: 1, batch: 50 }
-  : { train: 8000, test: 2000, phase1Epochs: 4, phase2Epochs: 2, batch: 64 };
+  ? { train: 1500, test: 500, phase1Epochs: 1, phase2Epochs: 1, batch: 50, stateSeeds: 2 }
+  : { train: 8000, test: 2000, phase1Epochs: 4, phase2Epochs: 2, batch: 64, stateSeeds: 8 };
 const SEED = 2024;
 const SIZES = [784, 128, 64, 10];
 const CHART = resolve(process.env.SIMD_ADAM_DEMO_OUT ?? 'demo-output/loss-curve.svg');
@@ -98,7 +99,12 @@ const { train: trainSet, test: testSet } = loadMnist(CONFIG.train, CONFIG.test, 
 console.log(`  data: ${trainSet.length} training and ${testSet.length} test digits from the 'mnist' package (shipped in its tarball)`);
 
 if (process.argv.includes('--state')) {
-  compareStateFormats(trainSet, testSet, { sizes: SIZES, seed: SEED, epochs: CONFIG.phase1Epochs, batch: CONFIG.batch });
+  // Consecutive seeds from the demo's own: one run per format and seed (see state_formats.ts).
+  const at = process.argv.indexOf('--seeds');
+  const count = at >= 0 ? Number(process.argv[at + 1]) : CONFIG.stateSeeds;
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`--seeds: expected a whole number of seeds ≥ 1, got ${process.argv[at + 1]}`);
+  const seeds = Array.from({ length: count }, (_, i) => SEED + i);
+  compareStateFormats(trainSet, testSet, { sizes: SIZES, seeds, epochs: CONFIG.phase1Epochs, batch: CONFIG.batch });
   console.log(`Done in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
   process.exit(0);
 }

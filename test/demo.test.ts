@@ -114,19 +114,54 @@ describe('the demo with --state (quick mode)', () => {
     });
   }, 90_000);
 
-  it('trains with each state format and prints accuracy and state bytes per parameter side by side', () => {
-    const row = (dtype: string) => {
-      const line = output.split('\n').find((l) => l.trimStart().startsWith(`${dtype} `) && l.includes('%'));
-      expect(line, `a row for ${dtype}`).toBeDefined();
-      const [accuracy, , , bytes] = line!.trim().slice(dtype.length).trim().split(/\s+/);
-      return { accuracy: parseFloat(accuracy!), bytes: Number(bytes) };
-    };
-    const [f32, bf16, q8] = [row('float32'), row('bfloat16'), row('8bit')];
-    expect(f32.bytes).toBe(8);
-    expect(bf16.bytes).toBe(4);
+  const dtypes = ['float32', 'bfloat16', '8bit'];
+
+  /** The per-seed table: seed → accuracy (in %) per format. */
+  const perSeed = () => {
+    const rows = output.split('\n').filter((l) => /^\s+\d+\s+(\d+\.\d+%\s*){3}$/.test(l));
+    return new Map(rows.map((l) => {
+      const [seed, ...accuracies] = l.trim().split(/\s+/);
+      return [Number(seed), accuracies.map((a) => parseFloat(a))] as const;
+    }));
+  };
+
+  /** A format's summary row: mean accuracy, mean difference to float32 ± its standard error, bytes. */
+  const summary = (dtype: string) => {
+    const line = output.split('\n').find((l) => l.trimStart().startsWith(`${dtype} `) && l.includes('% '));
+    expect(line, `a summary row for ${dtype}`).toBeDefined();
+    const m = /^\s*\S+\s+(\d+\.\d+)%\s+([+-]\d+\.\d+) ± (\d+\.\d+) pt\s.*?(\d+\.\d+)$/.exec(line!);
+    expect(m, line).not.toBeNull();
+    return { accuracy: Number(m![1]), diff: Number(m![2]), se: Number(m![3]), bytes: Number(m![4]) };
+  };
+
+  it('trains each state format once per seed, the seeds counting up from the demo\'s own', () => {
+    const table = perSeed();
+    expect([...table.keys()]).toEqual([2024, 2025]);
+    // One quick epoch: well above chance (10%).
+    for (const accuracies of table.values()) for (const a of accuracies) expect(a).toBeGreaterThan(50);
+  });
+
+  it('summarises each format as the mean over seeds of its paired difference to float32, with the standard error', () => {
+    const table = [...perSeed().values()];
+    dtypes.forEach((dtype, k) => {
+      const diffs = table.map((row) => row[k]! - row[0]!);
+      const mean = diffs.reduce((a, b) => a + b, 0) / diffs.length;
+      const se = Math.sqrt(diffs.reduce((a, d) => a + (d - mean) ** 2, 0) / (diffs.length - 1) / diffs.length);
+      const row = summary(dtype);
+      // Printed with two decimals: within half a unit of the last one.
+      const printedAs = (printed: number, value: number) => expect(Math.abs(printed - value)).toBeLessThanOrEqual(0.005 + 1e-9);
+      printedAs(row.accuracy, table.reduce((a, r) => a + r[k]!, 0) / table.length);
+      printedAs(row.diff, mean);
+      printedAs(row.se, se);
+    });
+  });
+
+  it('prints the state bytes per parameter of each format', () => {
+    const [f32, bf16, q8] = dtypes.map(summary);
+    expect(f32!.bytes).toBe(8);
+    expect(bf16!.bytes).toBe(4);
     // fc1 and fc2 store 8 bits (about 2 bytes); the biases and fc3 (< min8bitSize) keep float32.
-    expect(q8.bytes).toBeGreaterThan(2);
-    expect(q8.bytes).toBeLessThan(2.2);
-    for (const r of [f32, bf16, q8]) expect(r.accuracy).toBeGreaterThan(50); // one quick epoch: well above chance (10%)
+    expect(q8!.bytes).toBeGreaterThan(2);
+    expect(q8!.bytes).toBeLessThan(2.2);
   });
 });

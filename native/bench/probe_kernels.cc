@@ -53,30 +53,20 @@ __attribute__((target("avx2"))) void traffic_avx2(const adam_tensor_f32 *t, size
   traffic_tail(t, i, n);
 }
 
-__attribute__((target("avx512f"))) size_t traffic_bf16_avx512(const adam_tensor_f32 *t, size_t n) {
-  uint16_t *m = reinterpret_cast<uint16_t *>(t->exp_avg), *v = reinterpret_cast<uint16_t *>(t->exp_avg_sq);
+/* The traffic of state whose moments are T (bfloat16 bits, 8-bit codes), 16 elements at a time:
+ * the parameter and grad read and the parameter written, both moments read and written. */
+template <class T>
+__attribute__((target("avx512f"))) size_t traffic_narrow_avx512(const adam_tensor_f32 *t, size_t n) {
+  T *m = reinterpret_cast<T *>(t->exp_avg), *v = reinterpret_cast<T *>(t->exp_avg_sq);
   size_t i = 0;
   for (; i + 16 <= n; i += 16) {
     const __m512i p = _mm512_loadu_si512(t->param + i), g = _mm512_loadu_si512(t->grad + i);
-    const __m256i mi = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(m + i));
-    const __m256i vi = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(v + i));
+    T mi[16], vi[16];
+    __builtin_memcpy(mi, m + i, sizeof mi);
+    __builtin_memcpy(vi, v + i, sizeof vi);
     _mm512_storeu_si512(t->param + i, _mm512_xor_si512(g, p));
-    _mm256_storeu_si256(reinterpret_cast<__m256i *>(m + i), vi);
-    _mm256_storeu_si256(reinterpret_cast<__m256i *>(v + i), mi);
-  }
-  return i;
-}
-
-__attribute__((target("avx512f"))) size_t traffic_q8_avx512(const adam_tensor_f32 *t, size_t n) {
-  uint8_t *m = reinterpret_cast<uint8_t *>(t->exp_avg), *v = reinterpret_cast<uint8_t *>(t->exp_avg_sq);
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m512i p = _mm512_loadu_si512(t->param + i), g = _mm512_loadu_si512(t->grad + i);
-    const __m128i mi = _mm_loadu_si128(reinterpret_cast<const __m128i *>(m + i));
-    const __m128i vi = _mm_loadu_si128(reinterpret_cast<const __m128i *>(v + i));
-    _mm512_storeu_si512(t->param + i, _mm512_xor_si512(g, p));
-    _mm_storeu_si128(reinterpret_cast<__m128i *>(m + i), vi);
-    _mm_storeu_si128(reinterpret_cast<__m128i *>(v + i), mi);
+    __builtin_memcpy(m + i, vi, sizeof vi);
+    __builtin_memcpy(v + i, mi, sizeof mi);
   }
   return i;
 }
@@ -86,6 +76,24 @@ int traffic_level() {
   return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
 }
 #endif
+
+template <class T>
+void traffic_narrow(const adam_tensor_f32 *t, size_t n) {
+  size_t i = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+  static const int level = traffic_level();
+  if (level == 2) i = traffic_narrow_avx512<T>(t, n);
+#endif
+  uint32_t *p = reinterpret_cast<uint32_t *>(t->param);
+  const uint32_t *g = reinterpret_cast<const uint32_t *>(t->grad);
+  T *m = reinterpret_cast<T *>(t->exp_avg), *v = reinterpret_cast<T *>(t->exp_avg_sq);
+  for (; i < n; ++i) {
+    const T mi = m[i];
+    p[i] ^= g[i];
+    m[i] = v[i];
+    v[i] = mi;
+  }
+}
 
 }  // namespace
 
@@ -99,37 +107,11 @@ extern "C" void probe_traffic_f32(const adam_tensor_f32 *t, size_t n, const adam
 }
 
 extern "C" void probe_traffic_bf16(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *) {
-  size_t i = 0;
-#if defined(__GNUC__) && defined(__x86_64__)
-  static const int level = traffic_level();
-  if (level == 2) i = traffic_bf16_avx512(t, n);
-#endif
-  uint32_t *p = reinterpret_cast<uint32_t *>(t->param);
-  const uint32_t *g = reinterpret_cast<const uint32_t *>(t->grad);
-  uint16_t *m = reinterpret_cast<uint16_t *>(t->exp_avg), *v = reinterpret_cast<uint16_t *>(t->exp_avg_sq);
-  for (; i < n; ++i) {
-    const uint16_t mi = m[i];
-    p[i] ^= g[i];
-    m[i] = v[i];
-    v[i] = mi;
-  }
+  traffic_narrow<uint16_t>(t, n);
 }
 
 extern "C" void probe_traffic_q8(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *) {
-  size_t i = 0;
-#if defined(__GNUC__) && defined(__x86_64__)
-  static const int level = traffic_level();
-  if (level == 2) i = traffic_q8_avx512(t, n);
-#endif
-  uint32_t *p = reinterpret_cast<uint32_t *>(t->param);
-  const uint32_t *g = reinterpret_cast<const uint32_t *>(t->grad);
-  uint8_t *m = reinterpret_cast<uint8_t *>(t->exp_avg), *v = reinterpret_cast<uint8_t *>(t->exp_avg_sq);
-  for (; i < n; ++i) {
-    const uint8_t mi = m[i];
-    p[i] ^= g[i];
-    m[i] = v[i];
-    v[i] = mi;
-  }
+  traffic_narrow<uint8_t>(t, n);
   /* The scales: one float per 256 elements per moment, after the codes, read and written. */
   uint32_t *sm = reinterpret_cast<uint32_t *>(t->exp_avg + (n + 3) / 4), *sv = reinterpret_cast<uint32_t *>(t->exp_avg_sq + (n + 3) / 4);
   for (size_t b = 0; b < (n + 255) / 256; ++b) {

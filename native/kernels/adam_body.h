@@ -1,7 +1,8 @@
 /* The Adam update, written once. Each ISA has a struct of vector operations (ops_<isa>.h); its
  * kernel file instantiates adam_step<O>, whose main loop runs whole vectors and hands the fewer
  * than O::lanes elements left to the same body over scalar_ops. The scalar kernel is that body
- * over scalar_ops alone.
+ * over scalar_ops alone. The bfloat16 kernel is the same loop over another moment policy
+ * (adam_bf16_body.h); the 8-bit one calls adam_update from its blockwise loop (adam_q8_body.h).
  *
  * The order of operations is PyTorch 1.13's single-tensor Adam, one rounding per operation:
  *   g = maximize ? -grad : grad
@@ -56,35 +57,51 @@ inline typename O::V adam_update(const adam_consts<O> &k, typename O::V p, typen
   return O::add(p, O::div(O::mul(k.neg_step_size, m), denom));
 }
 
+/* How a state format keeps its moments, the one thing the formats with a moment per element
+ * differ in: here float32 as is; adam_bf16_body.h has bfloat16. A policy, over the op struct O,
+ * names its tensor type (adam.h, adam_lowbit.h) and loads and stores one vector of moments. */
 template <class O>
-inline size_t adam_main_loop(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *s) {
+struct f32_moments {
+  typedef adam_tensor_f32 tensor;
+  static typename O::V load(const float *p) { return O::load(p); }
+  static void store(float *p, typename O::V x) { O::store(p, x); }
+};
+
+/* Whole vectors of elements [0, n); returns where it stopped. The parameter is computed from the
+ * unrounded moments, which are then stored in the format of M. */
+template <class O, template <class> class M>
+inline size_t adam_main_loop(const typename M<O>::tensor *t, size_t n, const adam_scalars_f32 *s) {
   typedef typename O::V V;
   const adam_consts<O> k(s);
-  float *param = t->param, *exp_avg = t->exp_avg, *exp_avg_sq = t->exp_avg_sq;
-  float *max_exp_avg_sq = t->max_exp_avg_sq;
-  const float *grad = t->grad;
-
+  /* A local copy: vector stores may alias anything, so through t every pointer would be
+   * reloaded after every store. */
+  const typename M<O>::tensor u = *t;
   size_t i = 0;
   for (; i + O::lanes <= n; i += O::lanes) {
-    V m = O::load(exp_avg + i), v = O::load(exp_avg_sq + i);
-    V vmax = k.amsgrad ? O::load(max_exp_avg_sq + i) : v;
-    const V p = adam_update<O>(k, O::load(param + i), O::load(grad + i), m, v, vmax);
-    O::store(exp_avg + i, m);
-    O::store(exp_avg_sq + i, v);
-    if (k.amsgrad) O::store(max_exp_avg_sq + i, vmax);
-    O::store(param + i, p);
+    V m = M<O>::load(u.exp_avg + i), v = M<O>::load(u.exp_avg_sq + i);
+    V vmax = k.amsgrad ? M<O>::load(u.max_exp_avg_sq + i) : v;
+    const V p = adam_update<O>(k, O::load(u.param + i), O::load(u.grad + i), m, v, vmax);
+    M<O>::store(u.exp_avg + i, m);
+    M<O>::store(u.exp_avg_sq + i, v);
+    if (k.amsgrad) M<O>::store(u.max_exp_avg_sq + i, vmax);
+    O::store(u.param + i, p);
   }
   return i;
 }
 
-/* The whole kernel: whole vectors, then elements [done, n) one at a time. */
+/* The whole kernel for moments kept as M: whole vectors, then elements [done, n) one at a time. */
+template <class O, template <class> class M>
+inline void adam_step_moments(const typename M<O>::tensor *t, size_t n, const adam_scalars_f32 *s) {
+  const size_t done = adam_main_loop<O, M>(t, n, s);
+  if (done == n) return;
+  const typename M<O>::tensor rest = {t->param + done, t->grad + done, t->exp_avg + done, t->exp_avg_sq + done,
+                                      t->max_exp_avg_sq ? t->max_exp_avg_sq + done : nullptr};
+  adam_main_loop<scalar_ops, M>(&rest, n - done, s);
+}
+
 template <class O>
 inline void adam_step(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *s) {
-  const size_t done = adam_main_loop<O>(t, n, s);
-  if (done == n) return;
-  adam_tensor_f32 rest = {t->param + done, t->grad + done, t->exp_avg + done, t->exp_avg_sq + done,
-                          t->max_exp_avg_sq ? t->max_exp_avg_sq + done : nullptr};
-  adam_main_loop<scalar_ops>(&rest, n - done, s);
+  adam_step_moments<O, f32_moments>(t, n, s);
 }
 
 }  // namespace

@@ -23,34 +23,60 @@ bool locate(const buffer_span *buffers, size_t count, double index, double offse
   return true;
 }
 
+/* n elements of type T at the (buffer index, element offset) pair of columns starting at
+ * `column` of a row (every offset column follows its buffer column). */
+static_assert(PLAN_EXP_AVG_OFFSET == PLAN_EXP_AVG_BUFFER + 1 && PLAN_EXP_AVG_SQ_OFFSET == PLAN_EXP_AVG_SQ_BUFFER + 1 &&
+                  PLAN_MAX_EXP_AVG_SQ_OFFSET == PLAN_MAX_EXP_AVG_SQ_BUFFER + 1 &&
+                  PLAN_EXP_AVG_SCALE_OFFSET == PLAN_EXP_AVG_SCALE_BUFFER + 1 &&
+                  PLAN_EXP_AVG_SQ_SCALE_OFFSET == PLAN_EXP_AVG_SQ_SCALE_BUFFER + 1 &&
+                  PLAN_MAX_EXP_AVG_SQ_SCALE_OFFSET == PLAN_MAX_EXP_AVG_SQ_SCALE_BUFFER + 1,
+              "an offset column follows its buffer column");
+template <class T>
+bool locate_column(const buffer_span *buffers, size_t count, const double *row, int column, size_t n, T **out) {
+  return locate(buffers, count, row[column], row[column + 1], n, out);
+}
+
+/* The moments of a format that keeps one per element (float32, bfloat16 bits); max_exp_avg_sq
+ * only with amsgrad. */
+template <class Tensor>
+bool locate_elementwise(const buffer_span *buffers, size_t count, const double *row, size_t n, bool ams, Tensor &t) {
+  return locate_column(buffers, count, row, PLAN_EXP_AVG_BUFFER, n, &t.exp_avg) &&
+         locate_column(buffers, count, row, PLAN_EXP_AVG_SQ_BUFFER, n, &t.exp_avg_sq) &&
+         (!ams || locate_column(buffers, count, row, PLAN_MAX_EXP_AVG_SQ_BUFFER, n, &t.max_exp_avg_sq));
+}
+
+/* An 8-bit moment: n codes and a scale per block. */
+bool locate_q8(const buffer_span *buffers, size_t count, const double *row, int codes_column, int scale_column, size_t n,
+               adam_q8_moment &m) {
+  const size_t blocks = (n + ADAM_Q8_BLOCK - 1) / ADAM_Q8_BLOCK;
+  return locate_column(buffers, count, row, codes_column, n, &m.codes) &&
+         locate_column(buffers, count, row, scale_column, blocks, &m.scale);
+}
+
 /* The moments of a row in its format; the max_exp_avg_sq column is -1 without amsgrad. */
 bool locate_moments(const buffer_span *buffers, size_t count, const double *row, step_segment &seg) {
-  const size_t n = seg.n, blocks = (n + ADAM_Q8_BLOCK - 1) / ADAM_Q8_BLOCK;
+  const size_t n = seg.n;
   const bool ams = row[PLAN_MAX_EXP_AVG_SQ_BUFFER] >= 0;
   switch (seg.format) {
     case STATE_F32:
-      return locate(buffers, count, row[PLAN_EXP_AVG_BUFFER], row[PLAN_EXP_AVG_OFFSET], n, &seg.tensor.exp_avg) &&
-             locate(buffers, count, row[PLAN_EXP_AVG_SQ_BUFFER], row[PLAN_EXP_AVG_SQ_OFFSET], n, &seg.tensor.exp_avg_sq) &&
-             (!ams || locate(buffers, count, row[PLAN_MAX_EXP_AVG_SQ_BUFFER], row[PLAN_MAX_EXP_AVG_SQ_OFFSET], n,
-                             &seg.tensor.max_exp_avg_sq));
+      return locate_elementwise(buffers, count, row, n, ams, seg.tensor);
     case STATE_BF16:
-      return locate(buffers, count, row[PLAN_EXP_AVG_BUFFER], row[PLAN_EXP_AVG_OFFSET], n, &seg.bf16.exp_avg) &&
-             locate(buffers, count, row[PLAN_EXP_AVG_SQ_BUFFER], row[PLAN_EXP_AVG_SQ_OFFSET], n, &seg.bf16.exp_avg_sq) &&
-             (!ams || locate(buffers, count, row[PLAN_MAX_EXP_AVG_SQ_BUFFER], row[PLAN_MAX_EXP_AVG_SQ_OFFSET], n,
-                             &seg.bf16.max_exp_avg_sq));
+      return locate_elementwise(buffers, count, row, n, ams, seg.bf16);
     case STATE_Q8:
-      return locate(buffers, count, row[PLAN_EXP_AVG_BUFFER], row[PLAN_EXP_AVG_OFFSET], n, &seg.q8.exp_avg.codes) &&
-             locate(buffers, count, row[PLAN_EXP_AVG_SCALE_BUFFER], row[PLAN_EXP_AVG_SCALE_OFFSET], blocks, &seg.q8.exp_avg.scale) &&
-             locate(buffers, count, row[PLAN_EXP_AVG_SQ_BUFFER], row[PLAN_EXP_AVG_SQ_OFFSET], n, &seg.q8.exp_avg_sq.codes) &&
-             locate(buffers, count, row[PLAN_EXP_AVG_SQ_SCALE_BUFFER], row[PLAN_EXP_AVG_SQ_SCALE_OFFSET], blocks,
-                    &seg.q8.exp_avg_sq.scale) &&
-             (!ams || (locate(buffers, count, row[PLAN_MAX_EXP_AVG_SQ_BUFFER], row[PLAN_MAX_EXP_AVG_SQ_OFFSET], n,
-                              &seg.q8.max_exp_avg_sq.codes) &&
-                       locate(buffers, count, row[PLAN_MAX_EXP_AVG_SQ_SCALE_BUFFER], row[PLAN_MAX_EXP_AVG_SQ_SCALE_OFFSET],
-                              blocks, &seg.q8.max_exp_avg_sq.scale)));
+      return locate_q8(buffers, count, row, PLAN_EXP_AVG_BUFFER, PLAN_EXP_AVG_SCALE_BUFFER, n, seg.q8.exp_avg) &&
+             locate_q8(buffers, count, row, PLAN_EXP_AVG_SQ_BUFFER, PLAN_EXP_AVG_SQ_SCALE_BUFFER, n, seg.q8.exp_avg_sq) &&
+             (!ams || locate_q8(buffers, count, row, PLAN_MAX_EXP_AVG_SQ_BUFFER, PLAN_MAX_EXP_AVG_SQ_SCALE_BUFFER, n,
+                                seg.q8.max_exp_avg_sq));
     default:
       return false;
   }
+}
+
+/* Elements from `start` on of a tensor whose moments are one per element. */
+template <class Tensor>
+Tensor from_element(const Tensor &t, size_t start) {
+  return {t.param + start, t.grad + start, t.exp_avg + start, t.exp_avg_sq + start,
+          t.max_exp_avg_sq ? t.max_exp_avg_sq + start : nullptr};
 }
 
 }  // namespace
@@ -150,16 +176,12 @@ void run_segment(const step_kernels *kernels, const step_segment &seg, size_t st
   const size_t n = end - start;
   switch (seg.format) {
     case STATE_F32: {
-      const adam_tensor_f32 &t = seg.tensor;
-      const adam_tensor_f32 part = {t.param + start, t.grad + start, t.exp_avg + start, t.exp_avg_sq + start,
-                                    t.max_exp_avg_sq ? t.max_exp_avg_sq + start : nullptr};
+      const adam_tensor_f32 part = from_element(seg.tensor, start);
       kernels->f32(&part, n, &seg.scalars);
       break;
     }
     case STATE_BF16: {
-      const adam_tensor_bf16 &t = seg.bf16;
-      const adam_tensor_bf16 part = {t.param + start, t.grad + start, t.exp_avg + start, t.exp_avg_sq + start,
-                                     t.max_exp_avg_sq ? t.max_exp_avg_sq + start : nullptr};
+      const adam_tensor_bf16 part = from_element(seg.bf16, start);
       kernels->bf16(&part, n, &seg.scalars);
       break;
     }

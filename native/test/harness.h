@@ -1,5 +1,6 @@
-/* What both kernel harnesses share: the test row layout (every length 0..49 at every 4-byte
- * offset, fenced by guard values) and bit access to floats. */
+/* What the kernel harnesses share: the test row layout (every length 0..49 at every 4-byte
+ * offset, fenced by guard values), bit access to floats, reproducible random inputs, and which
+ * of the compiled backends this CPU can run. */
 #ifndef SIMD_ADAM_TEST_HARNESS_H
 #define SIMD_ADAM_TEST_HARNESS_H
 
@@ -51,6 +52,33 @@ struct Rng {
   uint32_t below(uint32_t n) { return (uint32_t)((next() >> 32) % n); }
   double unit() { return (double)(next() >> 11) * (1.0 / 9007199254740992.0); }
 };
+
+/* One backend compiled into a harness: its name, its kernels (a function or a table of them)
+ * and whether this CPU can run it. */
+template <class K>
+struct Backend {
+  const char *name;
+  K kernels;
+  bool runs;
+};
+
+/* What this CPU can run, on the conditions runtime/dispatch.cc checks: the avx2 objects are
+ * built with -mfma too, and __builtin_cpu_supports also checks that the OS enabled the
+ * registers. The harness itself is built at the baseline, so only these guard the calls. */
+struct Cpu {
+  bool avx2 = false, avx512f = false, avx512bf16 = false;
+};
+
+inline Cpu this_cpu() {
+  Cpu cpu;
+#if defined(__x86_64__) || defined(_M_X64)
+  __builtin_cpu_init();
+  cpu.avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  cpu.avx512f = __builtin_cpu_supports("avx512f");
+  cpu.avx512bf16 = cpu.avx512f && __builtin_cpu_supports("avx512bf16");
+#endif
+  return cpu;
+}
 
 }  // namespace
 

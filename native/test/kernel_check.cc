@@ -171,13 +171,6 @@ adam_tensor_f32 view(State &st, size_t off, bool amsgrad) {
   return t;
 }
 
-struct Kernel {
-  const char *name;
-  adam_step_f32_fn fn;
-  bool supported;
-  const char *why_unsupported;
-};
-
 struct Tally {
   uint64_t cases = 0, elements = 0, failed_cases = 0;
   int printed = 0;
@@ -322,19 +315,17 @@ bool self_test() {
   return ok;
 }
 
-std::vector<Kernel> kernels() {
-  std::vector<Kernel> out;
+std::vector<Backend<adam_step_f32_fn>> kernels() {
+  [[maybe_unused]] const Cpu cpu = this_cpu();
+  return {
 #if defined(__x86_64__) || defined(_M_X64)
-  __builtin_cpu_init();
-  /* Same conditions as runtime/dispatch.cc: the avx2 object is built with -mfma too. */
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  out.push_back({"avx2", adam_step_f32_avx2, avx2, "CPU lacks avx2+fma"});
-  out.push_back({"avx512", adam_step_f32_avx512, (bool)__builtin_cpu_supports("avx512f"), "CPU lacks avx512f"});
+      {"avx2", adam_step_f32_avx2, cpu.avx2},
+      {"avx512", adam_step_f32_avx512, cpu.avx512f},
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
-  out.push_back({"neon", adam_step_f32_neon, true, ""});
+      {"neon", adam_step_f32_neon, true},
 #endif
-  return out;
+  };
 }
 
 }  // namespace
@@ -353,14 +344,14 @@ int main(int argc, char **argv) {
          kSettingCount, flag_combinations().size(), kMaxOffset, kMaxN, kModes);
   bool ok = self_test();
   if (self_test_only) return ok ? 0 : 1;
-  const std::vector<Kernel> ks = kernels();
+  const std::vector<Backend<adam_step_f32_fn>> ks = kernels();
   size_t ran = 0;
   for (size_t i = 0; i < ks.size(); ++i) {
-    if (!ks[i].supported) {
-      printf("%s: SKIP (%s)\n", ks[i].name, ks[i].why_unsupported);
+    if (!ks[i].runs) {
+      printf("%s: SKIP (this CPU cannot run it)\n", ks[i].name);
       continue;
     }
-    const Tally t = check_kernel(ks[i].name, ks[i].fn, false);
+    const Tally t = check_kernel(ks[i].name, ks[i].kernels, false);
     ++ran;
     if (t.failed_cases == 0) {
       printf("%s: PASS, bit-identical to scalar (%" PRIu64 " cases, %" PRIu64 " elements)\n", ks[i].name, t.cases,

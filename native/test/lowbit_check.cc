@@ -339,53 +339,50 @@ uint64_t check_q8_near(const char *name, adam_step_q8_fn fn) {
   return product_wrong;
 }
 
+/* A backend's kernels of both families and its quantizer; null where it has none. */
 struct Family {
-  const char *name;
   adam_step_bf16_fn bf16;
   adam_step_q8_fn q8;
   adam_q8_encode_fn encode;
-  bool supported;
 };
 
 }  // namespace
 
 int main() {
-  std::vector<Family> kernels;
-  kernels.push_back({"scalar (block cuts)", nullptr, adam_step_q8_scalar, adam_q8_encode_scalar, true});
+  [[maybe_unused]] const Cpu cpu = this_cpu();
+  const std::vector<Backend<Family>> backends = {
+      {"scalar (block cuts)", {nullptr, adam_step_q8_scalar, adam_q8_encode_scalar}, true},
 #if defined(__x86_64__) || defined(_M_X64)
-  __builtin_cpu_init();
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  const bool avx512 = __builtin_cpu_supports("avx512f");
-  kernels.push_back({"avx2", adam_step_bf16_avx2, adam_step_q8_avx2, adam_q8_encode_avx2, avx2});
-  kernels.push_back({"avx512", adam_step_bf16_avx512, adam_step_q8_avx512, adam_q8_encode_avx512, avx512});
-  kernels.push_back({"avx512bf16", adam_step_bf16_avx512bf16, nullptr, nullptr, avx512 && __builtin_cpu_supports("avx512bf16")});
+      {"avx2", {adam_step_bf16_avx2, adam_step_q8_avx2, adam_q8_encode_avx2}, cpu.avx2},
+      {"avx512", {adam_step_bf16_avx512, adam_step_q8_avx512, adam_q8_encode_avx512}, cpu.avx512f},
+      {"avx512bf16", {adam_step_bf16_avx512bf16, nullptr, nullptr}, cpu.avx512bf16},
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
-  kernels.push_back({"neon", adam_step_bf16_neon, adam_step_q8_neon, adam_q8_encode_neon, true});
+      {"neon", {adam_step_bf16_neon, adam_step_q8_neon, adam_q8_encode_neon}, true},
 #endif
-  for (const Family &k : kernels) {
-    if (!k.supported) {
-      printf("   lowbit %-20s skipped: this CPU cannot run it\n", k.name);
+  };
+  for (const Backend<Family> &b : backends) {
+    if (!b.runs) {
+      printf("   lowbit %-20s skipped: this CPU cannot run it\n", b.name);
       continue;
     }
+    const Family &k = b.kernels;
     const int before = failures;
-    if (k.bf16) check_bf16(k.name, k.bf16);
-    if (k.q8) check_q8(k.name, k.q8);
+    if (k.bf16) check_bf16(b.name, k.bf16);
+    if (k.q8) check_q8(b.name, k.q8);
     uint64_t product_wrong = 0;
     if (k.encode) {
-      check_encoder(k.name, k.encode);
-      product_wrong = check_quotients(k.name, k.encode);
-      const uint64_t step_wrong = check_q8_near(k.name, k.q8);
-      product_wrong += step_wrong;
+      check_encoder(b.name, k.encode);
+      product_wrong = check_quotients(b.name, k.encode) + check_q8_near(b.name, k.q8);
       /* Probes on which the bare product never errs could not catch a kernel that trusts it. */
       if (product_wrong < 100 && ++failures <= 10)
         fprintf(stderr, "lowbit_check: only %llu probes where x * (1 / scale) alone has the wrong code\n", (unsigned long long)product_wrong);
     }
-    if (failures != before) printf("   lowbit %-20s MISMATCH\n", k.name);
+    if (failures != before) printf("   lowbit %-20s MISMATCH\n", b.name);
     else if (k.encode)
       printf("   lowbit %-20s matches scalar, quantizer matches torchao (on x / scale too: %llu probes where x * (1 / scale) alone errs)\n",
-             k.name, (unsigned long long)product_wrong);
-    else printf("   lowbit %-20s matches scalar\n", k.name);
+             b.name, (unsigned long long)product_wrong);
+    else printf("   lowbit %-20s matches scalar\n", b.name);
   }
   return failures == 0 ? 0 : 1;
 }

@@ -22,24 +22,17 @@ bool same(float a, float b) { return bits_of(a) == bits_of(b) || (a != a && b !=
 
 const float kSpecials[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 3.4e38f, -3.4e38f, 1e-40f, -1e-40f, 1e-30f};
 
-struct Kernels {
-  const char *name;
-  reduce_kernels k;
-  bool supported;
-};
-
-std::vector<Kernels> vector_kernels() {
-  std::vector<Kernels> out;
+std::vector<Backend<reduce_kernels>> vector_kernels() {
+  [[maybe_unused]] const Cpu cpu = this_cpu();
+  return {
 #if defined(__x86_64__) || defined(_M_X64)
-  __builtin_cpu_init();
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  out.push_back({"avx2", *reduce_kernels_avx2(), avx2});
-  out.push_back({"avx512", *reduce_kernels_avx512(), (bool)__builtin_cpu_supports("avx512f")});
+      {"avx2", *reduce_kernels_avx2(), cpu.avx2},
+      {"avx512", *reduce_kernels_avx512(), cpu.avx512f},
 #endif
 #if defined(__aarch64__) || defined(_M_ARM64)
-  out.push_back({"neon", *reduce_kernels_neon(), true});
+      {"neon", *reduce_kernels_neon(), true},
 #endif
-  return out;
+  };
 }
 
 const reduce_kernels kScalar = *reduce_kernels_scalar();
@@ -85,8 +78,8 @@ int compare(const char *name, const reduce_kernels &k, const float *x, size_t n,
 int main() {
   setvbuf(stdout, nullptr, _IOLBF, 0);
   bool ok = true;
-  for (const Kernels &ks : vector_kernels()) {
-    if (!ks.supported) {
+  for (const Backend<reduce_kernels> &ks : vector_kernels()) {
+    if (!ks.runs) {
       printf("%s reductions: SKIP (this CPU lacks the ISA)\n", ks.name);
       continue;
     }
@@ -101,7 +94,7 @@ int main() {
           for (size_t at = 0; at <= n; ++at) {
             for (size_t i = 0; i < n; ++i) x[i] = (i % 3) ? 0.0f : -0.0f;
             if (at < n) x[at] = planted;
-            bad += compare(ks.name, ks.k, x, n, "planted", offset);
+            bad += compare(ks.name, ks.kernels, x, n, "planted", offset);
             ++cases;
           }
         }
@@ -113,7 +106,7 @@ int main() {
             else
               x[i] = static_cast<float>((rng.unit() * 2 - 1) * pow(10.0, static_cast<int>(rng.unit() * 5) - 2));
           }
-          bad += compare(ks.name, ks.k, x, n, mode ? "random with specials" : "random", offset);
+          bad += compare(ks.name, ks.kernels, x, n, mode ? "random with specials" : "random", offset);
           ++cases;
         }
       }
