@@ -56,13 +56,14 @@ inline typename O::M q8_far(typename O::M far, typename O::VI sum) {
   return O::and_test(far, sum, O::set1_i(0xffffffu & ~(2 * q8_slack - 1)));
 }
 
-/* Dividing by a block's scale: torchao's codes are those of y = x / scale, but a divide per
- * element and moment would cost more than the rest of the quantizer's arithmetic. x * inverse,
- * inverse = 1 / scale rounded, lies within 1 key (float32 bit pattern) of x / scale whenever the
- * inverse is a normal float (docs/lowbit.md), so it has the same code unless it lies within
- * q8_slack keys of a threshold, which the code's own sum shows (q8_far). A block with such a
- * lane (a few in a hundred), or whose scale has no normal inverse (NaN, Inf, beyond 2^126 or
- * below 2^-126), is quantized again, dividing (adam_step_q8): one test per block, not per vector. */
+/* Dividing by a block's scale: torchao's codes are those of y = x / scale, but a 16-lane divide
+ * costs several multiplies (docs/lowbit.md measures the difference). x * inverse, inverse =
+ * 1 / scale rounded, lies within 1 key (float32 bit pattern) of x / scale whenever the inverse
+ * is a normal float (docs/lowbit.md), so it has the same code unless it lies within q8_slack
+ * keys of a threshold, which the code's own sum shows (q8_far). A block with such a lane (rare:
+ * 8 keys of buckets at least 2^16 keys wide), or whose scale has no normal inverse (NaN, Inf,
+ * beyond 2^126 or below 2^-126), is quantized again, dividing (adam_step_q8): one test per
+ * block, not a test and a branch per vector, which cost what the divides did. */
 template <class O>
 struct q8_divisor {
   typename O::V inverse[Q8_MOMENTS];
