@@ -1,80 +1,38 @@
 /**
  * bitsandbytes' dynamic quantization maps as torchao computes them (`create_dynamic_map(signed)`,
- * with `torch.linspace` in float32): 256 ascending float32 values each. The map is built as
- * create_dynamic_map builds it: its positive values (the linspace midpoints of each decade,
- * scaled by that power of ten), mirrored below zero when signed, with 0 and 1 added. The
- * positive values are written as float32 bit patterns, as PyTorch recorded them: their last bit
- * depends on how torch.linspace rounded on the recording machine, so they are data, not
- * recomputed. The signed map serves exp_avg (it has no -1: its lowest entry is -0.99297), the
- * unsigned one exp_avg_sq and max_exp_avg_sq. native/kernels/qmaps.h holds the same tables for
- * the kernels.
+ * with `torch.linspace` in float32): 256 ascending float32 values each. The values are data
+ * recorded from PyTorch, not recomputed: their last bit depends on how torch.linspace rounded on
+ * the recording machine. They are kept once, for this reference and the kernels alike, in
+ * native/kernels/qmap_signed.inc and native/kernels/qmap_unsigned.inc: one C hex-float literal a
+ * line (`-0x1.fc66660000000p-1f,`), which the kernels' qmaps.h includes as an initializer list.
+ * The signed map serves exp_avg (it has no -1: its lowest entry is -0.99297), the unsigned one
+ * exp_avg_sq and max_exp_avg_sq.
  */
+import { readFileSync } from 'node:fs';
 
-/** The signed map's 127 values between 0 and 1: 2**i midpoints per decade i = 0..6. */
-const SIGNED_POSITIVE_BITS = [
-  0x3513a3b7, 0x365a1a94, 0x370205ff, 0x37b24206, 0x38378034, 0x388aefb3, 0x38ba1f4b, 0x3923d70b,
-  0x398ce705, 0x39c7e283, 0x3a016f01, 0x3a1eecc1, 0x3a3c6a80, 0x3a59e83e, 0x3a7765ff, 0x3aa7ef9d,
-  0x3af1a9fc, 0x3b1db22d, 0x3b428f5c, 0x3b676c8a, 0x3b8624dd, 0x3b989374, 0x3bab020d, 0x3bbd70a4,
-  0x3bcfdf3b, 0x3be24dd3, 0x3bf4bc6a, 0x3c039581, 0x3c0ccccd, 0x3c160418, 0x3c1f3b64, 0x3c3ae148,
-  0x3c68f5c3, 0x3c8b851f, 0x3ca28f5c, 0x3cb9999a, 0x3cd0a3d7, 0x3ce7ae13, 0x3cfeb852, 0x3d0ae147,
-  0x3d166667, 0x3d21eb85, 0x3d2d70a3, 0x3d38f5c3, 0x3d447ae1, 0x3d500000, 0x3d5b851f, 0x3d670a3d,
-  0x3d728f5d, 0x3d7e147a, 0x3d84cccd, 0x3d8a8f5d, 0x3d9051eb, 0x3d96147b, 0x3d9bd70a, 0x3da1999a,
-  0x3da75c28, 0x3dad1eb8, 0x3db2e148, 0x3db8a3d7, 0x3dbe6667, 0x3dc428f5, 0x3dc9eb85, 0x3ddb3334,
-  0x3df80000, 0x3e0a6666, 0x3e18cccd, 0x3e273333, 0x3e359999, 0x3e440000, 0x3e526666, 0x3e60cccd,
-  0x3e6f3334, 0x3e7d999a, 0x3e860000, 0x3e8d3334, 0x3e946666, 0x3e9b999a, 0x3ea2cccc, 0x3eaa0000,
-  0x3eb13332, 0x3eb86666, 0x3ebf999a, 0x3ec6cccc, 0x3ece0000, 0x3ed53332, 0x3edc6666, 0x3ee3999a,
-  0x3eeacccc, 0x3ef20000, 0x3ef93334, 0x3f003333, 0x3f03cccd, 0x3f076666, 0x3f0b0000, 0x3f0e999a,
-  0x3f123334, 0x3f15cccd, 0x3f196666, 0x3f1d0000, 0x3f20999a, 0x3f243333, 0x3f27cccd, 0x3f2b6667,
-  0x3f2f0000, 0x3f32999a, 0x3f363334, 0x3f39cccd, 0x3f3d6667, 0x3f410000, 0x3f44999a, 0x3f483333,
-  0x3f4bcccc, 0x3f4f6666, 0x3f530000, 0x3f569999, 0x3f5a3333, 0x3f5dcccc, 0x3f616666, 0x3f650000,
-  0x3f68999a, 0x3f6c3333, 0x3f6fcccc, 0x3f736666, 0x3f770000, 0x3f7a9999, 0x3f7e3333,
-];
+// src/reference/ and dist/reference/ both sit two levels below the package root.
+const MAPS_DIR = new URL('../../native/kernels/', import.meta.url);
+const HEX_FLOAT = /^(-?)0x([01])\.([0-9a-f]+)p([-+]?\d+)f,$/;
 
-/** The unsigned map's 254 values between 0 and 1: 2**(i + 1) midpoints per decade i = 0..6. */
-const UNSIGNED_POSITIVE_BITS = [
-  0x34ae7baa, 0x35500998, 0x360e9b38, 0x3692ccf6, 0x36de4c51, 0x3714e5d5, 0x3783126e, 0x37e171a0,
-  0x381fe868, 0x384f1800, 0x387e479a, 0x3896bb99, 0x38ae5364, 0x38c5eb31, 0x3906594b, 0x394154ca,
-  0x397c5048, 0x399ba5e4, 0x39b923a2, 0x39d6a162, 0x39f41f22, 0x3a08ce71, 0x3a178d50, 0x3a264c30,
-  0x3a350b10, 0x3a43c9ef, 0x3a5288d0, 0x3a6147af, 0x3a70068e, 0x3a7ec56e, 0x3a958106, 0x3aba5e35,
-  0x3adf3b64, 0x3b020c49, 0x3b147ae1, 0x3b26e978, 0x3b39580f, 0x3b4bc6a7, 0x3b5e353e, 0x3b70a3d7,
-  0x3b818937, 0x3b8ac082, 0x3b93f7cf, 0x3b9d2f1a, 0x3ba66666, 0x3baf9db2, 0x3bb8d4fd, 0x3bc20c4a,
-  0x3bcb4394, 0x3bd47ae1, 0x3bddb22e, 0x3be6e978, 0x3bf020c5, 0x3bf9580f, 0x3c0147ae, 0x3c05e353,
-  0x3c0a7ef9, 0x3c0f1aa0, 0x3c13b645, 0x3c1851eb, 0x3c1ced90, 0x3c218937, 0x3c2f5c2a, 0x3c466667,
-  0x3c5d70a3, 0x3c747ae2, 0x3c85c28f, 0x3c9147ae, 0x3c9ccccd, 0x3ca851eb, 0x3cb3d70b, 0x3cbf5c2a,
-  0x3ccae148, 0x3cd66667, 0x3ce1eb87, 0x3ced70a3, 0x3cf8f5c3, 0x3d023d70, 0x3d080000, 0x3d0dc28f,
-  0x3d13851f, 0x3d1947af, 0x3d1f0a3d, 0x3d24cccd, 0x3d2a8f5b, 0x3d3051eb, 0x3d36147b, 0x3d3bd70a,
-  0x3d41999a, 0x3d475c2a, 0x3d4d1eb8, 0x3d52e148, 0x3d58a3d7, 0x3d5e6667, 0x3d6428f7, 0x3d69eb87,
-  0x3d6fae15, 0x3d7570a3, 0x3d7b3333, 0x3d807ae2, 0x3d835c29, 0x3d863d71, 0x3d891eb9, 0x3d8c0000,
-  0x3d8ee148, 0x3d91c290, 0x3d94a3d7, 0x3d97851f, 0x3d9a6667, 0x3d9d47af, 0x3da028f6, 0x3da30a3d,
-  0x3da5eb85, 0x3da8cccd, 0x3dabae14, 0x3dae8f5c, 0x3db170a3, 0x3db451eb, 0x3db73333, 0x3dba147b,
-  0x3dbcf5c3, 0x3dbfd70a, 0x3dc2b852, 0x3dc5999a, 0x3dc87ae1, 0x3dcb5c29, 0x3dd40000, 0x3de26666,
-  0x3df0cccd, 0x3dff3333, 0x3e06cccc, 0x3e0e0000, 0x3e153334, 0x3e1c6666, 0x3e23999a, 0x3e2acccc,
-  0x3e320000, 0x3e393334, 0x3e406666, 0x3e47999a, 0x3e4ecccc, 0x3e560000, 0x3e5d3334, 0x3e646666,
-  0x3e6b999a, 0x3e72ccce, 0x3e7a0000, 0x3e80999a, 0x3e843333, 0x3e87cccd, 0x3e8b6667, 0x3e8f0000,
-  0x3e92999a, 0x3e963334, 0x3e99cccd, 0x3e9d6667, 0x3ea10000, 0x3ea4999a, 0x3ea83333, 0x3eabcccc,
-  0x3eaf6666, 0x3eb30000, 0x3eb69999, 0x3eba3333, 0x3ebdcccc, 0x3ec16666, 0x3ec50000, 0x3ec8999a,
-  0x3ecc3333, 0x3ecfcccc, 0x3ed36666, 0x3ed70000, 0x3eda9999, 0x3ede3333, 0x3ee1cccd, 0x3ee56666,
-  0x3ee90000, 0x3eec999a, 0x3ef03333, 0x3ef3cccd, 0x3ef76666, 0x3efb0000, 0x3efe9999, 0x3f01199a,
-  0x3f02e666, 0x3f04b332, 0x3f068000, 0x3f084ccc, 0x3f0a199a, 0x3f0be666, 0x3f0db334, 0x3f0f8000,
-  0x3f114ccd, 0x3f13199a, 0x3f14e666, 0x3f16b334, 0x3f188000, 0x3f1a4ccd, 0x3f1c199a, 0x3f1de666,
-  0x3f1fb333, 0x3f218000, 0x3f234ccc, 0x3f25199a, 0x3f26e666, 0x3f28b334, 0x3f2a8000, 0x3f2c4cce,
-  0x3f2e199a, 0x3f2fe666, 0x3f31b334, 0x3f338000, 0x3f354cce, 0x3f37199a, 0x3f38e666, 0x3f3ab334,
-  0x3f3c8000, 0x3f3e4ccc, 0x3f40199a, 0x3f41e666, 0x3f43b334, 0x3f458000, 0x3f474ccc, 0x3f49199a,
-  0x3f4ae666, 0x3f4cb332, 0x3f4e8000, 0x3f504ccc, 0x3f52199a, 0x3f53e666, 0x3f55b334, 0x3f578000,
-  0x3f594ccd, 0x3f5b199a, 0x3f5ce666, 0x3f5eb334, 0x3f608000, 0x3f624ccd, 0x3f64199a, 0x3f65e666,
-  0x3f67b333, 0x3f698000, 0x3f6b4ccc, 0x3f6d199a, 0x3f6ee666, 0x3f70b334, 0x3f728000, 0x3f744cce,
-  0x3f76199a, 0x3f77e666, 0x3f79b334, 0x3f7b8000, 0x3f7d4cce, 0x3f7f199a,
-];
-
-/** create_dynamic_map's last steps: the positive values, their negatives when `signed`, 0 and 1,
- * in ascending order (256 values either way). */
-function dynamicMap(positiveBits: readonly number[], signed: boolean): Float32Array {
-  const positives = new Float32Array(new Uint32Array(positiveBits).buffer);
-  const negatives = signed ? positives.map((x) => -x).reverse() : new Float32Array(0);
-  return Float32Array.from([...negatives, 0, ...positives, 1]);
+/** Reads one map file: 256 hex-float literals, each exact in float32, ascending. */
+function readMap(file: string): Float32Array {
+  const lines = readFileSync(new URL(file, MAPS_DIR), 'utf8').split('\n').filter((line) => line.length > 0);
+  const values = lines.map((line) => {
+    const parts = HEX_FLOAT.exec(line);
+    if (parts === null) throw new Error(`${file}: not a hex-float literal: ${JSON.stringify(line)}`);
+    const [, sign, lead, fraction, exponent] = parts as unknown as [string, string, string, string, string];
+    // Exact in a double: a float32 mantissa fits, and powers of two scale exactly.
+    const magnitude = (Number(lead) + parseInt(fraction, 16) / 16 ** fraction.length) * 2 ** Number(exponent);
+    return sign === '-' ? -magnitude : magnitude;
+  });
+  const map = Float32Array.from(values);
+  if (map.length !== 256 || map.some((x, i) => x !== values[i] || (i > 0 && !(map[i - 1]! < x)))) {
+    throw new Error(`${file}: expected 256 ascending values exact in float32`);
+  }
+  return map;
 }
 
 /** The signed map (exp_avg): 256 ascending float32 values, qmapSigned[127] = 0. */
-export const QMAP_SIGNED: Float32Array = dynamicMap(SIGNED_POSITIVE_BITS, true);
+export const QMAP_SIGNED: Float32Array = readMap('qmap_signed.inc');
 /** The unsigned map (exp_avg_sq, max_exp_avg_sq): 256 ascending float32 values from 0 to 1. */
-export const QMAP_UNSIGNED: Float32Array = dynamicMap(UNSIGNED_POSITIVE_BITS, false);
+export const QMAP_UNSIGNED: Float32Array = readMap('qmap_unsigned.inc');
