@@ -28,7 +28,6 @@ struct avx2_ops {
   /* Reduced-precision state (adam_lowbit.h). */
   typedef __m256i VI;
   typedef __m256 M;
-  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
   static V load_bf16(const uint16_t *p) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p))), 16));
   }
@@ -48,10 +47,6 @@ struct avx2_ops {
     _mm_storel_epi64(reinterpret_cast<__m128i *>(p), _mm_packus_epi16(w, w));
   }
   static VI set1_i(uint32_t x) { return _mm256_set1_epi32(static_cast<int>(x)); }
-  static V gather(const float *table, VI i) { return _mm256_i32gather_ps(table, i, 4); }
-  static M ge(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
-  static VI add_if(VI c, M m, VI b) { return _mm256_add_epi32(c, _mm256_and_si256(_mm256_castps_si256(m), b)); }
-  static V select(M m, V a, V b) { return _mm256_blendv_ps(b, a, m); }
   template <int K>
   static VI srli(VI c) { return _mm256_srli_epi32(c, K); }
   /* table[i] for a table of N entries: an 8-entry permute, two and a blend at 16, a gather from

@@ -31,7 +31,6 @@ struct avx512_ops {
   /* Reduced-precision state (adam_lowbit.h). */
   typedef __m512i VI;
   typedef __mmask16 M;
-  static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
   static V load_bf16(const uint16_t *p) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p))), 16));
   }
@@ -47,10 +46,6 @@ struct avx512_ops {
   static VI load_u8(const uint8_t *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p))); }
   static void store_u8(uint8_t *p, VI c) { _mm_storeu_si128(reinterpret_cast<__m128i *>(p), _mm512_cvtepi32_epi8(c)); }
   static VI set1_i(uint32_t x) { return _mm512_set1_epi32(static_cast<int>(x)); }
-  static V gather(const float *table, VI i) { return _mm512_i32gather_ps(i, table, 4); }
-  static M ge(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
-  static VI add_if(VI c, M m, VI b) { return _mm512_mask_add_epi32(c, m, c, b); }
-  static V select(M m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
   template <int K>
   static VI srli(VI c) { return _mm512_srli_epi32(c, K); }
   /* table[i] for a table of N entries: vpermps (16 entries), vpermi2ps (32), then blends on the

@@ -33,7 +33,6 @@ struct neon_ops {
   /* Reduced-precision state (adam_lowbit.h). */
   typedef uint32x4_t VI;
   typedef uint32x4_t M;
-  static V sub(V a, V b) { return vsubq_f32(a, b); }
   static V load_bf16(const uint16_t *p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
   /* scalar_ops::round_bf16 on every lane. */
   static void store_bf16(uint16_t *p, V x) {
@@ -60,9 +59,6 @@ struct neon_ops {
     r = vsetq_lane_f32(table[vgetq_lane_u32(i, 2)], r, 2);
     return vsetq_lane_f32(table[vgetq_lane_u32(i, 3)], r, 3);
   }
-  static M ge(V a, V b) { return vcgeq_f32(a, b); }
-  static VI add_if(VI c, M m, VI b) { return vaddq_u32(c, vandq_u32(m, b)); }
-  static V select(M m, V a, V b) { return vbslq_f32(m, a, b); }
   template <int K>
   static VI srli(VI c) { return vshrq_n_u32(c, K); }
   template <int N>

@@ -41,7 +41,6 @@ struct scalar_ops {
   /* Reduced-precision state (adam_lowbit.h). */
   typedef uint32_t VI; /* 8-bit codes, widened */
   typedef bool M;      /* a comparison's result */
-  static V sub(V a, V b) { return a - b; }
   static V load_bf16(const uint16_t *p) { return from_bits(static_cast<uint32_t>(*p) << 16); }
   /* Round to nearest, ties to even, on the upper 16 bits; a NaN stays a (quiet) NaN, where the
    * rounding add could carry it into an infinity. */
@@ -53,11 +52,7 @@ struct scalar_ops {
   static VI load_u8(const uint8_t *p) { return *p; }
   static void store_u8(uint8_t *p, VI c) { *p = static_cast<uint8_t>(c); }
   static VI set1_i(uint32_t x) { return x; }
-  static V gather(const float *table, VI i) { return table[i]; }
   /* Ordered: false when either is NaN. */
-  static M ge(V a, V b) { return a >= b; }
-  static VI add_if(VI c, M m, VI b) { return m ? c + b : c; }
-  static V select(M m, V a, V b) { return m ? a : b; }
   template <int K>
   static VI srli(VI c) { return c >> K; }
   /* table[i] for a table of N entries. */
