@@ -80,7 +80,10 @@ function main(): void {
         return ns;
       };
     }),
-    ...DTYPES.map((d) => () => probes().probe(TRAFFIC[d], arrays.param, arrays.grad, arrays.expAvg, arrays.expAvgSq, 1, threads > 1)[0]!),
+    // Two passes a round, the second timed: on this VM the first pass of every probe call runs
+    // about 1.8x slower than the next (19 ms against 10.7 at 16M, interleaved with steps; cause
+    // not found), which would make the roofline slower than the step it bounds.
+    ...DTYPES.map((d) => () => probes().probe(TRAFFIC[d], arrays.param, arrays.grad, arrays.expAvg, arrays.expAvgSq, 2, threads > 1)[1]!),
   ];
   const load = loadavg()[0]!;
   const samples = interleaveAll(timers, ROUNDS);
