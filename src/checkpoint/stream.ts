@@ -5,10 +5,16 @@
  * many small parameters costs a few large system calls rather than one per tensor. Chunks stay
  * far below the 2 GiB a single fs call may move, and below V8's 2^32-element typed array limit.
  */
-import type { FileHandle } from 'node:fs/promises';
 
 import { SimdAdamError } from '../common/errors.js';
 import { dtypeSize, LITTLE_ENDIAN, swapInPlace } from './safetensors.js';
+
+/** The part of node:fs/promises' FileHandle these classes use, spelled out so that the published
+ * declarations need no Node types. */
+export interface PositionedFile {
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
 
 /** Bytes per system call: large enough that per-call costs vanish next to the copy, small
  * enough to stay a rounding error in peak memory. */
@@ -54,13 +60,13 @@ function chunkOf(data: ArrayBufferView, at: number, length: number): Uint8Array 
 
 /** Sequential writes from position 0, through a staging buffer for the small pieces. */
 export class ChunkedWriter {
-  readonly #handle: FileHandle;
+  readonly #handle: PositionedFile;
   readonly #where: string;
   readonly #stage: Uint8Array;
   #staged = 0;
   #position = 0;
 
-  constructor(handle: FileHandle, totalBytes: number, where: string) {
+  constructor(handle: PositionedFile, totalBytes: number, where: string) {
     this.#handle = handle;
     this.#where = where;
     this.#stage = new Uint8Array(Math.min(CHUNK_BYTES, Math.max(totalBytes, 1)));
@@ -134,7 +140,7 @@ export class ChunkedWriter {
 
 /** Sequential reads from `start`, through a staging buffer for the small pieces. */
 export class ChunkedReader {
-  readonly #handle: FileHandle;
+  readonly #handle: PositionedFile;
   readonly #where: string;
   readonly #stage: Uint8Array;
   /** File position of the next byte not yet read into the stage or an array. */
@@ -144,7 +150,7 @@ export class ChunkedReader {
   #stageStart = 0;
   #stageEnd = 0;
 
-  constructor(handle: FileHandle, start: number, end: number, where: string) {
+  constructor(handle: PositionedFile, start: number, end: number, where: string) {
     this.#handle = handle;
     this.#where = where;
     this.#position = start;

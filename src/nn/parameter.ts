@@ -1,5 +1,7 @@
-import { inspect, type InspectOptions } from 'node:util';
+import { inspect } from 'node:util';
+
 import { rangeError, SimdAdamError, typeError } from '../common/errors.js';
+import { inspectCustom } from '../common/inspect_custom.js';
 import { readOnlyError, refusePytorchSpellings } from '../common/members.js';
 import { checkKeys, checkOptionsObject, describe, isDetached, isFloat32Array, isResizable } from '../common/validate.js';
 
@@ -176,7 +178,7 @@ export class Parameter {
   }
 
   /** What console.log and util.inspect show: the fields, as own properties would be. */
-  [inspect.custom](depth: number, options: InspectOptions): string {
+  [inspectCustom](depth: number, options: { readonly depth?: number | null }): string {
     const fields = { name: this.#name, shape: this.#shape, requiresGrad: this.#requiresGrad, data: this.#data, grad: this.grad };
     return depth < 0 ? 'Parameter' : `Parameter ${inspect(fields, { ...options, depth: options.depth == null ? null : options.depth - 1 })}`;
   }

@@ -4,8 +4,8 @@
  * stateDict and loadStateDict, as torch.optim.Optimizer. The algorithm (adam.ts) owns its hyperparameter rules, lazy
  * state, what a state entry holds, and the math.
  */
-import { inspect } from 'node:util';
 import { SimdAdamError, typeError } from '../common/errors.js';
+import { inspectCustom } from '../common/inspect_custom.js';
 import { lockFields, readOnlyError, refusePytorchSpellings } from '../common/members.js';
 import { countOptimizerStep, registerOptimizer } from '../common/optimizer_steps.js';
 import { formatOptimizer } from './repr.js';
@@ -369,7 +369,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   }
 
   /** What console.log and util.inspect show: {@link toString}. */
-  [inspect.custom](): string {
+  [inspectCustom](): string {
     return this.toString();
   }
 
