@@ -103,6 +103,43 @@ describe('PyTorch spellings of members', () => {
   });
 });
 
+describe("PyTorch's state keys on a state view (state[p]['exp_avg'])", () => {
+  const stepped = (options: ConstructorParameters<typeof Adam>[1]) => {
+    const w = new Parameter(Float32Array.from([1, -2, 3]), { name: 'w' });
+    const opt = new Adam([w], { lr: 0.1, ...options });
+    w.grad = Float32Array.from([1, 1, 1]);
+    opt.step();
+    return { w, opt };
+  };
+  const pairs = [['exp_avg', 'expAvg'], ['exp_avg_sq', 'expAvgSq'], ['max_exp_avg_sq', 'maxExpAvgSq']] as const;
+
+  it.each(['float32', 'bfloat16', '8bit'] as const)('reading or assigning exp_avg, exp_avg_sq or max_exp_avg_sq throws ERR_OPTION naming the camelCase key (%s state)', (stateDtype) => {
+    const { w, opt } = stepped({ amsgrad: true, stateDtype, min8bitSize: 0 });
+    const state = opt.state.get(w)! as unknown as Record<string, unknown>;
+    for (const [snake, camel] of pairs) {
+      const message = new RegExp(`state\\.${snake} is PyTorch's spelling: did you mean ${camel}\\?`);
+      expect(() => state[snake], snake).toThrow(coded('TypeError', 'ERR_OPTION', message));
+      expect(() => Object.assign(state, { [snake]: 0 }), snake).toThrow(coded('TypeError', 'ERR_OPTION', message));
+      expect(state[camel], camel).toBeDefined();
+    }
+  });
+
+  it('keeps JSON, inspect, keys and stateDict() as they were, and refuses on state a loaded state dict created', () => {
+    const { w, opt } = stepped({ amsgrad: true });
+    const state = opt.state.get(w)!;
+    expect(Object.keys(state)).toEqual(['step', 'expAvg', 'expAvgSq', 'maxExpAvgSq', 'dtype']);
+    expect(Object.keys(JSON.parse(JSON.stringify(state)) as object)).toEqual(['step', 'expAvg', 'expAvgSq', 'maxExpAvgSq', 'dtype']);
+    expect(inspect(state)).not.toMatch(/exp_avg/);
+    const saved = opt.stateDict();
+    expect(Object.keys(saved.state[0]!)).toEqual(['step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq']);
+    const { w: w2, opt: other } = stepped({ amsgrad: true, lr: 0.5 });
+    other.loadStateDict(JSON.parse(JSON.stringify(saved)) as typeof saved);
+    const loaded = other.state.get(w2)!;
+    expect(Array.from(loaded.expAvg as Float32Array)).toEqual(Array.from(state.expAvg as Float32Array));
+    expect(() => (loaded as unknown as Record<string, unknown>).exp_avg).toThrow(coded('TypeError', 'ERR_OPTION', /did you mean expAvg\?/));
+  });
+});
+
 describe('a param group key spelled the PyTorch way', () => {
   it('makes step(), stepAsync() and explain() throw ERR_OPTION ("did you mean weightDecay?") with nothing changed', async () => {
     const { w, b, opt } = model();

@@ -28,9 +28,10 @@ function memberNames(proto: object): string[] {
  * Defines, on `ctor.prototype`, the snake_case spelling of each of its camelCase members (its
  * methods and accessors, and the instance fields named in `fields`) as a non-enumerable accessor
  * that throws a TypeError (code ERR_OPTION) naming the right member, when read and when
- * assigned. A name the prototype chain already defines is left alone.
+ * assigned. A name the prototype chain already defines is left alone. `owner` names the object
+ * in the message when its class name would mean nothing to the user.
  */
-export function refusePytorchSpellings(ctor: { name: string; prototype: object }, fields: readonly string[] = []): void {
+export function refusePytorchSpellings(ctor: { name: string; prototype: object }, fields: readonly string[] = [], owner?: string): void {
   const proto = ctor.prototype;
   for (const name of [...memberNames(proto), ...fields]) {
     if (name.startsWith('_')) continue;
@@ -39,10 +40,10 @@ export function refusePytorchSpellings(ctor: { name: string; prototype: object }
     const isMethod = typeof Object.getOwnPropertyDescriptor(findOwner(proto, name) ?? {}, name)?.value === 'function';
     const right = isMethod ? `${name}()` : name;
     const fail = function (this: unknown): never {
-      const owner = (this as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+      const named = owner ?? (this as { constructor?: { name?: unknown } } | null)?.constructor?.name;
       throw typeError(
         'ERR_OPTION',
-        `${typeof owner === 'string' && owner !== '' ? owner : ctor.name}.${snake} is PyTorch's spelling: did you mean ${right}? ` +
+        `${typeof named === 'string' && named !== '' ? named : ctor.name}.${snake} is PyTorch's spelling: did you mean ${right}? ` +
           `(simd-adam spells members in camelCase; assigning ${snake} would only add a property that nothing reads)`,
       );
     };

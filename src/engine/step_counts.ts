@@ -6,6 +6,7 @@
  * two cache misses per parameter each step, because the kernel has just streamed the model
  * through the cache: 100–150 µs of a 2.3 ms step at 4096 parameters.
  */
+import { refusePytorchSpellings } from '../common/members.js';
 import type { AdamState } from './adam_state.js';
 import type { Moment, StateDtype } from './lowbit_state.js';
 
@@ -70,5 +71,9 @@ export function countedState(counts: StepCounts, index: number, views: readonly 
   counts.counts[index] = 0;
   return new CountedState(counts, index, views, dtype) as unknown as AdamState;
 }
+
+// `state.exp_avg` would read as undefined, as PyTorch's `state[p]['exp_avg']` habit; the refusing
+// accessors sit on the prototype, non-enumerable, so JSON, inspect and spreads never meet them.
+refusePytorchSpellings(CountedState, ['expAvg', 'expAvgSq', 'maxExpAvgSq'], 'state');
 
 export const stepSlot = CountedState.slot;
