@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { Adam, AdamW, Parameter, ParameterStore, registerOptimizerStepPreHook, SimdAdamError, StepLR } from '../src/index.js';
+import { Adam, AdamW, type AdamParamGroup, Parameter, ParameterStore, registerOptimizerStepPreHook, SimdAdamError, StepLR } from '../src/index.js';
 import { f32State } from './support/float32_state.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -159,6 +159,30 @@ describe('a param group key spelled the PyTorch way', () => {
     opt.paramGroups[0]!.weightDecay = 0.5;
     opt.step();
     expect(opt.state.get(w)!.step).toBe(2);
+  });
+
+  it('is a type error for each hyperparameter spelled differently in PyTorch, and step() refuses each at run time', () => {
+    // The @ts-expect-error lines are the type test: npm run typecheck fails if one compiles.
+    const assign: Array<[string, (g: AdamParamGroup) => void]> = [
+      // @ts-expect-error weight_decay is typed never
+      ['weightDecay', (g) => (g.weight_decay = 0.5)],
+      // @ts-expect-error decoupled_weight_decay is typed never
+      ['decoupledWeightDecay', (g) => (g.decoupled_weight_decay = true)],
+      // @ts-expect-error state_dtype is typed never
+      ['stateDtype', (g) => (g.state_dtype = 'bfloat16')],
+      // @ts-expect-error min_8bit_size is typed never
+      ['min8bitSize', (g) => (g.min_8bit_size = 0)],
+    ];
+    for (const [camel, set] of assign) {
+      const { w, opt } = model();
+      w.grad = Float32Array.from([1, 1, 1]);
+      set(opt.paramGroups[0]!);
+      expect(() => opt.step(), camel).toThrow(coded('TypeError', 'ERR_OPTION', new RegExp(`did you mean ${camel}\\?`)));
+    }
+    // Keys PyTorch spells the same, and extra keys, stay assignable.
+    const { opt } = model();
+    opt.paramGroups[0]!.amsgrad = true;
+    opt.paramGroups[0]!.foreach = true;
   });
 
   it('never overwrites the translated hyperparameter in stateDict()', () => {

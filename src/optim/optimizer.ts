@@ -23,7 +23,7 @@ import {
 } from './hooks.js';
 import { Parameter } from '../nn/parameter.js';
 import { checkParamOverlap, normalizeParams, toParameterList } from './param_groups.js';
-import { asStateDictError, collectStateDict, readSaved, type StateDict, type StateDictInput } from './state_dict.js';
+import { asStateDictError, collectStateDict, readSaved, type SnakeCase, type StateDict, type StateDictInput } from './state_dict.js';
 import { VersionedMap } from '../common/versioned_map.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
 import { gradWrites, whileClaimed } from '../engine/claims.js';
@@ -56,8 +56,13 @@ export type ParamsInput<O> = Iterable<Parameter> | Iterable<ParamGroupSpec<O>>;
 
 /** A live param group. Hyperparameters may be changed between steps (schedulers do); they are
  * validated again by every step(). `params` cannot be changed: use addParamGroup(). Extra keys
- * (such as `initialLr`, set by schedulers, or keys loaded from a PyTorch state dict) are kept. */
-export type ParamGroup<H> = H & { readonly params: readonly Parameter[]; [extra: string]: unknown };
+ * (such as `initialLr`, set by schedulers, or keys loaded from a PyTorch state dict) are kept.
+ * PyTorch's spelling of a hyperparameter (`weight_decay`) is typed `never`, so TypeScript flags
+ * what step() would refuse at run time (`ERR_OPTION`). */
+export type ParamGroup<H> = H & { readonly params: readonly Parameter[]; [extra: string]: unknown } & PytorchGroupKeys<H>;
+
+/** `weight_decay?: never` for each hyperparameter whose PyTorch spelling differs from its own. */
+type PytorchGroupKeys<H> = { [K in keyof H & string as SnakeCase<K> extends K ? never : SnakeCase<K>]?: never };
 
 /** What an algorithm tells the base class about its hyperparameters. */
 export interface Algorithm<H> {
