@@ -54,15 +54,10 @@ export type ParamGroupSpec<O> = O & { params: Iterable<Parameter> };
 /** What an optimizer accepts: parameters (one group), or param group specs. */
 export type ParamsInput<O> = Iterable<Parameter> | Iterable<ParamGroupSpec<O>>;
 
-/** A live param group. Hyperparameters may be changed between steps (schedulers do); they are
- * validated again by every step(). `params` cannot be changed: use addParamGroup(). Extra keys
- * (such as `initialLr`, set by schedulers, or keys loaded from a PyTorch state dict) are kept.
- * PyTorch's spelling of a hyperparameter (`weight_decay`) is typed `never`, so TypeScript flags
- * what step() would refuse at run time (`ERR_OPTION`). */
-export type ParamGroup<H> = H & { readonly params: readonly Parameter[]; [extra: string]: unknown } & PytorchGroupKeys<H>;
-
-/** `weight_decay?: never` for each hyperparameter whose PyTorch spelling differs from its own. */
-type PytorchGroupKeys<H> = { [K in keyof H & string as SnakeCase<K> extends K ? never : SnakeCase<K>]?: never };
+/** A live param group. Hyperparameters may be changed between steps (schedulers do); every step() validates them again. `params`
+ * cannot be changed: use addParamGroup(). Extra keys (`initialLr`, set by schedulers, or keys loaded from a PyTorch state
+ * dict) are kept. PyTorch's spelling of a hyperparameter (`weight_decay`) is typed `never`: step() refuses it. */
+export type ParamGroup<H> = H & { readonly params: readonly Parameter[]; [extra: string]: unknown } & { [K in keyof H & string as SnakeCase<K> extends K ? never : SnakeCase<K>]?: never };
 
 /** What an algorithm tells the base class about its hyperparameters. */
 export interface Algorithm<H> {
