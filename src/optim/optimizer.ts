@@ -22,7 +22,7 @@ import {
   type StepPreHook,
 } from './hooks.js';
 import { Parameter } from '../nn/parameter.js';
-import { checkParamOverlap, normalizeParams, toParameterList } from './param_groups.js';
+import { checkParamOverlap, normalizeParams, PYTORCH_DEVICE_OPTION_HINTS, toParameterList } from './param_groups.js';
 import { asStateDictError, collectStateDict, readSaved, type StateDict, type StateDictInput } from './state_dict.js';
 import { VersionedMap } from '../common/versioned_map.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
@@ -121,7 +121,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     const where = `new ${algorithm.name}()`;
     const opts = checkOptionsObject(options, where);
     const optimizerKeys = algorithm.optimizerKeys ?? [];
-    checkKeys(opts, [...algorithm.keys, ...optimizerKeys], where);
+    checkKeys(opts, [...algorithm.keys, ...optimizerKeys], where, 'ERR_OPTION', PYTORCH_DEVICE_OPTION_HINTS);
     const hyper: Record<string, unknown> = {};
     const optimizerOptions: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(opts)) (optimizerKeys.includes(key) ? optimizerOptions : hyper)[key] = value;
@@ -169,6 +169,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   zeroGrad(options?: ZeroGradOptions): void {
     const where = 'zeroGrad()';
     this.assertIdle(where);
+    if (typeof options === 'boolean') throw typeError('ERR_OPTION', `${where}: expected an options object, got boolean ${options}; did you mean zeroGrad({ setToNone: ${options} })?`);
     const opts = checkOptionsObject(options, where);
     checkKeys(opts, ['setToNone'], where);
     const setToNone = opts.setToNone === undefined ? true : checkBoolean(opts.setToNone, 'setToNone', where);
