@@ -174,6 +174,24 @@ describe('bad input', () => {
     expect(() => new SimdAdam({ epsilon: 1e-7 } as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_OPTION', message: expect.stringContaining("'epsilon'") }));
   });
 
+  it.each([
+    ['learningRate', 'lr'],
+    ['beta1', 'betas: [beta1, beta2]'],
+    ['beta2', 'betas: [beta1, beta2]'],
+    ['epsilon', 'eps'],
+  ])("points tf.train.adam's %s to %s", (key, meant) => {
+    expect(() => new SimdAdam({ [key]: 0.5 } as never)).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'ERR_OPTION', message: expect.stringContaining(`unknown option '${key}' (did you mean ${meant}?); expected one of lr,`) }),
+    );
+  });
+
+  it('names an int32 gradient with "an"', () => {
+    const v = tf.variable(tf.ones([3]), true, 'v');
+    const ints = tf.ones([3], 'int32');
+    expect(() => new SimdAdam().applyGradients({ v: ints })).toThrow(expect.objectContaining({ code: 'ERR_GRAD_TYPE', message: expect.stringContaining('got an int32 tensor') }));
+    tf.dispose([v, ints]);
+  });
+
   it('refuses a bad gradient before changing anything', () => {
     const v = tf.variable(tf.ones([3]), true, 'v');
     const w = tf.variable(tf.ones([3]), true, 'w');

@@ -86,15 +86,23 @@ export function suggestKey(key: string, allowed: readonly string[]): string | un
 }
 
 /** Rejects keys not in `allowed`: silently ignoring `{ weight_decay: 0.1 }` would be the
- * frozen-parameter trap all over again. */
-export function checkKeys(options: object, allowed: readonly string[], where: string, code: ErrorCode = 'ERR_OPTION'): void {
+ * frozen-parameter trap all over again. `hints` maps a known foreign key (a PyTorch-only option)
+ * to the advice shown instead of a "did you mean". */
+export function checkKeys(
+  options: object,
+  allowed: readonly string[],
+  where: string,
+  code: ErrorCode = 'ERR_OPTION',
+  hints: Readonly<Record<string, string>> = {},
+): void {
   for (const key of Object.keys(options)) {
     if (allowed.includes(key)) continue;
-    const suggestion = suggestKey(key, allowed);
+    const hint = Object.hasOwn(hints, key) ? hints[key] : undefined;
+    const suggestion = hint === undefined ? suggestKey(key, allowed) : undefined;
     throw typeError(
       code,
       `${where}: unknown option '${key}'` +
-        (suggestion ? ` (did you mean ${suggestion}?)` : '') +
+        (hint !== undefined ? `; ${hint}` : suggestion ? ` (did you mean ${suggestion}?)` : '') +
         `; expected one of ${allowed.join(', ')}`,
     );
   }
@@ -121,6 +129,10 @@ export interface NumberRule {
 
 function ruleText(rule: NumberRule): string {
   const parts: string[] = [rule.integer ? 'an integer' : 'a finite number'];
+  if (rule.min !== undefined && rule.max !== undefined) {
+    parts.push(`in ${rule.minExclusive ? '(' : '['}${rule.min}, ${rule.max}${rule.maxInclusive ? ']' : ')'}`);
+    return parts.join(' ');
+  }
   if (rule.min !== undefined) parts.push(`${rule.minExclusive ? '>' : '>='} ${rule.min}`);
   if (rule.max !== undefined) parts.push(`${rule.maxInclusive ? '<=' : '<'} ${rule.max}`);
   return parts.join(' ');

@@ -22,7 +22,7 @@ import {
   type StepPreHook,
 } from './hooks.js';
 import { Parameter } from '../nn/parameter.js';
-import { checkParamOverlap, normalizeParams, toParameterList } from './param_groups.js';
+import { checkParamOverlap, normalizeParams, PYTORCH_DEVICE_OPTION_HINTS, toParameterList } from './param_groups.js';
 import { asStateDictError, collectStateDict, readSaved, type SnakeCase, type StateDict, type StateDictInput } from './state_dict.js';
 import { VersionedMap } from '../common/versioned_map.js';
 import { checkBoolean, checkKeys, checkOptionsObject, describe } from '../common/validate.js';
@@ -54,9 +54,8 @@ export type ParamGroupSpec<O> = O & { params: Iterable<Parameter> };
 /** What an optimizer accepts: parameters (one group), or param group specs. */
 export type ParamsInput<O> = Iterable<Parameter> | Iterable<ParamGroupSpec<O>>;
 
-/** A live param group. Hyperparameters may be changed between steps (schedulers do); every step() validates them again. `params`
- * cannot be changed: use addParamGroup(). Extra keys (`initialLr`, set by schedulers, or keys loaded from a PyTorch state
- * dict) are kept. PyTorch's spelling of a hyperparameter (`weight_decay`) is typed `never`: step() refuses it. */
+/** A live param group: hyperparameters may change between steps (every step() validates them again), `params` cannot (use
+ * addParamGroup()), extra keys (`initialLr`, PyTorch's keys from a state dict) are kept, and `weight_decay` (PyTorch's spelling of a hyperparameter) is typed `never`: step() refuses it. */
 export type ParamGroup<H> = H & { readonly params: readonly Parameter[]; [extra: string]: unknown } & { [K in keyof H & string as SnakeCase<K> extends K ? never : SnakeCase<K>]?: never };
 
 /** What an algorithm tells the base class about its hyperparameters. */
@@ -121,7 +120,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     const where = `new ${algorithm.name}()`;
     const opts = checkOptionsObject(options, where);
     const optimizerKeys = algorithm.optimizerKeys ?? [];
-    checkKeys(opts, [...algorithm.keys, ...optimizerKeys], where);
+    checkKeys(opts, [...algorithm.keys, ...optimizerKeys], where, 'ERR_OPTION', PYTORCH_DEVICE_OPTION_HINTS);
     const hyper: Record<string, unknown> = {};
     const optimizerOptions: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(opts)) (optimizerKeys.includes(key) ? optimizerOptions : hyper)[key] = value;
@@ -169,6 +168,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
   zeroGrad(options?: ZeroGradOptions): void {
     const where = 'zeroGrad()';
     this.assertIdle(where);
+    if (typeof options === 'boolean') throw typeError('ERR_OPTION', `${where}: expected an options object, got boolean ${options}; did you mean zeroGrad({ setToNone: ${options} })?`);
     const opts = checkOptionsObject(options, where);
     checkKeys(opts, ['setToNone'], where);
     const setToNone = opts.setToNone === undefined ? true : checkBoolean(opts.setToNone, 'setToNone', where);

@@ -24,6 +24,19 @@ export function toParameterList(value: unknown, where: string): Parameter[] {
   return list as Parameter[];
 }
 
+/** Advice for PyTorch's device options, which are keys simd-adam's optimizers do not take:
+ * a plain "unknown option" would leave a PyTorch user guessing whether something is missing. */
+export const PYTORCH_DEVICE_OPTION_HINTS: Readonly<Record<string, string>> = Object.freeze({
+  foreach: deviceOption('foreach', 'simd-adam always updates all parameters in one native call'),
+  fused: deviceOption('fused', 'simd-adam always runs its fused CPU kernel'),
+  capturable: deviceOption('capturable', 'there are no CUDA graphs to capture'),
+  differentiable: deviceOption('differentiable', 'the update is never part of an autograd graph'),
+});
+
+function deviceOption(key: string, why: string): string {
+  return `'${key}' is a PyTorch device option with no meaning here (${why}): drop it`;
+}
+
 /** Parameters → one group spec; group specs → themselves. Mixing the two is an error. */
 export function normalizeParams(params: unknown, where: string): Record<string, unknown>[] {
   if (params instanceof Parameter) {
@@ -35,6 +48,17 @@ export function normalizeParams(params: unknown, where: string): Record<string, 
   const list = [...(params as Iterable<unknown>)];
   if (list.length === 0) throw new SimdAdamError('ERR_EMPTY_PARAMS', `${where}: got an empty parameter list`);
   if (list.every((p) => p instanceof Parameter)) return [{ params: list }];
+  // A typed array where a Parameter belongs is a raw buffer, not a group: the same error as for
+  // one inside a group's params.
+  const raw = list.findIndex((p) => ArrayBuffer.isView(p));
+  if (raw >= 0) {
+    const got = list[raw];
+    throw typeError(
+      'ERR_PARAM_TYPE',
+      `${where}: params[${raw}] must be a Parameter or a param group, got ${describe(got)}` +
+        (got instanceof Float32Array ? ' (wrap it: new Parameter(array))' : ''),
+    );
+  }
   return list.map((spec, i) => {
     if (spec === null || typeof spec !== 'object' || spec instanceof Parameter || Array.isArray(spec) || !('params' in spec)) {
       throw typeError(

@@ -190,7 +190,7 @@ function readGradients(gradients: unknown, where: string): { listed: tf.Variable
     listed.push(variable);
     if (grad === null || grad === undefined || !variable.trainable) return;
     if (!(grad instanceof tf.Tensor) || grad.isDisposed || grad.dtype !== 'float32') {
-      const got = grad instanceof tf.Tensor ? (grad.isDisposed ? 'a disposed tensor' : `a ${grad.dtype} tensor`) : describe(grad);
+      const got = grad instanceof tf.Tensor ? (grad.isDisposed ? 'a disposed tensor' : `${/^[aeiou]/.test(grad.dtype) ? 'an' : 'a'} ${grad.dtype} tensor`) : describe(grad);
       throw typeError('ERR_GRAD_TYPE', `${where}: the gradient of '${name}' must be a live float32 tf.Tensor, got ${got}`);
     }
     if (!tf.util.arraysEqual(grad.shape, variable.shape)) {

@@ -27,6 +27,14 @@ export type Hyperparameters = Required<Omit<SimdAdamOptions, 'betas'>> & { betas
 
 const KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize'] as const;
 
+/** tf.train.adam's argument names, which a tfjs user reaches for first. */
+const TFJS_NAMES: Readonly<Record<string, string>> = Object.freeze({
+  learningRate: 'lr',
+  beta1: 'betas: [beta1, beta2]',
+  beta2: 'betas: [beta1, beta2]',
+  epsilon: 'eps',
+});
+
 /** Defaults filled in and every value checked by simd-adam; `where` names the caller in messages.
  * @throws TypeError (code ERR_OPTION) for an unknown key or a value of the wrong type;
  * RangeError (code ERR_OPTION) for a value out of range. */
@@ -37,7 +45,8 @@ export function resolveOptions(options: unknown, decoupled: boolean, where: stri
   const given = (options ?? {}) as Record<string, unknown>;
   for (const key of Object.keys(given)) {
     if (!(KEYS as readonly string[]).includes(key)) {
-      throw Object.assign(new TypeError(`${where}: unknown option '${key}'; expected some of ${KEYS.join(', ')}`), { code: 'ERR_OPTION' });
+      const hint = Object.hasOwn(TFJS_NAMES, key) ? ` (did you mean ${TFJS_NAMES[key]}?)` : '';
+      throw Object.assign(new TypeError(`${where}: unknown option '${key}'${hint}; expected one of ${KEYS.join(', ')}`), { code: 'ERR_OPTION' });
     }
   }
   const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
