@@ -13,8 +13,10 @@ import { backend, numThreads } from '../src/index.js';
 import type { Buffers } from '../src/native/addon.js';
 
 /** 'adam': the selected kernel; 'traffic': 28 bytes/element moved, no math ('traffic-bf16': 20,
- * 'traffic-q8': 16.06, the traffic of reduced-precision state); 'triad': STREAM. */
-export type ProbeKind = 'adam' | 'traffic' | 'traffic-bf16' | 'traffic-q8' | 'triad';
+ * 'traffic-q8': 16.06, the traffic of reduced-precision state); 'triad': STREAM; 'update-q8' (x86-64
+ * with AVX-512F only): the float32 update over 'traffic-q8', the 8-bit step with free
+ * (de)quantizing. */
+export type ProbeKind = 'adam' | 'traffic' | 'traffic-bf16' | 'traffic-q8' | 'triad' | 'update-q8';
 
 interface BenchAddon {
   probe(kind: ProbeKind, param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, reps: number, parallel: boolean): Float64Array;

@@ -56,8 +56,12 @@ Napi::Value Probe(const Napi::CallbackInfo &info) {
   else if (kind == "traffic-bf16") kernel = probe_traffic_bf16;
   else if (kind == "traffic-q8") kernel = probe_traffic_q8;
   else if (kind == "triad") kernel = probe_triad_f32;
+#ifdef SIMD_ADAM_PROBE_AVX512
+  else if (kind == "update-q8" && __builtin_cpu_supports("avx512f")) kernel = probe_update_q8_avx512;
+#endif
   else {
-    Napi::RangeError::New(env, "probe: kind must be adam, traffic, traffic-bf16, traffic-q8 or triad").ThrowAsJavaScriptException();
+    Napi::RangeError::New(env, "probe: kind must be adam, traffic, traffic-bf16, traffic-q8, triad or (x86-64 with AVX-512F) update-q8")
+        .ThrowAsJavaScriptException();
     return env.Undefined();
   }
   const step_kernels kernels = {kernel, nullptr, nullptr};

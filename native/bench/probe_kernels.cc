@@ -129,7 +129,11 @@ extern "C" void probe_traffic_bf16(const adam_tensor_f32 *t, size_t n, const ada
 
 extern "C" void probe_traffic_q8(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *) {
   traffic_narrow<uint8_t>(t, n);
-  /* The scales: one float per 256 elements per moment, after the codes, read and written. */
+  probe_traffic_q8_scales(t, n);
+}
+
+extern "C" void probe_traffic_q8_scales(const adam_tensor_f32 *t, size_t n) {
+  /* One float per 256 elements per moment, after the codes, read and written. */
   uint32_t *sm = reinterpret_cast<uint32_t *>(t->exp_avg + (n + 3) / 4), *sv = reinterpret_cast<uint32_t *>(t->exp_avg_sq + (n + 3) / 4);
   for (size_t b = 0; b < (n + 255) / 256; ++b) {
     const uint32_t x = sm[b];

@@ -20,6 +20,11 @@ void probe_traffic_bf16(const adam_tensor_f32 *t, size_t n, const adam_scalars_f
  * codes of both moments (the first n bytes of their arrays) and one float scale per 256
  * elements of each (after the codes), read and written. */
 void probe_traffic_q8(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *s);
+/* The scales' share of that traffic alone (the last 1/16 byte per element). */
+void probe_traffic_q8_scales(const adam_tensor_f32 *t, size_t n);
+/* The 8-bit step with free (de)quantizing (probe_update_q8_avx512.cc): the float32 update over
+ * probe_traffic_q8's traffic. AVX-512F only: x86-64 builds with a CPU that has it. */
+void probe_update_q8_avx512(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *s);
 /* STREAM triad, param = grad + beta1 * exp_avg: 12 bytes per element as STREAM counts them. */
 void probe_triad_f32(const adam_tensor_f32 *t, size_t n, const adam_scalars_f32 *s);
 
