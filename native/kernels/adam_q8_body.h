@@ -5,8 +5,8 @@
  *      block's new moments in an L1 scratch while tracking their largest magnitude;
  *   2. scale = max(|x|) over the block, at least float32(1e-12), NaN if any is NaN (like amax);
  *   3. code = torchao's nearest code of y = x / scale, read from the tables of
- *      q8_code_tables.h: a slot from y's exponent, a bucket from its top mantissa bits, and
- *      one add that steps over the bucket's threshold, if any. No search, no rounding step, and
+ *      q8_code_tables.h: a bucket from the top 16 bits of |y|, and one add that steps over the
+ *      bucket's threshold, if any. No search, no rounding step, and
  *      y is x * (1 / scale), no divide, except in a block with a y that close to a threshold
  *      (q8_divisor).
  * Step 3 of a block cannot start before its step 1 has seen every element (the scale), so it
@@ -25,27 +25,38 @@ namespace {
 
 enum { Q8_M, Q8_V, Q8_MAX, Q8_MOMENTS };
 
-/* The entry of y's bucket plus y's ascending mantissa (q8_code_tables.h), for any float32 y:
- * torchao's nearest code of y is the top byte of sum - q8_slack (a NaN's is 0), and that of sum
- * itself unless y is near a threshold (q8_far). */
+/* The entry of y's bucket plus y's offset in it, in ascending order (q8_code_tables.h), for
+ * any float32 y but NaN: torchao's nearest code of y is the top byte of sum - q8_slack, and that
+ * of sum itself unless y is near a threshold (q8_far). A NaN gives some code: the kernels never
+ * quantize one with a normal inverse scale, and exact_code settles it otherwise. */
 template <class O, class Table>
 inline typename O::VI code_sum(const Table &table, typename O::V y) {
   typedef typename O::VI VI;
-  const typename O::V clamped = O::max(O::set1(scalar_ops::from_bits(q8_lowest_bits)),
-                                       O::min(O::set1(scalar_ops::from_bits(q8_highest_bits)), O::abs(y)));
-  /* All ones for a negative y: flips the mantissa into ascending order of y. */
-  const VI a = O::bits(clamped), sign = O::template srai<31>(O::bits(y));
-  const VI slot = O::template srli<23>(a); /* the lookups take it mod 32 */
-  const VI mantissa = O::and_i(O::xor_i(a, sign), O::set1_i(0x7fffff));
-  const VI bucket = O::srlv(mantissa, O::template lookup<32>(table.shift, slot));
-  const VI index = O::add_i(O::add_i(O::template lookup<32>(table.base, slot), bucket), O::and_i(sign, O::set1_i(table.half)));
-  return O::add_i(O::template lookup<sizeof(Table::entry) / 4>(table.entry, index), mantissa);
+  const VI lowest = O::set1_i(q8_lowest_bits), highest = O::set1_i(q8_highest_bits), low16 = O::set1_i(0xffff);
+  const VI bias = O::set1_i(0u - (q8_lowest_bits >> q8_bucket_shift));
+  if constexpr (Table::is_signed) {
+    /* All ones for a negative y: flips the offset into ascending order of y. */
+    const VI b = O::bits(y), sign = O::template srai<31>(b);
+    const VI magnitude = O::min_u(O::max_u(O::and_i(b, O::set1_i(0x7fffffff)), lowest), highest);
+    const VI index = O::add_i(O::add_i(O::template srli<q8_bucket_shift>(magnitude), bias), O::and_i(sign, O::set1_i(table.half)));
+    return O::add_i(O::template lookup<Table::entries>(table.entry, index), O::and_i(O::xor_i(magnitude, sign), low16));
+  } else {
+    /* As signed integers a negative y's bits lie below every positive y's: it reads as 2^-24. */
+    const VI magnitude = O::min_i(O::max_i(O::bits(y), lowest), highest);
+    const VI index = O::add_i(O::template srli<q8_bucket_shift>(magnitude), bias);
+    return O::add_i(O::template lookup<Table::entries>(table.entry, index), O::and_i(magnitude, low16));
+  }
 }
 
-/* torchao's nearest code of y. */
+/* torchao's nearest code of y, from its code_sum: 0 for a NaN, whose magnitude's bits exceed
+ * +Inf's (0x7f800000 - magnitude is then negative). */
 template <class O>
-inline typename O::VI exact_code(typename O::VI sum) {
-  return O::template srli<24>(O::add_i(sum, O::set1_i(0u - q8_slack)));
+inline typename O::VI exact_code(typename O::VI sum, typename O::V y) {
+  typedef typename O::VI VI;
+  const VI ones = O::set1_i(0xffffffffu);
+  const VI magnitude = O::and_i(O::bits(y), O::set1_i(0x7fffffff));
+  const VI nan = O::template srai<31>(O::add_i(O::xor_i(magnitude, ones), O::set1_i(0x7f800001)));
+  return O::and_i(O::template srli<24>(O::add_i(sum, O::set1_i(0u - q8_slack))), O::xor_i(nan, ones));
 }
 
 /* The lanes of far whose y lies more than q8_slack keys from every threshold, where the sum's
@@ -61,7 +72,7 @@ inline typename O::M q8_far(typename O::M far, typename O::VI sum) {
  * 1 / scale rounded, lies within 1 key (float32 bit pattern) of x / scale whenever the inverse
  * is a normal float (docs/lowbit.md), so it has the same code unless it lies within q8_slack
  * keys of a threshold, which the code's own sum shows (q8_far). A block with such a lane (rare:
- * 8 keys of buckets at least 2^16 keys wide), or whose scale has no normal inverse (NaN, Inf,
+ * 8 keys of buckets 2^16 keys wide), or whose scale has no normal inverse (NaN, Inf,
  * beyond 2^126 or below 2^-126), is quantized again, dividing (adam_step_q8): one test per
  * block, not a test and a branch per vector, which cost what the divides did. */
 template <class O>
@@ -92,12 +103,19 @@ inline void q8_encode_fast(const q8_divisor<O> &d, const typename O::V *x, bool 
   }
 }
 
-/* The codes of x / scale, dividing. */
+/* The code of x / scale, dividing. */
+template <class O, class Table>
+inline typename O::VI q8_code_exact(const Table &table, typename O::V x, float scale) {
+  const typename O::V y = O::div(x, O::set1(scale));
+  return exact_code<O>(code_sum<O>(table, y), y);
+}
+
+/* The codes of x / scale for one vector of each moment's new values. */
 template <class O>
 inline void q8_encode_exact(const float *scale, const typename O::V *x, bool amsgrad, typename O::VI *codes) {
-  codes[Q8_M] = exact_code<O>(code_sum<O>(q8_signed_codes, O::div(x[Q8_M], O::set1(scale[Q8_M]))));
-  codes[Q8_V] = exact_code<O>(code_sum<O>(q8_unsigned_codes, O::div(x[Q8_V], O::set1(scale[Q8_V]))));
-  if (amsgrad) codes[Q8_MAX] = exact_code<O>(code_sum<O>(q8_unsigned_codes, O::div(x[Q8_MAX], O::set1(scale[Q8_MAX]))));
+  codes[Q8_M] = q8_code_exact<O>(q8_signed_codes, x[Q8_M], scale[Q8_M]);
+  codes[Q8_V] = q8_code_exact<O>(q8_unsigned_codes, x[Q8_V], scale[Q8_V]);
+  if (amsgrad) codes[Q8_MAX] = q8_code_exact<O>(q8_unsigned_codes, x[Q8_MAX], scale[Q8_MAX]);
 }
 
 /* The quantizer alone over n values (the checks' entry points, adam_lowbit.h): the code of
@@ -114,7 +132,8 @@ inline void encode_values(const float *x, size_t n, float scale, bool is_unsigne
     typename O::VI c[Q8_MOMENTS];
     typename O::M far = O::all_m();
     q8_encode_fast<O>(d, xi, false, c, far);
-    if (!O::all(far) || !q8_inverse_is_normal(scale)) q8_encode_exact<O>(scales, xi, false, c);
+    /* A NaN x: a kernel's block holding one has a NaN scale, so it is always divided. */
+    if (!O::all(far) || !q8_inverse_is_normal(scale) || O::any_nan(xi[0])) q8_encode_exact<O>(scales, xi, false, c);
     O::store_u8(codes + i, c[moment]);
   }
   if (i < n) encode_values<scalar_ops>(x + i, n - i, scale, is_unsigned, codes + i);

@@ -49,39 +49,22 @@ struct avx2_ops {
   static VI set1_i(uint32_t x) { return _mm256_set1_epi32(static_cast<int>(x)); }
   template <int K>
   static VI srli(VI c) { return _mm256_srli_epi32(c, K); }
-  /* table[i] for a table of N entries: an 8-entry permute, two and a blend at 16, a gather from
-   * 32 on. A blendv is several uops, so the permute tree grows faster than a gather: measured on
-   * the 8-bit kernel in cache (Xeon), gathers from 32 entries 4.65 ns/element, from 64 5.0,
-   * from 128 6.7, permutes throughout 15.2. */
+  /* table[i] for a float table of N entries (the 256-entry maps): one gather. A blendv is
+   * several uops, so a tree of 8-entry permutes grows faster than a gather: measured on the 8-bit
+   * kernel in cache (Xeon), gathers from 32 entries 4.65 ns/element, from 64 5.0, from 128 6.7,
+   * permutes throughout 15.2. */
   template <int N>
-  static V lookup(const float *table, VI i) {
-    if constexpr (N >= 32) {
-      return _mm256_i32gather_ps(table, i, 4);
-    } else if constexpr (N <= 8) {
-      return _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), i);
-    } else {
-      const V lo = lookup<N / 2>(table, i), hi = lookup<N / 2>(table + N / 2, i);
-      const __m256i bit = _mm256_set1_epi32(N / 2);
-      return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(i, bit), bit)));
-    }
-  }
+  static V lookup(const float *table, VI i) { return _mm256_i32gather_ps(table, i, 4); }
 
-  /* uint32 tables: vpermd up to 8 entries, a gather beyond; table[i mod N] up to 32 entries
-   * (a power of two), as AVX-512's permutes read it; beyond, i < N. */
+  /* table[i] for a uint32 table of N entries, i < N (the code tables, thousands of entries). */
   template <int N>
-  static VI lookup(const uint32_t *table, VI i) {
-    if constexpr (N <= 8) {
-      return _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(table)), i);
-    } else if constexpr (N <= 32) {
-      return _mm256_i32gather_epi32(reinterpret_cast<const int *>(table), _mm256_and_si256(i, _mm256_set1_epi32(N - 1)), 4);
-    } else {
-      return _mm256_i32gather_epi32(reinterpret_cast<const int *>(table), i, 4);
-    }
-  }
+  static VI lookup(const uint32_t *table, VI i) { return _mm256_i32gather_epi32(reinterpret_cast<const int *>(table), i, 4); }
   static VI bits(V x) { return _mm256_castps_si256(x); }
   static V from_bits(VI x) { return _mm256_castsi256_ps(x); }
   static VI max_u(VI a, VI b) { return _mm256_max_epu32(a, b); }
-  static V min(V a, V b) { return _mm256_min_ps(a, b); }
+  static VI min_u(VI a, VI b) { return _mm256_min_epu32(a, b); }
+  static VI max_i(VI a, VI b) { return _mm256_max_epi32(a, b); }
+  static VI min_i(VI a, VI b) { return _mm256_min_epi32(a, b); }
   static VI and_i(VI a, VI b) { return _mm256_and_si256(a, b); }
   static VI xor_i(VI a, VI b) { return _mm256_xor_si256(a, b); }
   /* The lanes of m where a & bits is not 0; all lanes; whether m has all lanes. */
@@ -93,7 +76,6 @@ struct avx2_ops {
   static VI add_i(VI a, VI b) { return _mm256_add_epi32(a, b); }
   template <int K>
   static VI srai(VI c) { return _mm256_srai_epi32(c, K); }
-  static VI srlv(VI c, VI k) { return _mm256_srlv_epi32(c, k); }
 
   static V abs(V x) { return _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff))); }
   static V max(V a, V b) { return _mm256_max_ps(a, b); }

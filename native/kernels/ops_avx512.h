@@ -48,40 +48,21 @@ struct avx512_ops {
   static VI set1_i(uint32_t x) { return _mm512_set1_epi32(static_cast<int>(x)); }
   template <int K>
   static VI srli(VI c) { return _mm512_srli_epi32(c, K); }
-  /* table[i] for a table of N entries: vpermps (16 entries), vpermi2ps (32), then blends on the
-   * index bits up to 128; the 256-entry dequantize table is one gather. Measured on the 8-bit
-   * kernel in cache (Xeon, AVX-512F): a gather at 256 entries 2.19 ns/element against 2.53 for
-   * 8 vpermi2ps and 7 blends; gathers also at 128 were slower (2.8). */
+  /* table[i] for a float table of N entries (the 256-entry maps): one gather. Measured on the
+   * 8-bit kernel in cache (Xeon, AVX-512F): 2.19 ns/element against 2.53 for a tree of 8
+   * vpermi2ps and 7 blends; at 128 entries too the tree was slower. */
   template <int N>
-  static V lookup(const float *table, VI i) {
-    if constexpr (N >= 256) {
-      return _mm512_i32gather_ps(i, table, 4);
-    } else if constexpr (N <= 16) {
-      return _mm512_permutexvar_ps(i, _mm512_loadu_ps(table));
-    } else if constexpr (N == 32) {
-      return _mm512_permutex2var_ps(_mm512_loadu_ps(table), i, _mm512_loadu_ps(table + 16));
-    } else {
-      const V lo = lookup<N / 2>(table, i), hi = lookup<N / 2>(table + N / 2, i);
-      return _mm512_mask_blend_ps(_mm512_test_epi32_mask(i, _mm512_set1_epi32(N / 2)), lo, hi);
-    }
-  }
+  static V lookup(const float *table, VI i) { return _mm512_i32gather_ps(i, table, 4); }
 
-  /* uint32 tables: vpermd, vpermi2d (both read table[i mod N]), a gather beyond 32 entries
-   * (i < N). */
+  /* table[i] for a uint32 table of N entries, i < N (the code tables, thousands of entries). */
   template <int N>
-  static VI lookup(const uint32_t *table, VI i) {
-    if constexpr (N <= 16) {
-      return _mm512_permutexvar_epi32(i, _mm512_loadu_si512(table));
-    } else if constexpr (N <= 32) {
-      return _mm512_permutex2var_epi32(_mm512_loadu_si512(table), i, _mm512_loadu_si512(table + 16));
-    } else {
-      return _mm512_i32gather_epi32(i, table, 4);
-    }
-  }
+  static VI lookup(const uint32_t *table, VI i) { return _mm512_i32gather_epi32(i, table, 4); }
   static VI bits(V x) { return _mm512_castps_si512(x); }
   static V from_bits(VI x) { return _mm512_castsi512_ps(x); }
   static VI max_u(VI a, VI b) { return _mm512_max_epu32(a, b); }
-  static V min(V a, V b) { return _mm512_min_ps(a, b); }
+  static VI min_u(VI a, VI b) { return _mm512_min_epu32(a, b); }
+  static VI max_i(VI a, VI b) { return _mm512_max_epi32(a, b); }
+  static VI min_i(VI a, VI b) { return _mm512_min_epi32(a, b); }
   static VI and_i(VI a, VI b) { return _mm512_and_si512(a, b); }
   static VI xor_i(VI a, VI b) { return _mm512_xor_si512(a, b); }
   /* The lanes of m where a & bits is not 0; all lanes; whether m has all lanes. */
@@ -91,7 +72,6 @@ struct avx512_ops {
   static VI add_i(VI a, VI b) { return _mm512_add_epi32(a, b); }
   template <int K>
   static VI srai(VI c) { return _mm512_srai_epi32(c, K); }
-  static VI srlv(VI c, VI k) { return _mm512_srlv_epi32(c, k); }
 
   static V abs(V x) { return _mm512_abs_ps(x); }
   static V max(V a, V b) { return _mm512_max_ps(a, b); }

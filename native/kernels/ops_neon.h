@@ -64,11 +64,9 @@ struct neon_ops {
   template <int N>
   static V lookup(const float *table, VI i) { return gather(table, i); }
 
-  /* table[i mod N] up to 32 entries (a power of two), as AVX-512's permutes read it; beyond,
-   * i < N. */
+  /* table[i] for a uint32 table of N entries, i < N. */
   template <int N>
   static VI lookup(const uint32_t *table, VI i) {
-    if constexpr (N <= 32) i = vandq_u32(i, vdupq_n_u32(N - 1));
     VI r = vdupq_n_u32(table[vgetq_lane_u32(i, 0)]);
     r = vsetq_lane_u32(table[vgetq_lane_u32(i, 1)], r, 1);
     r = vsetq_lane_u32(table[vgetq_lane_u32(i, 2)], r, 2);
@@ -77,9 +75,11 @@ struct neon_ops {
   static VI bits(V x) { return vreinterpretq_u32_f32(x); }
   static V from_bits(VI x) { return vreinterpretq_f32_u32(x); }
   static VI max_u(VI a, VI b) { return vmaxq_u32(a, b); }
+  static VI min_u(VI a, VI b) { return vminq_u32(a, b); }
+  static VI max_i(VI a, VI b) { return vreinterpretq_u32_s32(vmaxq_s32(vreinterpretq_s32_u32(a), vreinterpretq_s32_u32(b))); }
+  static VI min_i(VI a, VI b) { return vreinterpretq_u32_s32(vminq_s32(vreinterpretq_s32_u32(a), vreinterpretq_s32_u32(b))); }
   /* vminq_f32 and vmaxq_f32 return a NaN if either operand is one (another NaN than x86's, but
    * the quantizer looks only at its exponent). */
-  static V min(V a, V b) { return vminq_f32(a, b); }
   static VI and_i(VI a, VI b) { return vandq_u32(a, b); }
   static VI xor_i(VI a, VI b) { return veorq_u32(a, b); }
   /* The lanes of m where a & bits is not 0; all lanes; whether m has all lanes. */
@@ -89,7 +89,6 @@ struct neon_ops {
   static VI add_i(VI a, VI b) { return vaddq_u32(a, b); }
   template <int K>
   static VI srai(VI c) { return vreinterpretq_u32_s32(vshrq_n_s32(vreinterpretq_s32_u32(c), K)); }
-  static VI srlv(VI c, VI k) { return vshlq_u32(c, vnegq_s32(vreinterpretq_s32_u32(k))); }
 
   static V abs(V x) { return vabsq_f32(x); }
   static V max(V a, V b) { return vmaxq_f32(a, b); }

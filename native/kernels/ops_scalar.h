@@ -58,12 +58,10 @@ struct scalar_ops {
   /* table[i] for a table of N entries. */
   template <int N>
   static V lookup(const float *table, VI i) { return table[i]; }
-  /* table[i mod N] up to 32 entries (a power of two), as AVX-512's permutes read it; beyond,
-   * i < N. */
+  /* table[i] for a uint32 table of N entries, i < N. */
   template <int N>
-  static VI lookup(const uint32_t *table, VI i) { return table[N <= 32 ? i % N : i]; }
+  static VI lookup(const uint32_t *table, VI i) { return table[i]; }
   /* The 8-bit quantizer's integer work (adam_q8_body.h). */
-  static V min(V a, V b) { return a < b ? a : b; } /* a NaN in b comes out, as with max */
   static VI and_i(VI a, VI b) { return a & b; }
   static VI xor_i(VI a, VI b) { return a ^ b; }
   /* The lanes of m where a & bits is not 0; all lanes; whether m has all lanes. */
@@ -72,9 +70,11 @@ struct scalar_ops {
   static bool all(M m) { return m; }
   static VI add_i(VI a, VI b) { return a + b; }
   static VI max_u(VI a, VI b) { return a > b ? a : b; }
+  static VI min_u(VI a, VI b) { return a < b ? a : b; }
+  static VI max_i(VI a, VI b) { return static_cast<int32_t>(a) > static_cast<int32_t>(b) ? a : b; }
+  static VI min_i(VI a, VI b) { return static_cast<int32_t>(a) < static_cast<int32_t>(b) ? a : b; }
   template <int K>
   static VI srai(VI c) { return static_cast<VI>(static_cast<int32_t>(c) >> K); }
-  static VI srlv(VI c, VI k) { return c >> k; } /* k < 32 */
 
   /* Reductions. */
   static V abs(V x) { return from_bits(bits(x) & 0x7fffffffu); }

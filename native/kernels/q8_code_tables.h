@@ -3,16 +3,17 @@
  * does not, and within one floor code y - qmap[c] grows with y under round-to-nearest), so it
  * steps up at 255 thresholds t_c, the least float32 whose code is at least c.
  *
- * The kernels find the code without a search (adam_q8_body.h, encode): |y| is clamped to
- * [2^-24, 1 - 2^-24] (no threshold lies outside, so the code does not change), its biased
- * exponent picks one of 32 slots (103..126 land on 7..30, a NaN's 255 on 31), and the slot's
- * shift cuts the binade into equal buckets by the top mantissa bits: few where the map is sparse,
- * up to 128 where it is dense, always fine enough that a bucket holds at most one threshold. A
- * bucket's entry then gives the code as (entry + m) >> 24, m being the 23 mantissa bits in
- * ascending order of y (flipped for a negative y): entry = (c << 24) + 2^24 - m_t, where c is the
- * code at the bucket's low end and m_t the mantissa of the threshold inside it (2^24 if none), so
- * the sum carries into the top byte exactly when m >= m_t. Buckets of negative y follow those of
- * positive y, `half` entries on. Every NaN lands in slot 31's one bucket, code 0.
+ * The kernels find the code without a search (adam_q8_body.h, code_sums): |y| is clamped to
+ * [2^-24, 1 - 2^-24] (no threshold lies outside, so the code does not change), and the top 16
+ * bits of the clamped magnitude, its exponent (103..126) and 7 mantissa bits, pick one of 128
+ * equal buckets of its binade: fine enough everywhere that a bucket holds at most one threshold.
+ * A bucket's entry then gives the code as (entry + o) >> 24, o being the low 16 bits of y's key
+ * in ascending order of y (the magnitude's, flipped for a negative y): entry = (c << 24) + 2^24 -
+ * o_t, where c is the code at the bucket's low end and o_t the offset of the threshold inside it
+ * (2^24 if none), so the sum carries into the top byte exactly when o >= o_t. One shift, one
+ * lookup and one add: no per-binade shift or base to look up. The signed map's buckets of
+ * negative y follow those of positive y, `half` entries on; the unsigned map has only positive y
+ * (a negative y, which no moment reaches, reads as 2^-24, whose code 0 is torchao's for it too).
  * native/test/lowbit_check.cc checks both ends of every bucket and both sides of every threshold
  * (which, the code being monotone, covers every y); native/test/q8_thresholds.cc compares all
  * 2^32 float32 y. */
@@ -65,12 +66,15 @@ constexpr float float_of_key(uint32_t key) {
 /* Key of the y of sign s, biased exponent e and ascending mantissa m (m flipped when s is set). */
 constexpr uint32_t q8_key(uint32_t s, uint32_t e, uint32_t m) { return s ? ((255 - e) << 23) | m : 0x80000000u | (e << 23) | m; }
 
-/* A map's threshold keys and its slots; `half` sizes the entry table. */
+/* Buckets per binade: the top 7 mantissa bits. */
+const uint32_t q8_bucket_shift = 16, q8_buckets = 1u << (23 - q8_bucket_shift);
+/* Entries per sign: the binades of the clamp, 103 to 126. */
+const uint32_t q8_half = 24 * q8_buckets;
+
+/* A map's threshold keys, and the bucket keys the checks walk. */
 struct q8_layout {
   uint32_t threshold[256]; /* [c]: the key of t_c, c = 1..255, ascending */
-  uint32_t base[32];       /* first entry of each slot's buckets (positive y) */
-  uint32_t shift[32];      /* 23 - log2(buckets in the slot) */
-  uint32_t half;           /* entries per sign */
+  uint32_t shift[32];      /* 23 - log2(buckets in the binade of exponent e), at e mod 32 */
 
   /* torchao's code of the y with this key: the number of thresholds at or below it. */
   constexpr uint32_t code(uint32_t key) const {
@@ -81,6 +85,7 @@ struct q8_layout {
   }
   /* Thresholds in (lo, hi]. */
   constexpr uint32_t steps(uint32_t lo, uint32_t hi) const { return code(hi) - code(lo); }
+  /* The first or last key of bucket j (in ascending order of y) of sign s and exponent e. */
   constexpr uint32_t bucket(uint32_t s, uint32_t e, uint32_t j, bool last) const {
     return q8_key(s, e, last ? ((j + 1) << shift[e & 31]) - 1 : j << shift[e & 31]);
   }
@@ -88,6 +93,14 @@ struct q8_layout {
   constexpr bool clamp_is_exact() const {
     return steps(q8_key(0, 0, 0), q8_key(0, 103, 0)) == 0 && steps(q8_key(1, 103, 0x7fffff), q8_key(1, 0, 0x7fffff)) == 0 &&
            steps(q8_key(0, 126, 0x7fffff), 0xffffffffu) == 0 && steps(0, q8_key(1, 126, 0)) == 0;
+  }
+  /* At most one threshold inside each bucket or within q8_slack keys of its ends, both signs. */
+  constexpr bool buckets_are_fine() const {
+    for (uint32_t e = 103; e <= 126; ++e)
+      for (uint32_t s = 0; s < 2; ++s)
+        for (uint32_t j = 0; j < q8_buckets; ++j)
+          if (steps(bucket(s, e, j, false) - q8_slack, bucket(s, e, j, true) + q8_slack) > 1) return false;
+    return true;
   }
 };
 
@@ -103,56 +116,41 @@ constexpr q8_layout build_q8_layout(const float *qmap) {
     }
     out.threshold[c] = lo;
   }
-  out.shift[31] = 23; /* the NaN slot: one bucket, entry 0 */
-  out.half = 1;
-  for (uint32_t e = 103; e <= 126; ++e) {
-    out.base[e & 31] = out.half;
-    /* The fewest buckets with at most one threshold inside each or within q8_slack keys of its
-     * ends, both signs. */
-    for (uint32_t bits = 0;; ++bits) {
-      out.shift[e & 31] = 23 - bits;
-      bool fine = true;
-      for (uint32_t s = 0; s < 2; ++s)
-        for (uint32_t j = 0; j < (1u << bits); ++j)
-          fine = fine && out.steps(out.bucket(s, e, j, false) - q8_slack, out.bucket(s, e, j, true) + q8_slack) <= 1;
-      if (fine) break;
-    }
-    out.half += 1u << (23 - out.shift[e & 31]);
-  }
+  for (uint32_t e = 103; e <= 126; ++e) out.shift[e & 31] = q8_bucket_shift;
   return out;
 }
 
-template <uint32_t Half>
+/* Entries indexed by the clamped magnitude's top 16 bits less those of 2^-24, plus `half` for a
+ * negative y of the signed map. */
+template <bool Signed>
 struct q8_code_table {
-  uint32_t base[32], shift[32], half;
-  uint32_t entry[2 * Half];
+  static const bool is_signed = Signed;
+  static const uint32_t entries = Signed ? 2 * q8_half : q8_half;
+  uint32_t half;
+  uint32_t entry[entries];
 };
 
-template <uint32_t Half>
-constexpr q8_code_table<Half> build_q8_code_table(const q8_layout &l) {
-  q8_code_table<Half> out = {};
-  for (uint32_t i = 0; i < 32; ++i) {
-    out.base[i] = l.base[i];
-    out.shift[i] = l.shift[i];
-  }
-  out.half = Half;
-  out.entry[0] = out.entry[Half] = q8_slack; /* the NaN slot's, code 0 */
+template <bool Signed>
+constexpr q8_code_table<Signed> build_q8_code_table(const q8_layout &l) {
+  q8_code_table<Signed> out = {};
+  out.half = q8_half;
   for (uint32_t e = 103; e <= 126; ++e)
-    for (uint32_t s = 0; s < 2; ++s)
-      for (uint32_t j = 0; j < (1u << (23 - l.shift[e & 31])); ++j) {
-        const uint32_t lo = l.bucket(s, e, j, false), hi = l.bucket(s, e, j, true);
-        const int64_t m_lo = static_cast<int64_t>(j) << l.shift[e & 31];
+    for (uint32_t s = 0; s < (Signed ? 2u : 1u); ++s)
+      for (uint32_t j = 0; j < q8_buckets; ++j) {
+        /* Bucket j of the magnitude's top bits; a negative y's ascending order runs backwards. */
+        const uint32_t ascending = s ? q8_buckets - 1 - j : j;
+        const uint32_t lo = l.bucket(s, e, ascending, false), hi = l.bucket(s, e, ascending, true);
         /* The one threshold t_c within q8_slack keys of the bucket, inside it or just outside,
-         * placed at the mantissa m_lo + (t_c - lo) (below 0 or past the binade when outside):
-         * the sum carries into c exactly for the m at or past it. With none: the code at lo and
-         * an offset that neither carries nor comes within q8_slack of a carry for any m. */
+         * placed at the offset t_c - lo (below 0 or past the bucket when outside): the sum
+         * carries into c exactly for the offsets at or past it. With none: the code at lo and
+         * an offset that neither carries nor comes within q8_slack of a carry for any offset. */
         const uint32_t entry =
             l.steps(lo - q8_slack, hi + q8_slack) == 0
                 ? (l.code(lo) << 24) + (1u << 22)
-                : static_cast<uint32_t>((static_cast<int64_t>(l.code(lo - q8_slack)) << 24) + (1 << 24) - m_lo -
+                : static_cast<uint32_t>((static_cast<int64_t>(l.code(lo - q8_slack)) << 24) + (1 << 24) -
                                         (static_cast<int64_t>(l.threshold[l.code(lo - q8_slack) + 1]) - lo));
         /* Biased by q8_slack: the window around the threshold starts at low bits 0. */
-        out.entry[s * Half + l.base[e & 31] + j] = entry + q8_slack;
+        out.entry[s * q8_half + (e - 103) * q8_buckets + j] = entry + q8_slack;
       }
   return out;
 }
@@ -160,8 +158,9 @@ constexpr q8_code_table<Half> build_q8_code_table(const q8_layout &l) {
 constexpr q8_layout q8_signed_layout = build_q8_layout(qmap_signed);
 constexpr q8_layout q8_unsigned_layout = build_q8_layout(qmap_unsigned);
 static_assert(q8_signed_layout.clamp_is_exact() && q8_unsigned_layout.clamp_is_exact(), "a threshold lies outside the clamp of |y|");
-alignas(64) constexpr q8_code_table<q8_signed_layout.half> q8_signed_codes = build_q8_code_table<q8_signed_layout.half>(q8_signed_layout);
-alignas(64) constexpr q8_code_table<q8_unsigned_layout.half> q8_unsigned_codes = build_q8_code_table<q8_unsigned_layout.half>(q8_unsigned_layout);
+static_assert(q8_signed_layout.buckets_are_fine() && q8_unsigned_layout.buckets_are_fine(), "a bucket holds two thresholds");
+alignas(64) constexpr q8_code_table<true> q8_signed_codes = build_q8_code_table<true>(q8_signed_layout);
+alignas(64) constexpr q8_code_table<false> q8_unsigned_codes = build_q8_code_table<false>(q8_unsigned_layout);
 
 }  // namespace
 

@@ -186,13 +186,12 @@ void check_q8(const char *name, adam_step_q8_fn fn) {
  * that reads one bucket's entry is a step function with at most one step inside the bucket, at
  * its threshold: agreeing at a bucket's two ends and on both sides of that threshold, the two
  * agree on the whole bucket. So passing these y means agreeing on every float32 y. */
-template <class Layout, class Table>
-std::vector<float> q8_probe_values(const Layout &l, const Table &t) {
+std::vector<float> q8_probe_values(const q8_layout &l) {
   std::vector<float> ys;
   auto add_key = [&ys](uint32_t key) { ys.push_back(from_bits((key & 0x80000000u) ? key & 0x7fffffffu : ~key)); };
   for (uint32_t e = 103; e <= 126; ++e)
     for (uint32_t s = 0; s < 2; ++s)
-      for (uint32_t j = 0; j < (1u << (23 - t.shift[e & 31])); ++j) {
+      for (uint32_t j = 0; j < (1u << (23 - l.shift[e & 31])); ++j) {
         add_key(l.bucket(s, e, j, false));
         add_key(l.bucket(s, e, j, true));
       }
@@ -213,7 +212,7 @@ void check_encoder(const char *name, adam_q8_encode_fn fn) {
   for (int is_unsigned = 0; is_unsigned < 2; ++is_unsigned) {
     const float *qmap = is_unsigned ? qmap_unsigned : qmap_signed;
     const std::vector<float> ys =
-        is_unsigned ? q8_probe_values(q8_unsigned_layout, q8_unsigned_codes) : q8_probe_values(q8_signed_layout, q8_signed_codes);
+        q8_probe_values(is_unsigned ? q8_unsigned_layout : q8_signed_layout);
     std::vector<uint8_t> codes(ys.size());
     fn(ys.data(), ys.size(), 1.0f, is_unsigned, codes.data());
     for (size_t i = 0; i < ys.size(); ++i)
