@@ -40,9 +40,12 @@ describe('the emitted declarations', () => {
       [
         "import { Adam, Parameter, writeStateDict } from './dist/index.js';",
         "import * as tfjs from './dist/tfjs/index.js';",
+        "import type { Optimizer } from '@tensorflow/tfjs-core';",
         'const p = new Parameter(new Float32Array(4));',
         'const opt = new Adam([p], { lr: 1e-3 });',
-        'export const used = [opt, writeStateDict, tfjs];',
+        // simd-adam/tfjs's optimizers are tf.Optimizers to the type checker, wherever tfjs takes one.
+        'const tfOpt: Optimizer = new tfjs.SimdAdamW({ lr: 1e-3, weightDecay: 1e-2 });',
+        'export const used = [opt, writeStateDict, tfjs, tfOpt];',
         '',
       ].join('\n'),
     );

@@ -1,5 +1,5 @@
-/** The docs: typedoc builds the API reference with no warnings, and no doc or comment cites a file
- * the repository does not hold. */
+/** The docs: typedoc builds the API reference with no warnings, no doc or comment cites a file
+ * the repository does not hold, and no doc the package ships links to a file it does not ship. */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { danglingReferences, danglingReferencesInRepo } from './support/references.js';
+import { danglingReferences, danglingReferencesInRepo, linksOutsidePackage } from './support/references.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = mkdtempSync(join(tmpdir(), 'simd-adam-docs-'));
@@ -57,6 +57,34 @@ describe('references to files', () => {
       ...['3: docs/guide', '2: DESIGN', '3: src/adam', '3: native/plan_layout', '3: TOOLCHAIN'].map((r, i) => r + dot + ['md', 'md', 'ts', 'h', 'md'][i]),
       '4: errors.md#the-options',
     ].sort());
+  });
+});
+
+describe('links in the shipped docs', () => {
+  it('every relative link in a Markdown file npm pack ships leads to a file it ships too', () => {
+    // The file list `npm pack` would ship, without running prepack (it builds the prebuilds).
+    const quiet = { ...process.env, npm_config_loglevel: 'error', npm_config_update_notifier: 'false' };
+    const packed = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', env: quiet });
+    const [info] = JSON.parse(packed) as Array<{ files: Array<{ path: string }> }>;
+    const shipped = info!.files.map((f) => f.path);
+    const docs = shipped.filter((f) => f.endsWith('.md'));
+    expect(docs).toEqual(expect.arrayContaining(['README.md', 'docs/api.md', 'docs/tfjs.md']));
+    const outside = docs.flatMap((file) => linksOutsidePackage(file, readFileSync(join(root, file), 'utf8'), shipped));
+    expect(outside.map((d) => `${d.file}:${d.line}: ${d.reference}`)).toEqual([]);
+  }, 60_000);
+
+  it('reports a link from a shipped doc to a file the package does not ship, and accepts links within it', () => {
+    const shipped = ['README.md', 'docs/api.md', 'docs/errors.md', 'dist/index.js', 'package.json'];
+    const text = [
+      'See [errors](errors.md#codes), [the README](../README.md), [dist](../dist/), [npm](https://www.npmjs.com/) and [this](#top).',
+      'The results are in [latest](../bench/results/latest.md) and',
+      '[a test](../native/test/kernels_test.cc), [an example](../examples/demo.ts).',
+      '```md',
+      '[not a link: fenced](../test/x.test.ts)',
+      '```',
+    ].join('\n');
+    const found = linksOutsidePackage('docs/api.md', text, shipped).map((d) => `${d.line}: ${d.reference}`);
+    expect(found).toEqual(['2: ../bench/results/latest.md', '3: ../native/test/kernels_test.cc', '3: ../examples/demo.ts']);
   });
 });
 

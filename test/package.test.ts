@@ -99,12 +99,22 @@ describe('the packed tarball', () => {
     for (const c of checks) expect(c.problems).toEqual([]);
   });
 
+  // One install of the tarball, with no compiler on PATH and without tfjs, shared by the tests
+  // that use it.
+  let consumerInstall: { consumer: string; install: ReturnType<typeof npm> } | undefined;
+  function installedConsumer(): { consumer: string; install: ReturnType<typeof npm> } {
+    if (consumerInstall === undefined) {
+      const consumer = project('consumer');
+      consumerInstall = { consumer, install: npm(['install', tarball, '--foreground-scripts'], consumer, bareEnv) };
+    }
+    return consumerInstall;
+  }
+
   it.runIf(process.platform === 'linux' && process.arch === 'x64')(
     'installs on linux-x64 with no compiler on PATH, loads as ESM and as CommonJS, and reports its version',
     () => {
       for (const tool of ['c++', 'g++', 'make', 'python3']) expect(existsSync(join(bareBin, tool))).toBe(false);
-      const consumer = project('consumer');
-      const install = npm(['install', tarball, '--foreground-scripts'], consumer, bareEnv);
+      const { consumer, install } = installedConsumer();
       expect(install.status, install.stderr).toBe(0);
       expect(install.stdout).toContain(`simd-adam: using the prebuilt ${prebuild('x64')}`);
       const installed = join(consumer, 'node_modules', 'simd-adam');
@@ -118,6 +128,63 @@ describe('the packed tarball', () => {
       expect(esm.data[0]).toBeCloseTo(0.9, 6);
       expect(esm.data[2]).toBe(3);
       expect(esm.version).toBe(pkg.version);
+      expect(cjs).toEqual(esm);
+    },
+    120_000,
+  );
+
+  it.runIf(process.platform === 'linux' && process.arch === 'x64')(
+    'without tfjs installed, simd-adam/tfjs fails on import and on require with ERR_TFJS_LOAD saying what to install, and simd-adam still loads',
+    () => {
+      const { consumer, install } = installedConsumer();
+      expect(install.status, install.stderr).toBe(0);
+      expect(existsSync(join(consumer, 'node_modules', '@tensorflow')), 'the optional peer is not installed').toBe(false);
+      const report = `const r = (e) => console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message, cause: e.cause?.code, causeMessage: e.cause?.message, simd: e instanceof m.SimdAdamError }));`;
+      const run = (type: string, head: string, load: string) =>
+        JSON.parse(execFileSync(process.execPath, [`--input-type=${type}`, '-e', `${head};${report}${load}`], { cwd: consumer, encoding: 'utf8', env: bareEnv })) as Record<string, unknown>;
+      const esm = run('module', "import * as m from 'simd-adam'", "await import('simd-adam/tfjs').then(() => console.log('{}'), r);");
+      const cjs = run('commonjs', "const m = require('simd-adam')", "try { require('simd-adam/tfjs'); console.log('{}'); } catch (e) { r(e); }");
+      expect(esm).toMatchObject({ name: 'SimdAdamError', code: 'ERR_TFJS_LOAD', cause: 'MODULE_NOT_FOUND', simd: true });
+      expect(esm.causeMessage).toContain("Cannot find module '@tensorflow/tfjs-core'");
+      expect(esm.message).toContain('simd-adam/tfjs needs @tensorflow/tfjs-core, an optional peer dependency of simd-adam, and it is not installed.');
+      expect(esm.message).toContain('npm install @tensorflow/tfjs-core');
+      expect(esm.message).toContain('npm install @tensorflow/tfjs\n');
+      // docs/tfjs.md shows the message as it is.
+      expect(readFileSync(join(root, 'docs', 'tfjs.md'), 'utf8')).toContain(`SimdAdamError: ${esm.message as string}\n`);
+      expect(cjs).toEqual(esm);
+      // A second import fails the same way, and the package's main entry is unaffected.
+      const again = run('module', "import * as m from 'simd-adam'", `await import('simd-adam/tfjs').catch(() => {}); await import('simd-adam/tfjs').then(() => console.log('{}'), r);`);
+      expect(again).toEqual(esm);
+      expect(JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', `import * as m from 'simd-adam';${USE}`], { cwd: consumer, encoding: 'utf8', env: bareEnv })).data[0]).toBeCloseTo(0.9, 6);
+    },
+    120_000,
+  );
+
+  it.runIf(process.platform === 'linux' && process.arch === 'x64')(
+    'with tfjs-core and a backend installed, simd-adam/tfjs steps a tfjs variable on the user\'s tfjs instance, from ESM and from CommonJS',
+    () => {
+      const dir = project('with-tfjs');
+      expect(npm(['install', '--ignore-scripts', tarball], dir).status).toBe(0);
+      // tfjs as this checkout has it installed, so no network is needed. The links resolve
+      // tfjs-core's own dependencies from the checkout, and both names reach one tfjs-core on disk.
+      mkdirSync(join(dir, 'node_modules', '@tensorflow'));
+      for (const name of ['tfjs-core', 'tfjs-backend-cpu']) symlinkSync(join(root, 'node_modules', '@tensorflow', name), join(dir, 'node_modules', '@tensorflow', name));
+      const step = `
+        await tf.setBackend('cpu');
+        const v = tf.variable(tf.tensor1d([1, 2, 3]), true, 'w');
+        const opt = new SimdAdam({ lr: 0.1 });
+        opt.applyGradients({ w: tf.tensor1d([1, -1, 0]) });
+        const registered = Object.keys(tf.serialization.SerializationMap.getMap().classNameMap).filter((k) => k.includes('SimdAdam')).sort();
+        console.log(JSON.stringify({ optimizer: opt instanceof tf.Optimizer, registered, data: Array.from(v.dataSync()) }));`;
+      const run = (type: string, head: string, body: string) =>
+        JSON.parse(execFileSync(process.execPath, [`--input-type=${type}`, '-e', head + body], { cwd: dir, encoding: 'utf8', env: { ...inherited, ...quiet } })) as { optimizer: boolean; registered: string[]; data: number[] };
+      const esm = run('module', "import * as tf from '@tensorflow/tfjs-core'; import '@tensorflow/tfjs-backend-cpu'; import { SimdAdam } from 'simd-adam/tfjs';", step);
+      const cjs = run('commonjs', "const tf = require('@tensorflow/tfjs-core'); require('@tensorflow/tfjs-backend-cpu'); const { SimdAdam } = require('simd-adam/tfjs');", `(async () => {${step}})();`);
+      expect(esm.registered).toEqual(['SimdAdam', 'SimdAdamW']);
+      expect(esm.optimizer).toBe(true);
+      expect(esm.data[0]).toBeCloseTo(0.9, 6);
+      expect(esm.data[1]).toBeCloseTo(2.1, 6);
+      expect(esm.data[2]).toBe(3);
       expect(cjs).toEqual(esm);
     },
     120_000,

@@ -30,7 +30,8 @@ export type ErrorCode =
   | 'ERR_SHAPE'
   | 'ERR_STATE'
   | 'ERR_STATE_DICT'
-  | 'ERR_STATE_DTYPE';
+  | 'ERR_STATE_DTYPE'
+  | 'ERR_TFJS_LOAD';
 
 /** The package's own error class, for errors that are neither about a type nor a range. */
 export class SimdAdamError extends Error {

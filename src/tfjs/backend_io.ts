@@ -8,7 +8,8 @@
  * The backend is recognised by the name it is registered under, and by the internals we use
  * being present; without them the tensor takes the copy path. Nothing here imports a backend.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
+import { tfCore } from './load_core.js';
 
 export type Io = 'cpu' | 'wasm' | 'copy';
 
@@ -37,7 +38,7 @@ export interface Owner {
 const ioOf = new WeakMap<tf.KernelBackend, Io>();
 
 function classify(backend: tf.KernelBackend): Io {
-  const registry = tf.engine().registry;
+  const registry = tfCore.engine().registry;
   const name = Object.keys(registry).find((key) => registry[key] === backend);
   const b = backend as unknown as Partial<CpuBackend & WasmBackend>;
   if (name === 'cpu' && typeof b.data?.get === 'function' && typeof b.refCount === 'function') return 'cpu';
@@ -56,7 +57,7 @@ function classify(backend: tf.KernelBackend): Io {
 
 /** The backend holding `t`'s data (tfjs moves data lazily, so not always the active one). */
 export function ownerOf(t: tf.Tensor): Owner {
-  const backend = tf.engine().state.tensorInfo.get(t.dataId)?.backend ?? tf.backend();
+  const backend = tfCore.engine().state.tensorInfo.get(t.dataId)?.backend ?? tfCore.backend();
   let io = ioOf.get(backend);
   if (io === undefined) {
     io = classify(backend);
@@ -119,7 +120,7 @@ export function written(t: tf.Tensor, owner: Owner): void {
 /** Gives `v` data of its own, a copy of `values`, on `owner`'s backend: no other tensor, and
  * no array anyone else holds, shares it. Returns the variable's new array on cpu. */
 export function replaceData(v: tf.Variable, values: Float32Array, owner: Owner): void {
-  const fresh = tf.engine().makeTensor(values, v.shape, 'float32', owner.backend);
+  const fresh = tfCore.engine().makeTensor(values, v.shape, 'float32', owner.backend);
   // assign() shares fresh's data (its refCount goes to 2); disposing fresh leaves it to v alone.
   v.assign(fresh);
   fresh.dispose();

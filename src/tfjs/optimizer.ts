@@ -2,15 +2,16 @@
  * SimdAdam and SimdAdamW: tf.Optimizer subclasses whose update is simd-adam's native Adam
  * kernel, for model.compile/model.fit, minimize() and applyGradients().
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 
 import { SimdAdamError, type AdamOptions } from '../index.js';
 import { coreOptions, resolveOptions, type Hyperparameters, type SimdAdamOptions } from './options.js';
 import { VariableTable, type Update } from './variables.js';
 import { decodeWeights, encodeWeights, type NamedTensor } from './weights.js';
+import { tfCore } from './load_core.js';
 
 /** What SimdAdam and SimdAdamW share; `decoupled` is what tells them apart. */
-abstract class SimdAdamBase extends tf.Optimizer {
+abstract class SimdAdamBase extends tfCore.Optimizer {
   #hyper: Hyperparameters;
   readonly #decoupled: boolean;
   readonly #table = new VariableTable();
@@ -89,7 +90,7 @@ abstract class SimdAdamBase extends tf.Optimizer {
    * docs/tfjs.md). The tensors belong to the optimizer: they stay valid until the next
    * getWeights() or dispose(); clone them to keep them longer. */
   override async getWeights(): Promise<NamedTensor[]> {
-    tf.dispose(this.#lent);
+    tfCore.dispose(this.#lent);
     const weights = encodeWeights(this.iterations, this.#table.states());
     this.#lent = weights.map((w) => w.tensor);
     return weights;
@@ -109,7 +110,7 @@ abstract class SimdAdamBase extends tf.Optimizer {
 
   /** Frees the state of every variable; the next step starts afresh. */
   override dispose(): void {
-    tf.dispose(this.#lent);
+    tfCore.dispose(this.#lent);
     this.#lent = [];
     this.#table.clear();
   }
@@ -176,7 +177,7 @@ function readGradients(gradients: unknown, where: string): { listed: tf.Variable
   } else {
     throw typeError('ERR_GRAD_TYPE', `${where}: variableGradients must be a { name: tensor } map or a list of { name, tensor }, got ${describe(gradients)}`);
   }
-  const registered = tf.engine().registeredVariables;
+  const registered = tfCore.engine().registeredVariables;
   const seen = new Set<string>();
   const listed: tf.Variable[] = [];
   const updates: Update[] = [];
@@ -189,11 +190,11 @@ function readGradients(gradients: unknown, where: string): { listed: tf.Variable
     seen.add(name);
     listed.push(variable);
     if (grad === null || grad === undefined || !variable.trainable) return;
-    if (!(grad instanceof tf.Tensor) || grad.isDisposed || grad.dtype !== 'float32') {
-      const got = grad instanceof tf.Tensor ? (grad.isDisposed ? 'a disposed tensor' : `${/^[aeiou]/.test(grad.dtype) ? 'an' : 'a'} ${grad.dtype} tensor`) : describe(grad);
+    if (!(grad instanceof tfCore.Tensor) || grad.isDisposed || grad.dtype !== 'float32') {
+      const got = grad instanceof tfCore.Tensor ? (grad.isDisposed ? 'a disposed tensor' : `${/^[aeiou]/.test(grad.dtype) ? 'an' : 'a'} ${grad.dtype} tensor`) : describe(grad);
       throw typeError('ERR_GRAD_TYPE', `${where}: the gradient of '${name}' must be a live float32 tf.Tensor, got ${got}`);
     }
-    if (!tf.util.arraysEqual(grad.shape, variable.shape)) {
+    if (!tfCore.util.arraysEqual(grad.shape, variable.shape)) {
       throw Object.assign(new RangeError(`${where}: the gradient of '${name}' has shape [${grad.shape.join(', ')}] but the variable has [${variable.shape.join(', ')}]`), { code: 'ERR_SHAPE' });
     }
     updates.push({ variable, grad });

@@ -10,7 +10,7 @@
  * Step 1 may allocate tensors, and on wasm an allocation may grow the heap and detach every
  * view taken before: all views are taken after it.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 
 import { Parameter, SimdAdamError, type AdamOptions, type AdamStateFloat32 } from '../index.js';
 import { ownerOf, refCount, replaceData, stillViews, viewOf, written, type Io, type Owner } from './backend_io.js';

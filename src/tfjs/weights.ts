@@ -4,10 +4,11 @@
  * simd-adam counts steps per variable; a variable whose count differs from `iter` (it was
  * skipped by some steps) also gets a `<var>/step` int32 scalar, at the end.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 
 import { SimdAdamError } from '../index.js';
 import type { SavedState } from './executor.js';
+import { tfCore } from './load_core.js';
 
 /** A named tensor, as tfjs's optimizers take and return them (tfjs-core does not export the type). */
 export interface NamedTensor {
@@ -23,12 +24,12 @@ export interface NamedState extends SavedState {
 
 /** New tensors holding copies of the state, in tfjs's order. */
 export function encodeWeights(iterations: number, states: readonly NamedState[]): NamedTensor[] {
-  const tensor = (values: Float32Array, shape: readonly number[]) => tf.tensor(values.slice(), [...shape], 'float32');
-  const out: NamedTensor[] = [{ name: 'iter', tensor: tf.scalar(iterations, 'int32') }];
+  const tensor = (values: Float32Array, shape: readonly number[]) => tfCore.tensor(values.slice(), [...shape], 'float32');
+  const out: NamedTensor[] = [{ name: 'iter', tensor: tfCore.scalar(iterations, 'int32') }];
   for (const s of states) out.push({ name: `${s.name}/m`, tensor: tensor(s.m, s.shape) });
   for (const s of states) out.push({ name: `${s.name}/v`, tensor: tensor(s.v, s.shape) });
   for (const s of states) if (s.vhat) out.push({ name: `${s.name}/vhat`, tensor: tensor(s.vhat, s.shape) });
-  for (const s of states) if (s.step !== iterations) out.push({ name: `${s.name}/step`, tensor: tf.scalar(s.step, 'int32') });
+  for (const s of states) if (s.step !== iterations) out.push({ name: `${s.name}/step`, tensor: tfCore.scalar(s.step, 'int32') });
   return out;
 }
 
@@ -43,7 +44,7 @@ export async function decodeWeights(weights: unknown, amsgrad: boolean, where: s
   const byName = new Map<string, tf.Tensor>();
   weights.forEach((w: unknown, i) => {
     const { name, tensor } = (w ?? {}) as { name?: unknown; tensor?: unknown };
-    if (typeof name !== 'string' || !(tensor instanceof tf.Tensor) || tensor.isDisposed) {
+    if (typeof name !== 'string' || !(tensor instanceof tfCore.Tensor) || tensor.isDisposed) {
       throw fail(`weights[${i}] must be { name: string, tensor: tf.Tensor } with a live tensor`);
     }
     if (byName.has(name)) throw fail(`weight '${name}' appears twice`);
@@ -67,7 +68,7 @@ export async function decodeWeights(weights: unknown, amsgrad: boolean, where: s
       const t = byName.get(`${name}/${suffix}`);
       if (!t) throw fail(`'${name}/m' has no '${name}/${suffix}'${suffix === 'vhat' ? ' (amsgrad is on)' : ''}`);
       if (t.dtype !== 'float32') throw fail(`'${name}/${suffix}' must be float32, got ${t.dtype}`);
-      if (!tf.util.arraysEqual(t.shape, m.shape)) throw fail(`'${name}/${suffix}' has shape [${t.shape.join(', ')}] but '${name}/m' has [${m.shape.join(', ')}]`);
+      if (!tfCore.util.arraysEqual(t.shape, m.shape)) throw fail(`'${name}/${suffix}' has shape [${t.shape.join(', ')}] but '${name}/m' has [${m.shape.join(', ')}]`);
       return Float32Array.from(await t.data());
     };
     if (!amsgrad && byName.has(`${name}/vhat`)) throw fail(`'${name}/vhat' is amsgrad state, but amsgrad is off`);

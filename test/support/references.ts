@@ -146,3 +146,21 @@ export function danglingReferencesInRepo(root: string): DanglingReference[] {
     danglingReferences(root, file, readFileSync(join(root, file), 'utf8'), tracked),
   );
 }
+
+/**
+ * The relative Markdown links in `text` (the contents of `file`, a path in the package) whose
+ * target is not one of `shipped`, the paths `npm pack` puts in the tarball (a folder counts when
+ * it ships a file): in an installed package such a link leads nowhere. Fenced code is not
+ * Markdown, so links are not looked for there.
+ */
+export function linksOutsidePackage(file: string, text: string, shipped: readonly string[]): DanglingReference[] {
+  const prose = text.replace(/^```[\s\S]*?^```/gm, (m) => m.replace(/[^\n]/g, ' '));
+  const out: DanglingReference[] = [];
+  for (const m of prose.matchAll(MARKDOWN_LINK)) {
+    const [target = ''] = m[1]!.split('#');
+    if (target === '' || /^[a-z][a-z0-9+.-]*:/i.test(target)) continue;
+    const path = normalize(join(dirname(file), decodeURIComponent(target))).replace(/\/$/, '');
+    if (!shipped.some((f) => f === path || f.startsWith(`${path}/`))) out.push({ file, line: prose.slice(0, m.index).split('\n').length, reference: target });
+  }
+  return out;
+}
