@@ -173,6 +173,48 @@ describe('state dicts of reduced state', () => {
     expect(plain.state[0]!.exp_avg).toEqual(dequantizeQ8(s.expAvg, true));
   });
 
+  it('dequantizeStateDict refuses what is not an Adam state dict with a coded ERR_STATE_DICT, and leaves its input as it was', () => {
+    const [p] = model([300]);
+    const opt = new Adam([p!], { stateDtype: '8bit', min8bitSize: 0 });
+    opt.step();
+    const sd = JSON.parse(JSON.stringify(opt.stateDict())) as { state: Record<string, Record<string, unknown>>; param_groups: object[] };
+    const withEntry = (f: (e: Record<string, unknown>) => void) => {
+      const copy = structuredClone(sd);
+      f(copy.state[0]!);
+      return copy;
+    };
+    const cases: Array<[unknown, new (...a: never[]) => Error, RegExp]> = [
+      [null, TypeError, /expected a state dict \{ state, param_groups \}, got null/],
+      [{}, TypeError, /param_groups must be an array/],
+      [{ state: {}, param_groups: 3 }, TypeError, /param_groups must be an array, got 3/],
+      [{ ...sd, state: null }, TypeError, /state must be an object keyed by parameter id/],
+      [{ ...sd, state: { 0: null } }, TypeError, /state\[0\] must be an object, got null/],
+      [withEntry((e) => delete e.exp_avg_sq), SimdAdamError, /state\[0\]: state key 'exp_avg_sq' is missing/],
+      [withEntry((e) => delete e.step), SimdAdamError, /state\[0\]: state key 'step' is missing/],
+      [withEntry((e) => (e.expAvg = e.exp_avg)), SimdAdamError, /unknown state key 'expAvg'/],
+      [withEntry((e) => ((e.exp_avg as { shape: number[] }).shape = [7])), RangeError, /exp_avg.shape \[7\] holds 7 elements but its data has 300/],
+    ];
+    for (const [bad, cls, message] of cases) {
+      const before = JSON.stringify(bad);
+      let caught: unknown;
+      try {
+        dequantizeStateDict(bad as never);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught, String(message)).toBeInstanceOf(cls);
+      expect(caught).toMatchObject({ code: 'ERR_STATE_DICT', message: expect.stringMatching(message) });
+      expect(JSON.stringify(bad)).toBe(before);
+    }
+    // The same dict, well formed, still converts; and a float32 entry keeps its shape.
+    const w = new Parameter(new Float32Array(6).fill(1), { name: 'w', shape: [2, 3] });
+    const f32 = new Adam([w]);
+    w.grad = new Float32Array(6).fill(0.5);
+    f32.step();
+    expect(JSON.parse(JSON.stringify(dequantizeStateDict(f32.stateDict()).state[0]!.exp_avg)).shape).toEqual([2, 3]);
+    expect(dequantizeStateDict(sd as never).state[0]!.exp_avg).toHaveLength(300);
+  });
+
   it('refuses an 8-bit moment whose scales do not cover its blocks, or quantized with another map', () => {
     const [p] = model([300]);
     const opt = new Adam([p!], { stateDtype: '8bit', min8bitSize: 0 });

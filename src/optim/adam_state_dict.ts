@@ -4,7 +4,7 @@
  * format. Loading converts: an entry in another format than its group's is dequantized to
  * float32 and stored in the group's format; one already in it is copied bit for bit.
  */
-import { SimdAdamError } from '../common/errors.js';
+import { rangeError, SimdAdamError, typeError } from '../common/errors.js';
 import { describe } from '../common/validate.js';
 import {
   copyMoment,
@@ -25,8 +25,8 @@ import type { AdamHyperparameters } from './adam_options.js';
 import { asBf16Tensor, asQ8Tensor, checkMoment, type Bf16Tensor, type Q8Tensor } from './lowbit_tensor.js';
 import { qmapOf } from '../reference/adam_lowbit.js';
 import type { LoadedEntry } from './optimizer.js';
-import type { LiveStateEntry, LiveTensor, StateDict } from './state_dict.js';
-import { asTensor, checkStep } from './state_dict_tensor.js';
+import { readSaved, type LiveStateEntry, type LiveTensor, type StateDict } from './state_dict.js';
+import { asTensor, checkStep, shapeOf as tensorShapeOf } from './state_dict_tensor.js';
 
 /** A moment in a state dict, in the state's format: float32 values (serialised as
  * `{ shape, data }`), bfloat16 bits, or 8-bit codes and scales (see docs/lowbit.md). */
@@ -201,23 +201,34 @@ export function importAdamState(entries: readonly LoadedEntry[]): Map<Parameter,
  * A plain float32 copy of a state dict: every bfloat16 or 8-bit moment dequantized (exactly as
  * a step reads it), the groups' `state_dtype` and `min_8bit_size` dropped, so that PyTorch's
  * `torch.optim.Adam.load_state_dict` accepts its JSON. Float32 moments are copied.
- * @throws {SimdAdamError} ERR_STATE_DICT if a moment is malformed.
+ * @throws {TypeError | RangeError | SimdAdamError} ERR_STATE_DICT if `sd` is not a state dict
+ *   (`{ state, param_groups }`), an entry lacks `step`, `exp_avg` or `exp_avg_sq` or has an unknown
+ *   key, or a moment or its shape is malformed. `sd` is never modified.
  */
 export function dequantizeStateDict(sd: AdamStateDict | { state: object; param_groups: readonly object[] }): AdamStateDict {
   const where = 'dequantizeStateDict()';
+  // The same structural checks as loadStateDict, so malformed input is a coded error, not a V8 one.
+  const saved = readSaved(sd, where);
   const state: Record<number, AdamStateDictEntry> = {};
-  for (const [id, raw] of Object.entries(sd.state as Record<string, Record<string, unknown>>)) {
+  for (const [id, raw] of saved.state) {
     const at = `${where}: state[${id}]`;
+    for (const key of Object.keys(raw)) {
+      if (!(STATE_KEYS as readonly string[]).includes(key)) {
+        throw new SimdAdamError('ERR_STATE_DICT', `${at}: unknown state key '${key}'; Adam's state has ${STATE_KEYS.join(', ')}`);
+      }
+    }
+    for (const key of ['step', 'exp_avg', 'exp_avg_sq'] as const) {
+      if (raw[key] === undefined) throw new SimdAdamError('ERR_STATE_DICT', `${at}: state key '${key}' is missing`);
+    }
     const out: AdamStateDictEntry = { step: checkStep(raw.step, at), exp_avg: new Float32Array(0), exp_avg_sq: new Float32Array(0) };
     for (const [key, , signed] of MOMENTS) {
       const value = raw[key];
       if (value === undefined) continue;
       const numel = numelOf(value);
       const m = checkMoment(value, key, at, numel, signed);
-      const shape = shapeOf(value, numel);
-      (out as Record<string, unknown>)[key] = asTensor(momentToFloat32(m, signed), shape);
+      (out as Record<string, unknown>)[key] = asTensor(momentToFloat32(m, signed), savedShape(value, numel, key, at));
     }
-    state[Number(id)] = out;
+    state[id] = out;
   }
   const param_groups = (sd.param_groups as ReadonlyArray<Record<string, unknown>>).map((g) => {
     const copy: Record<string, unknown> = structuredClone({ ...g });
@@ -237,7 +248,18 @@ function numelOf(value: unknown): number {
   return (data as ArrayLike<number> | undefined)?.length ?? 0;
 }
 
-function shapeOf(value: unknown, numel: number): readonly number[] {
-  const shape = (value as { shape?: unknown }).shape;
-  return Array.isArray(shape) ? (shape as number[]) : [numel];
+/** A saved moment's shape: a Float32Array's own (from asTensor), a `shape` key, else flat. A shape
+ * that does not hold `numel` elements would make the output lie about its data, so it is refused. */
+function savedShape(value: unknown, numel: number, name: string, where: string): readonly number[] {
+  if (value instanceof Float32Array) return tensorShapeOf(value);
+  const shape = value !== null && typeof value === 'object' ? (value as { shape?: unknown }).shape : undefined;
+  if (shape === undefined) return [numel];
+  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0)) {
+    throw typeError('ERR_STATE_DICT', `${where}: ${name}.shape must be an array of non-negative integers, got ${describe(shape)}`);
+  }
+  const count = (shape as number[]).reduce((a, d) => a * d, 1);
+  if (count !== numel) {
+    throw rangeError('ERR_STATE_DICT', `${where}: ${name}.shape [${shape.join(', ')}] holds ${count} elements but its data has ${numel}`);
+  }
+  return shape as number[];
 }
