@@ -57,6 +57,35 @@ describe.each(BACKENDS)('on the %s backend', (backend) => {
     expect((await opt.getWeights()).map((w) => w.name)).toEqual(['iter', 'live/m', 'live/v']);
   });
 
+  it('a step in which nothing moves (only frozen variables, only null gradients) changes nothing and keeps the state', async () => {
+    const frozen = tf.variable(grad(16, 5), false, 'frozen');
+    const live = tf.variable(grad(16, 6), true, 'live');
+    const opt = new SimdAdamW({ lr: 0.1, weightDecay: 0.5 });
+    const g = grad(16, 40);
+    opt.applyGradients({ live: g });
+    const before = [values(frozen), values(live)];
+    const state = (await opt.getWeights()).map((w) => [w.name, Array.from(w.tensor.dataSync())]);
+    opt.applyGradients({ frozen: g });
+    opt.applyGradients([{ name: 'live', tensor: null as unknown as tf.Tensor }]);
+    expect(firstBitDifference(values(frozen), before[0]!)).toBeNull();
+    expect(firstBitDifference(values(live), before[1]!)).toBeNull();
+    // iterations counts applyGradients calls, as in tfjs; live's own step count stays 1 (so it
+    // now differs from iter, and getWeights() adds live/step).
+    const after = (await opt.getWeights()).map((w) => [w.name, Array.from(w.tensor.dataSync())]);
+    const moments = (w: Array<[string, number[]]>) => w.filter(([n]) => n.endsWith('/m') || n.endsWith('/v'));
+    expect(moments(after as Array<[string, number[]]>)).toEqual(moments(state as Array<[string, number[]]>));
+    expect(after.find(([n]) => n === 'live/step')![1]).toEqual([1]);
+    // The next real step continues from the kept state, as simd-adam's Adam does.
+    const pl = new Parameter(before[1]!.slice());
+    const core = new Adam([pl], { lr: 0.1, weightDecay: 0.5, decoupledWeightDecay: true });
+    core.loadStateDict({ state: { 0: { step: 1, exp_avg: Float32Array.from(state[1]![1] as number[]), exp_avg_sq: Float32Array.from(state[2]![1] as number[]) } }, param_groups: [{ ...core.stateDict().param_groups[0]! }] });
+    opt.applyGradients({ live: g });
+    pl.grad = values(g);
+    core.step();
+    expect(firstBitDifference(values(live), pl.data)).toBeNull();
+    g.dispose();
+  });
+
   it('leaks no tensor and keeps each variable in its storage over 1000 steps', () => {
     const model = denseModel(9);
     const opt = new SimdAdamW({ lr: 1e-3 });

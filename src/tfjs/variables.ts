@@ -55,6 +55,9 @@ export class VariableTable {
     matched.forEach(([v, s]) => (this.#slotFor(v).loaded = s));
     this.#pending = undefined;
     this.#dropDisposed();
+    // Nothing moves (every gradient null, every variable frozen): a simd-adam optimizer needs at
+    // least one parameter, and skipping all of them is what step() does with grad = null.
+    if (updates.length === 0) return;
     const slots = updates.map((u) => this.#slotFor(u.variable));
     const owners = slots.map((s) => this.#own(s));
     const params = slots.map((s, i) => this.#bind(s, owners[i]!));
