@@ -95,13 +95,13 @@ describe('writeStateDict(path, optimizer)', () => {
     expect(sameBits(params[0]!.data, before[0]!)).toBe(false);
   });
 
-  it('refuses to start while a stepAsync() is in flight, and touches no file', async () => {
+  it('refuses to start while a stepAsync() is in flight, naming writeStateDict(), and touches no file', async () => {
     const dir = join(work, 'busy');
     rmSync(dir, { recursive: true, force: true });
     const { params, opt } = trained([1 << 16]);
     params[0]!.grad = new Float32Array(1 << 16).fill(0.5);
     const stepping = opt.stepAsync();
-    await expect(writeStateDict(join(dir, 'never.safetensors'), opt)).rejects.toMatchObject({ code: 'ERR_BUSY', message: expect.stringMatching(/stepAsync\(\)/) });
+    await expect(writeStateDict(join(dir, 'never.safetensors'), opt)).rejects.toMatchObject({ code: 'ERR_BUSY', message: expect.stringMatching(/^writeStateDict\(\): a stepAsync\(\) of this optimizer is still running/) });
     await stepping;
   });
 

@@ -383,7 +383,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * @throws SimdAdamError ERR_BUSY during a stepAsync(); ERR_STATE for a bad step or detached state.
    */
   liveStateDict(): LiveStateDict | undefined {
-    this.assertIdle('liveStateDict()');
+    this.assertIdle('writeStateDict()'); // its only caller, the call the user made
     if (this.hasStateDictHooks) return undefined;
     return collectStateDict(this.paramGroups, this.stateMap, (entry, param, id) => liveAdamState(entry, param, `writeStateDict(): state[${id}] (${param.label})`));
   }
