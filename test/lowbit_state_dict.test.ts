@@ -93,6 +93,25 @@ describe('stateDtype', () => {
     expect(opt.state.get(p!)!.step).toBe(1);
   });
 
+  it('refuses a changed stateDtype while a skipped parameter still holds state in the old one (ERR_STATE_DTYPE), changing nothing', () => {
+    const [a, b] = model([5000, 5000]);
+    const opt = new Adam([a!, b!], { stateDtype: '8bit' });
+    const bGrad = b!.grad;
+    b!.grad = null;
+    opt.step(); // a has 8-bit state, b none
+    opt.paramGroups[0]!.stateDtype = 'bfloat16';
+    a!.grad = null; // a is skipped now, b steps for the first time
+    b!.grad = bGrad;
+    const before = [a!.data.slice(), b!.data.slice()];
+    expect(() => opt.step()).toThrow(expect.objectContaining({ code: 'ERR_STATE_DTYPE', message: expect.stringMatching(/parameter 0 .*as bfloat16 but its state is 8bit/) }));
+    expect([a!.data, b!.data]).toEqual(before);
+    expect(opt.state.get(b!)).toBeUndefined();
+    expect(opt.state.get(a!)!.dtype).toBe('8bit');
+    opt.paramGroups[0]!.stateDtype = '8bit'; // back to the format its state has: steps again
+    opt.step();
+    expect(opt.state.get(b!)!.dtype).toBe('8bit');
+  });
+
   it('leaves a skipped parameter’s stored codes untouched, bit for bit', () => {
     const [a, b] = model([600, 600]);
     const opt = new Adam([a!, b!], { stateDtype: '8bit', min8bitSize: 1 });

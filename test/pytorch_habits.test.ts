@@ -251,6 +251,27 @@ describe('step(closure) and stepAsync(closure)', () => {
     expect(opt.state.get(w)).toBeUndefined();
   });
 
+  it('refuses an async closure in step() (the grads it sets after an await would be missed), updating nothing, and points to stepAsync', async () => {
+    const { w, b, opt } = model();
+    w.grad = Float32Array.from([1, 1, 1]);
+    const before = { w: w.data.slice(), b: b.data.slice() };
+    let late: Promise<void> | undefined;
+    expect(() =>
+      opt.step(async () => {
+        late = new Promise((resolve) => setTimeout(resolve, 1));
+        await late;
+        w.grad = Float32Array.from([5, 5, 5]);
+        return 0.5;
+      }),
+    ).toThrow(coded('TypeError', 'ERR_OPTION', /returned a promise.*stepAsync\(closure\)/));
+    expect({ w: w.data, b: b.data }).toEqual(before);
+    expect(opt.state.get(w)).toBeUndefined();
+    await late;
+    // A closure that returns a thenable of its own making is refused the same way.
+    expect(() => opt.step(() => ({ then: () => undefined }))).toThrow(coded('TypeError', 'ERR_OPTION'));
+    expect(opt.step(() => 0.25)).toBe(0.25);
+  });
+
   it('refuses a closure that is not a function, before any hook runs', async () => {
     const { opt } = model();
     const pre = vi.fn();

@@ -25,11 +25,11 @@ import {
   type NonFiniteMode,
   type OptimizerOptions,
 } from './adam_options.js';
-import { checkState, dtypeFor, exportAdamState, importAdamState, liveAdamState, type AdamStateDictEntry } from './adam_state_dict.js';
+import { checkState, checkStateDtype, dtypeFor, exportAdamState, importAdamState, liveAdamState, type AdamStateDictEntry } from './adam_state_dict.js';
 import { momentAllZero } from '../engine/lowbit_state.js';
 import { zeroDividesReference, zeroGradReason, type ExplainEntry } from './explain.js';
 import { Optimizer, type Algorithm, type LoadedEntry, type ParamGroup, type ParamsInput } from './optimizer.js';
-import { checkClosure } from './param_groups.js';
+import { checkClosure, refuseAsyncClosure } from './param_groups.js';
 import { lockFields, refusePytorchSpellings } from '../common/members.js';
 import { collectStateDict, type LiveStateDict } from './state_dict.js';
 
@@ -109,7 +109,8 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
    * `closure`, as in PyTorch, re-evaluates the model (zeroGrad, forward, backward) and returns the
    * loss: it is called after the pre hooks, before anything is validated, and step() returns
    * what it returned (undefined without a closure).
-   * @throws TypeError (code ERR_OPTION) if closure is given and is not a function.
+   * @throws TypeError (code ERR_OPTION) if closure is given and is not a function, or returns a
+   *   promise (an async closure: use stepAsync(closure)).
    * @throws SimdAdamError `ERR_BUSY` while a stepAsync() of this optimizer is in flight.
    * @throws TypeError / RangeError `ERR_OPTION` for a group hyperparameter out of range.
    * @throws TypeError `ERR_GRAD_TYPE` (a grad neither a Float32Array nor null); RangeError
@@ -125,6 +126,7 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
     checkClosure(closure, where);
     this.runStepPreHooks();
     const loss = closure === undefined ? (undefined as R) : closure();
+    refuseAsyncClosure(loss, where);
     // The closure may have started a stepAsync() of this optimizer.
     this.assertIdle(where);
     const { plan, hypers, result } = this.#start(where, (p, h) => this.#run(p, h, (pre) => p.run(h, pre, where)));
@@ -398,10 +400,13 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState, AdamStateDic
       const hyper = hypers[gi]!;
       const updates: ParamUpdate[] = [];
       group.params.forEach((param, pi) => {
-        if (!param.requiresGrad || param.grad === null) return;
         const at = `${where}: group ${gi}, parameter ${pi} (${param.label})`;
-        checkGrad(param, at);
         const state = this.stateMap.get(param);
+        if (!param.requiresGrad || param.grad === null) {
+          if (state) checkStateDtype(state, param, hyper, at);
+          return;
+        }
+        checkGrad(param, at);
         if (state) checkState(state, param, hyper, at);
         updates.push({ param, group: gi, index: pi, state });
       });

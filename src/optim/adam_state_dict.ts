@@ -87,6 +87,13 @@ export function checkState(state: AdamState, param: Parameter, hyper: AdamHyper,
         'amsgrad cannot change once a group has state (set it at construction, or load a state dict)',
     );
   }
+  checkStateDtype(state, param, hyper, at);
+}
+
+/** A parameter's stored state is in the format its group's stateDtype and min8bitSize give it:
+ * checked for every parameter with state at each step, updated or skipped, so a group cannot
+ * change its format while a frozen parameter still holds state in the old one. */
+export function checkStateDtype(state: AdamState, param: Parameter, hyper: AdamHyper, at: string): void {
   const want = dtypeFor(hyper, param.numel);
   const dtype = state.dtype ?? 'float32';
   if (dtype !== want) {

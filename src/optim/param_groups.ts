@@ -103,6 +103,18 @@ export function checkGroupSpellings(group: object, keys: readonly string[], wher
   }
 }
 
+/** step(closure) got a promise back: an async closure, whose grads (set after its first await)
+ * the step would miss, training on the old ones without a word. */
+export function refuseAsyncClosure(loss: unknown, where: string): void {
+  if ((typeof loss === 'object' || typeof loss === 'function') && loss !== null && typeof (loss as { then?: unknown }).then === 'function') {
+    throw typeError(
+      'ERR_OPTION',
+      `${where}: the closure returned a promise, and step() does not wait: grads it sets after an await would be missed. ` +
+        'Use await opt.stepAsync(closure), which awaits the closure before the update (nothing was updated)',
+    );
+  }
+}
+
 /** step(closure): the closure is optional, but if given it must be a function. */
 export function checkClosure(closure: unknown, where: string): void {
   if (closure !== undefined && typeof closure !== 'function') {
