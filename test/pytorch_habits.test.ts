@@ -103,6 +103,26 @@ describe('PyTorch spellings of members', () => {
   });
 });
 
+describe('param_groups.append(...) as paramGroups.push(...)', () => {
+  it('throws a coded TypeError naming addParamGroup from every mutating method, and the groups stay as they were', () => {
+    const { w, opt } = model();
+    const extra = new Parameter(new Float32Array(2));
+    const groups = opt.paramGroups as unknown as Record<string, (...args: unknown[]) => unknown>;
+    expect(() => groups.push!({ params: [extra] })).toThrow(coded('TypeError', 'ERR_PARAM_GROUP', /Adam\.paramGroups cannot be changed in place \(push\(\)\): add a group with addParamGroup\(\)/));
+    for (const method of ['pop', 'shift', 'unshift', 'splice', 'reverse']) expect(() => groups[method]!()).toThrow(coded('TypeError', 'ERR_PARAM_GROUP'));
+    const params = opt.paramGroups[0]!.params as unknown as Record<string, (...args: unknown[]) => unknown>;
+    expect(() => params.push!(extra)).toThrow(coded('TypeError', 'ERR_PARAM_GROUP', /paramGroups\[0\]\.params cannot be changed in place \(push\(\)\): .*addParamGroup\(\)/));
+    expect(opt.paramGroups).toHaveLength(1);
+    expect(opt.paramGroups[0]!.params[0]).toBe(w);
+    // What reads them still sees plain arrays; addParamGroup still adds.
+    expect([...opt.paramGroups].length).toBe(1);
+    expect(Object.keys(opt.paramGroups)).toEqual(['0']);
+    opt.addParamGroup({ params: [extra] });
+    expect(opt.paramGroups).toHaveLength(2);
+    expect(() => (opt.paramGroups as unknown as unknown[]).push({})).toThrow(coded('TypeError', 'ERR_PARAM_GROUP'));
+  });
+});
+
 describe("PyTorch's state keys on a state view (state[p]['exp_avg'])", () => {
   const stepped = (options: ConstructorParameters<typeof Adam>[1]) => {
     const w = new Parameter(Float32Array.from([1, -2, 3]), { name: 'w' });

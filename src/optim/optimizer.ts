@@ -5,6 +5,7 @@
  * state, what a state entry holds, and the math.
  */
 import { SimdAdamError, typeError } from '../common/errors.js';
+import { frozenList, groupList } from '../common/frozen_list.js';
 import { inspectCustom } from '../common/inspect_custom.js';
 import { lockFields, readOnlyError, refusePytorchSpellings } from '../common/members.js';
 import { countOptimizerStep, registerOptimizer } from '../common/optimizer_steps.js';
@@ -130,7 +131,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     this.defaults = Object.freeze(defaults) as Readonly<H>;
     this.state = this.stateMap;
     const specs = normalizeParams(params, where);
-    this.#groups = Object.freeze(this.#buildGroups(specs, where));
+    this.#groups = groupList(this.#algorithm.name, this.#buildGroups(specs, where));
     lockFields(this, algorithm.name, {
       defaults: 'pass hyperparameters to the constructor, or set them on paramGroups[i]',
       state: 'load state with loadStateDict(), or write into the state views it holds',
@@ -158,7 +159,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
       throw typeError('ERR_PARAM_GROUP', `${where}: expected a param group { params, ...options }, got ${describe(spec)}`);
     }
     const groups = this.#buildGroups([spec as Record<string, unknown>], where);
-    this.#groups = Object.freeze([...this.#groups, ...groups]);
+    this.#groups = groupList(this.#algorithm.name, [...this.#groups, ...groups]);
   }
 
   /** Clears gradients. By default sets every grad to null, so that step() skips those
@@ -181,9 +182,8 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
     });
   }
 
-  /** Updates every parameter that has a grad and requiresGrad. With a closure (which
-   * re-evaluates the model and returns the loss, as in PyTorch), calls it first, after the step
-   * pre hooks, and returns what it returned; without one, returns undefined. */
+  /** Updates every parameter that has a grad and requiresGrad. With a closure (re-evaluating the
+   * model, returning the loss), calls it first, after the step pre hooks, and returns its value. */
   abstract step<R = undefined>(closure?: () => R): R;
 
   /**
@@ -427,7 +427,7 @@ export abstract class Optimizer<H extends object, S extends object, E extends ob
       const { params: _ignored, ...overrides } = spec;
       const group = this.#merge(this.defaults as H, overrides) as Record<string, unknown>;
       this.#algorithm.check(group, at);
-      const frozen = Object.freeze(params);
+      const frozen = frozenList(params, `paramGroups[${index}].params`, 'ERR_PARAM_GROUP', 'add the parameters in a group of their own with addParamGroup()');
       Object.defineProperty(group, 'params', {
         enumerable: true,
         get: () => frozen,
