@@ -38,13 +38,13 @@ inline typename O::VI code_sum(const Table &table, typename O::V y) {
     /* All ones for a negative y: flips the offset into ascending order of y. */
     const VI b = O::bits(y), sign = O::template srai<31>(b);
     const VI magnitude = O::min_u(O::max_u(O::and_i(b, O::set1_i(0x7fffffff)), lowest), highest);
-    const VI index = O::add_i(O::add_i(O::template srli<q8_bucket_shift>(magnitude), bias), O::and_i(sign, O::set1_i(table.half)));
-    return O::add_i(O::template lookup<Table::entries>(table.entry, index), O::and_i(O::xor_i(magnitude, sign), low16));
+    const VI index = O::add_i(O::add_i(O::template srli<q8_bucket_shift>(magnitude), bias), O::and_i(sign, O::set1_i(q8_half)));
+    return O::add_i(O::lookup(table.entry, index), O::and_i(O::xor_i(magnitude, sign), low16));
   } else {
     /* As signed integers a negative y's bits lie below every positive y's: it reads as 2^-24. */
     const VI magnitude = O::min_i(O::max_i(O::bits(y), lowest), highest);
     const VI index = O::add_i(O::template srli<q8_bucket_shift>(magnitude), bias);
-    return O::add_i(O::template lookup<Table::entries>(table.entry, index), O::and_i(magnitude, low16));
+    return O::add_i(O::lookup(table.entry, index), O::and_i(magnitude, low16));
   }
 }
 
@@ -141,7 +141,7 @@ inline void encode_values(const float *x, size_t n, float scale, bool is_unsigne
 
 template <class O>
 inline typename O::V dequantize(const float *qmap, const uint8_t *codes, typename O::V scale) {
-  return O::mul(O::template lookup<256>(qmap, O::load_u8(codes)), scale);
+  return O::mul(O::lookup(qmap, O::load_u8(codes)), scale);
 }
 
 /* The largest of a vector's lanes, as uint32 bit patterns (below). Once per block and moment. */

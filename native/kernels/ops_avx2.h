@@ -53,11 +53,9 @@ struct avx2_ops {
    * several uops, so a tree of 8-entry permutes grows faster than a gather: measured on the 8-bit
    * kernel in cache (Xeon), gathers from 32 entries 4.65 ns/element, from 64 5.0, from 128 6.7,
    * permutes throughout 15.2. */
-  template <int N>
   static V lookup(const float *table, VI i) { return _mm256_i32gather_ps(table, i, 4); }
 
   /* table[i] for a uint32 table of N entries, i < N (the code tables, thousands of entries). */
-  template <int N>
   static VI lookup(const uint32_t *table, VI i) { return _mm256_i32gather_epi32(reinterpret_cast<const int *>(table), i, 4); }
   static VI bits(V x) { return _mm256_castps_si256(x); }
   static V from_bits(VI x) { return _mm256_castsi256_ps(x); }

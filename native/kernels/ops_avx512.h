@@ -51,11 +51,9 @@ struct avx512_ops {
   /* table[i] for a float table of N entries (the 256-entry maps): one gather. Measured on the
    * 8-bit kernel in cache (Xeon, AVX-512F): 2.19 ns/element against 2.53 for a tree of 8
    * vpermi2ps and 7 blends; at 128 entries too the tree was slower. */
-  template <int N>
   static V lookup(const float *table, VI i) { return _mm512_i32gather_ps(i, table, 4); }
 
   /* table[i] for a uint32 table of N entries, i < N (the code tables, thousands of entries). */
-  template <int N>
   static VI lookup(const uint32_t *table, VI i) { return _mm512_i32gather_epi32(i, table, 4); }
   static VI bits(V x) { return _mm512_castps_si512(x); }
   static V from_bits(VI x) { return _mm512_castsi512_ps(x); }

@@ -61,11 +61,9 @@ struct neon_ops {
   }
   template <int K>
   static VI srli(VI c) { return vshrq_n_u32(c, K); }
-  template <int N>
   static V lookup(const float *table, VI i) { return gather(table, i); }
 
   /* table[i] for a uint32 table of N entries, i < N. */
-  template <int N>
   static VI lookup(const uint32_t *table, VI i) {
     VI r = vdupq_n_u32(table[vgetq_lane_u32(i, 0)]);
     r = vsetq_lane_u32(table[vgetq_lane_u32(i, 1)], r, 1);

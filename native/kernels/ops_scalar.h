@@ -56,10 +56,8 @@ struct scalar_ops {
   template <int K>
   static VI srli(VI c) { return c >> K; }
   /* table[i] for a table of N entries. */
-  template <int N>
   static V lookup(const float *table, VI i) { return table[i]; }
   /* table[i] for a uint32 table of N entries, i < N. */
-  template <int N>
   static VI lookup(const uint32_t *table, VI i) { return table[i]; }
   /* The 8-bit quantizer's integer work (adam_q8_body.h). */
   static VI and_i(VI a, VI b) { return a & b; }

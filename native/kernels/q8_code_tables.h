@@ -12,7 +12,7 @@
  * o_t, where c is the code at the bucket's low end and o_t the offset of the threshold inside it
  * (2^24 if none), so the sum carries into the top byte exactly when o >= o_t. One shift, one
  * lookup and one add: no per-binade shift or base to look up. The signed map's buckets of
- * negative y follow those of positive y, `half` entries on; the unsigned map has only positive y
+ * negative y follow those of positive y, q8_half entries on; the unsigned map has only positive y
  * (a negative y, which no moment reaches, reads as 2^-24, whose code 0 is torchao's for it too).
  * native/test/lowbit_check.cc checks both ends of every bucket and both sides of every threshold
  * (which, the code being monotone, covers every y); native/test/q8_thresholds.cc compares all
@@ -74,7 +74,6 @@ const uint32_t q8_half = 24 * q8_buckets;
 /* A map's threshold keys, and the bucket keys the checks walk. */
 struct q8_layout {
   uint32_t threshold[256]; /* [c]: the key of t_c, c = 1..255, ascending */
-  uint32_t shift[32];      /* 23 - log2(buckets in the binade of exponent e), at e mod 32 */
 
   /* torchao's code of the y with this key: the number of thresholds at or below it. */
   constexpr uint32_t code(uint32_t key) const {
@@ -87,7 +86,7 @@ struct q8_layout {
   constexpr uint32_t steps(uint32_t lo, uint32_t hi) const { return code(hi) - code(lo); }
   /* The first or last key of bucket j (in ascending order of y) of sign s and exponent e. */
   constexpr uint32_t bucket(uint32_t s, uint32_t e, uint32_t j, bool last) const {
-    return q8_key(s, e, last ? ((j + 1) << shift[e & 31]) - 1 : j << shift[e & 31]);
+    return q8_key(s, e, last ? ((j + 1) << q8_bucket_shift) - 1 : j << q8_bucket_shift);
   }
   /* The clamp moves no y across a threshold: none between 0 and ±2^-24, none beyond ±(1 - 2^-24). */
   constexpr bool clamp_is_exact() const {
@@ -116,24 +115,20 @@ constexpr q8_layout build_q8_layout(const float *qmap) {
     }
     out.threshold[c] = lo;
   }
-  for (uint32_t e = 103; e <= 126; ++e) out.shift[e & 31] = q8_bucket_shift;
   return out;
 }
 
-/* Entries indexed by the clamped magnitude's top 16 bits less those of 2^-24, plus `half` for a
+/* Entries indexed by the clamped magnitude's top 16 bits less those of 2^-24, plus q8_half for a
  * negative y of the signed map. */
 template <bool Signed>
 struct q8_code_table {
   static const bool is_signed = Signed;
-  static const uint32_t entries = Signed ? 2 * q8_half : q8_half;
-  uint32_t half;
-  uint32_t entry[entries];
+  uint32_t entry[Signed ? 2 * q8_half : q8_half];
 };
 
 template <bool Signed>
 constexpr q8_code_table<Signed> build_q8_code_table(const q8_layout &l) {
   q8_code_table<Signed> out = {};
-  out.half = q8_half;
   for (uint32_t e = 103; e <= 126; ++e)
     for (uint32_t s = 0; s < (Signed ? 2u : 1u); ++s)
       for (uint32_t j = 0; j < q8_buckets; ++j) {

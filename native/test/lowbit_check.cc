@@ -191,7 +191,7 @@ std::vector<float> q8_probe_values(const q8_layout &l) {
   auto add_key = [&ys](uint32_t key) { ys.push_back(from_bits((key & 0x80000000u) ? key & 0x7fffffffu : ~key)); };
   for (uint32_t e = 103; e <= 126; ++e)
     for (uint32_t s = 0; s < 2; ++s)
-      for (uint32_t j = 0; j < (1u << (23 - l.shift[e & 31])); ++j) {
+      for (uint32_t j = 0; j < q8_buckets; ++j) {
         add_key(l.bucket(s, e, j, false));
         add_key(l.bucket(s, e, j, true));
       }
